@@ -1,0 +1,223 @@
+//! The storage contract: every operation a backend provides, grouped by resource, commands
+//! apart from queries. Each method is atomic and backend-neutral; xAPI rules (conflicts,
+//! voiding decisions, definition merging, output formats) live above, in `service`.
+//! The embedded SQLite store and the MongoDB store both honour this file, and one contract
+//! test suite (`tests/storage_contract.rs`) runs against each.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::xapi::time::Micros;
+
+pub type StoreResult<T> = Result<T, StorageError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An insert named ids that are already stored; nothing of the batch was written.
+    #[error("statements already stored: {0:?}")]
+    AlreadyStored(Vec<Uuid>),
+    /// A credential with this key exists already.
+    #[error("credential {0:?} already exists")]
+    DuplicateCredential(String),
+    /// The backend failed; the operation had no effect.
+    #[error(transparent)]
+    Backend(#[from] anyhow::Error),
+}
+
+/// A term under which a query filter finds a statement. Terms are computed above storage
+/// (`xapi::terms`); a backend only stores and matches them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IndexTerm {
+    /// The actor, or an Agent/Group object, by IFI key; members of such Groups too.
+    Agent(String),
+    /// Any agent of the statement (`related_agents=true`), by IFI key.
+    RelatedAgent(String),
+    Verb(String),
+    /// The object Activity id.
+    Activity(String),
+    /// Any activity of the statement (`related_activities=true`).
+    RelatedActivity(String),
+    /// `context.registration`, lowercase.
+    Registration(String),
+    /// The authority's IFI key (for `statements/read/mine`); never inherited through
+    /// StatementRefs.
+    Authority(String),
+}
+
+impl IndexTerm {
+    /// One string per term, distinct across kinds; backends may hash it.
+    pub fn encoded(&self) -> String {
+        let (tag, value) = match self {
+            Self::Agent(v) => ('a', v),
+            Self::RelatedAgent(v) => ('A', v),
+            Self::Verb(v) => ('v', v),
+            Self::Activity(v) => ('o', v),
+            Self::RelatedActivity(v) => ('O', v),
+            Self::Registration(v) => ('r', v),
+            Self::Authority(v) => ('u', v),
+        };
+        format!("{tag}\u{1f}{value}")
+    }
+
+    /// Whether a statement that references another through a StatementRef object also
+    /// matches this kind of term when the referenced statement does (xAPI targeting rule).
+    pub fn inherited_through_refs(&self) -> bool {
+        !matches!(self, Self::Authority(_))
+    }
+}
+
+/// A validated, prepared statement ready to store.
+#[derive(Clone, Debug)]
+pub struct NewStatement {
+    pub id: Uuid,
+    /// The statement as a JSON object, exactly as it will be returned, but without `stored`
+    /// (assigned by the store) and, when `timestamp_from_stored`, without `timestamp`.
+    pub json: String,
+    /// The statement had no timestamp: the store sets it equal to `stored`.
+    pub timestamp_from_stored: bool,
+    /// The statement's own terms.
+    pub terms: Vec<IndexTerm>,
+    /// The id in a StatementRef object, if the object is one.
+    pub object_ref: Option<Uuid>,
+    /// The statement voids `object_ref` (its verb is `.../voided`).
+    pub is_voiding: bool,
+}
+
+/// A batch written all or nothing.
+#[derive(Clone, Debug)]
+pub struct StatementBatch {
+    pub statements: Vec<NewStatement>,
+    /// Activity definitions seen in the batch, to merge into the canonical definitions.
+    /// Empty when the writer may not change definitions.
+    pub activity_definitions: Vec<(String, Value)>,
+    /// How an incoming definition changes the stored one (an xAPI rule, given from above).
+    pub merge_definition: fn(&mut Value, &Value),
+}
+
+/// A statement as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredStatement {
+    pub id: Uuid,
+    /// Unique and strictly increasing across the store.
+    pub stored: Micros,
+    /// The complete statement JSON, `stored` (and a defaulted `timestamp`) included.
+    pub json: String,
+    /// A voiding statement targets it (and it is not itself a voiding statement).
+    pub voided: bool,
+}
+
+/// A statement query. All terms must match (AND); a statement matches a term when it has
+/// the term itself or, for inherited kinds, when the statement its StatementRef object
+/// points to matches it (recursively, voided targets included). Voided statements are
+/// never returned.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatementQuery {
+    pub terms: Vec<IndexTerm>,
+    /// Exclusive lower bound on `stored`.
+    pub since: Option<Micros>,
+    /// Inclusive upper bound on `stored`.
+    pub until: Option<Micros>,
+    /// Oldest first when true; newest first otherwise.
+    pub ascending: bool,
+    /// Maximum statements in the page; at least 1.
+    pub limit: usize,
+    /// Keyset cursor: continue after the statement with this `stored` (exclusive, in the
+    /// query's order).
+    pub after: Option<Micros>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatementPage {
+    pub statements: Vec<StoredStatement>,
+    /// More statements match after the last one returned.
+    pub more: bool,
+}
+
+/// An API credential. The secret is never stored, only its password hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialRecord {
+    pub key: String,
+    /// PHC string of the secret's password hash.
+    pub secret_hash: String,
+    pub scopes: Vec<String>,
+    pub label: String,
+    pub created: Micros,
+    pub revoked: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- Statements: commands ----
+
+    /// Stores the batch atomically, assigning each statement its `stored` in order. Fails
+    /// with `AlreadyStored` (writing nothing) when any id exists. Maintains voiding (a
+    /// voiding statement hides its target, even one stored later, unless the target is
+    /// itself a voiding statement) and term inheritance through StatementRefs (also for
+    /// references stored before their target). Durable before it returns.
+    async fn insert_statements(&self, batch: StatementBatch) -> StoreResult<Vec<Micros>>;
+
+    // ---- Statements: queries ----
+
+    /// The statements with these ids that exist, voided or not, in any order.
+    async fn find_statements(&self, ids: &[Uuid]) -> StoreResult<Vec<StoredStatement>>;
+
+    async fn query_statements(&self, query: &StatementQuery) -> StoreResult<StatementPage>;
+
+    /// Every statement with `stored` earlier than this instant is visible to queries.
+    fn consistent_through(&self) -> Micros;
+
+    // ---- Activities ----
+
+    /// Canonical definitions for the ids that have one.
+    async fn find_activity_definitions(&self, ids: &[String]) -> StoreResult<Vec<(String, Value)>>;
+
+    // ---- Credentials ----
+
+    async fn insert_credential(&self, credential: CredentialRecord) -> StoreResult<()>;
+
+    async fn find_credential(&self, key: &str) -> StoreResult<Option<CredentialRecord>>;
+
+    async fn query_credentials(&self) -> StoreResult<Vec<CredentialRecord>>;
+
+    /// Marks the credential revoked; false when no such key exists.
+    async fn revoke_credential(&self, key: &str) -> StoreResult<bool>;
+}
+
+/// Completes stored JSON: appends `stored` (and `timestamp` when it defaults to `stored`)
+/// to the object text. Shared by every backend so the output is identical.
+pub fn finish_statement_json(json: &str, stored: Micros, timestamp_from_stored: bool) -> String {
+    let stored_text = crate::xapi::time::format_micros(stored);
+    let body = json.trim_end();
+    let body = body.strip_suffix('}').unwrap_or(body);
+    let mut out = String::with_capacity(body.len() + 80);
+    out.push_str(body);
+    let empty_object = body.trim_end().ends_with('{');
+    if !empty_object {
+        out.push(',');
+    }
+    out.push_str("\"stored\":\"");
+    out.push_str(&stored_text);
+    out.push('"');
+    if timestamp_from_stored {
+        out.push_str(",\"timestamp\":\"");
+        out.push_str(&stored_text);
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_json_gains_stored_and_the_defaulted_timestamp() {
+        let done = finish_statement_json(r#"{"id":"x"}"#, 0, true);
+        let value: Value = serde_json::from_str(&done).unwrap();
+        assert_eq!(value["stored"], "1970-01-01T00:00:00.000000Z");
+        assert_eq!(value["timestamp"], value["stored"]);
+        assert_eq!(value["id"], "x");
+    }
+}

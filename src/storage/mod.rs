@@ -1,0 +1,5 @@
+//! Storage: the backend-neutral contract (`contract`) and its backends.
+
+pub mod contract;
+
+pub use contract::*;
