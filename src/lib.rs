@@ -1,6 +1,14 @@
 //! Fluency: a conformant xAPI Learning Record Store.
-//! Layers depend one way: `http -> service -> {storage, validation, xapi}`.
+//! Layers depend one way: `http -> service -> {storage, validation, xapi}`; `auth` is used
+//! by `http` and the CLI.
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod startup;
 pub mod storage;
 pub mod validation;
 pub mod xapi;

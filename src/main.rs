@@ -1,1 +1,13 @@
-fn main() {}
+use clap::Parser;
+use fluency::cli::{run, Cli};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = cli.settings()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    actix_web::rt::System::new().block_on(run(cli, settings))
+}

@@ -90,9 +90,9 @@ fn all_digits(s: &str) -> bool {
 pub fn format_utc(instant: &DateTime<FixedOffset>) -> String {
     let utc = instant.with_timezone(&Utc);
     let nanos = utc.timestamp_subsec_nanos();
-    let format = if nanos % 1_000_000 == 0 {
+    let format = if nanos.is_multiple_of(1_000_000) {
         SecondsFormat::Millis
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         SecondsFormat::Micros
     } else {
         SecondsFormat::Nanos

@@ -1,0 +1,175 @@
+//! Resolves an `Authorization` header to a `Principal`. Argon2 verification is slow by
+//! design, so a successful verification is remembered for a short time under a keyed
+//! fingerprint of the credentials (never the secret itself).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use super::scope::{self, Access, ReadReach, Scope};
+use super::secret::verify_secret;
+use crate::error::{ApiError, ErrorCode};
+use crate::storage::{CredentialRecord, Store};
+
+/// How long a verified credential is trusted without asking the store again; a revoked
+/// credential stops working at most this long after revocation.
+const CACHE_TTL: Duration = Duration::from_secs(30);
+const CACHE_CAPACITY: usize = 10_000;
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub key: String,
+    pub scopes: Vec<Scope>,
+    /// The Agent written as `authority` on the statements this caller stores.
+    pub authority: Arc<Value>,
+}
+
+impl Principal {
+    pub fn require(&self, access: Access) -> Result<(), ApiError> {
+        if scope::grants(&self.scopes, access) {
+            return Ok(());
+        }
+        let held: Vec<_> = self.scopes.iter().map(|s| s.as_str()).collect();
+        Err(ApiError::new(
+            ErrorCode::MissingScope,
+            format!("credential {:?} lacks a scope for {access:?}; it holds: {}", self.key, held.join(", ")),
+        ))
+    }
+
+    pub fn may(&self, access: Access) -> bool {
+        scope::grants(&self.scopes, access)
+    }
+
+    pub fn read_reach(&self) -> ReadReach {
+        scope::read_reach(&self.scopes)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("Authorization: required (HTTP Basic with a key and secret)")]
+    Missing,
+    #[error("Authorization: must be \"Basic \" followed by base64 of key:secret")]
+    Malformed,
+    #[error("Authorization: unknown key, wrong secret or revoked credential")]
+    Invalid,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        let code = match error {
+            AuthError::Missing => ErrorCode::MissingCredentials,
+            AuthError::Malformed | AuthError::Invalid => ErrorCode::InvalidCredentials,
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    public_url: String,
+    fingerprint_key: [u8; 32],
+    verified: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>, public_url: String) -> Self {
+        Self { store, public_url, fingerprint_key: rand::random(), verified: Mutex::new(HashMap::new()) }
+    }
+
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        let (key, secret) = parse_basic(header).ok_or(AuthError::Malformed)?;
+        let fingerprint = self.fingerprint(&key, &secret);
+        if let Some(principal) = self.cached(&fingerprint) {
+            return Ok(principal);
+        }
+        let record = self.store.find_credential(&key).await?.filter(|c| !c.revoked).ok_or(AuthError::Invalid)?;
+        let hash = record.secret_hash.clone();
+        let verified = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+            .await
+            .map_err(ApiError::internal)?;
+        if !verified {
+            return Err(AuthError::Invalid.into());
+        }
+        let principal = self.principal(&record);
+        self.remember(fingerprint, principal.clone());
+        Ok(principal)
+    }
+
+    /// The principal of a credential that was authenticated earlier (e.g. when a `more`
+    /// link was issued), if the credential is still valid.
+    pub async fn principal_for_key(&self, key: &str) -> Result<Option<Principal>, ApiError> {
+        let record = self.store.find_credential(key).await?;
+        Ok(record.filter(|c| !c.revoked).map(|c| self.principal(&c)))
+    }
+
+    fn principal(&self, record: &CredentialRecord) -> Principal {
+        let scopes = record.scopes.iter().filter_map(|s| s.parse().ok()).collect();
+        let authority = json!({
+            "objectType": "Agent",
+            "account": {"homePage": self.public_url, "name": record.key},
+        });
+        Principal { key: record.key.clone(), scopes, authority: Arc::new(authority) }
+    }
+
+    fn fingerprint(&self, key: &str, secret: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.fingerprint_key).expect("any key length works");
+        mac.update(key.as_bytes());
+        mac.update(&[0]);
+        mac.update(secret.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    fn cached(&self, fingerprint: &[u8; 32]) -> Option<Principal> {
+        let cache = self.verified.lock().expect("cache lock");
+        cache.get(fingerprint).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, p)| p.clone())
+    }
+
+    fn remember(&self, fingerprint: [u8; 32], principal: Principal) {
+        let mut cache = self.verified.lock().expect("cache lock");
+        if cache.len() >= CACHE_CAPACITY {
+            cache.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(fingerprint, (Instant::now(), principal));
+    }
+}
+
+/// `Basic base64(key:secret)` -> (key, secret). The scheme name is case-insensitive.
+fn parse_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (key, secret) = text.split_once(':')?;
+    if key.is_empty() {
+        return None;
+    }
+    Some((key.to_string(), secret.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_headers_parse_and_malformed_ones_do_not() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode("key:se:cret");
+        assert_eq!(parse_basic(&format!("Basic {encoded}")), Some(("key".into(), "se:cret".into())));
+        assert_eq!(parse_basic(&format!("basic {encoded}")), Some(("key".into(), "se:cret".into())));
+        for bad in ["Basic:xxxx", "Bearer abc", "Basic !!!", "Basic", "Basic Og=="] {
+            assert_eq!(parse_basic(bad), None, "{bad}");
+        }
+    }
+}

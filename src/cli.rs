@@ -1,0 +1,128 @@
+//! The command line: `serve` and `credentials`. `main` parses it and calls `run`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::{create_credential, scope::parse_scopes};
+use crate::config::{Settings, SettingsLayer};
+use crate::startup::{open_store, Application};
+use crate::storage::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "fluency", version, about = "A conformant xAPI Learning Record Store")]
+pub struct Cli {
+    /// TOML configuration file (see README for the keys).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides file and environment).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the LRS.
+    Serve {
+        /// Address to listen on, ADDRESS:PORT.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Manage API credentials.
+    Credentials {
+        #[command(subcommand)]
+        action: CredentialsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsAction {
+    /// Create a credential and print its key and secret (the secret is shown only once).
+    Create {
+        /// Comma-separated xAPI scopes: all, all/read, statements/write, statements/read,
+        /// statements/read/mine, state, define, profile.
+        #[arg(long)]
+        scopes: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List credentials (never their secrets).
+    List,
+    /// Revoke a credential by key.
+    Revoke { key: String },
+}
+
+impl Cli {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let mut layers = Vec::new();
+        if let Some(path) = &self.config {
+            layers.push(SettingsLayer::from_toml_file(path)?);
+        }
+        layers.push(SettingsLayer::from_environment(|name| std::env::var(name).ok())?);
+        let bind = match &self.command {
+            Command::Serve { bind } => bind.clone(),
+            Command::Credentials { .. } => None,
+        };
+        layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
+        Settings::resolve(layers)
+    }
+}
+
+/// The administrator key and secret from the environment, when both are set.
+fn configured_admin() -> Option<(String, String)> {
+    let key = std::env::var("FLUENCY_ADMIN_KEY").ok().filter(|k| !k.is_empty())?;
+    let secret = std::env::var("FLUENCY_ADMIN_SECRET").ok().filter(|s| !s.is_empty())?;
+    Some((key, secret))
+}
+
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { .. } => serve(settings).await,
+        Command::Credentials { action } => credentials(settings, action).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let base = format!("http://{}{}", settings.bind, settings.base_path);
+    let data_dir = settings.data_dir.clone();
+    let application = Application::build(settings, configured_admin()).await?;
+    if let Some(admin) = application.created_admin() {
+        // Shown once on purpose: only the hash is stored.
+        println!("Created the administrator credential (shown once, store it now):");
+        println!("  key:    {}", admin.key);
+        println!("  secret: {}", admin.secret);
+    }
+    let base = base.replace(":0/", &format!(":{}/", application.port()));
+    tracing::info!(xapi = %base, data_dir = %data_dir.display(), "Fluency is serving");
+    application.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = open_store(&settings)?;
+    match action {
+        CredentialsAction::Create { scopes, label } => {
+            let scopes = parse_scopes(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+            let created = create_credential(&store, scopes, &label, None).await?;
+            let scopes: Vec<_> = created.scopes.iter().map(|s| s.as_str()).collect();
+            println!("key:    {}\nsecret: {}\nscopes: {}", created.key, created.secret, scopes.join(","));
+        }
+        CredentialsAction::List => {
+            for credential in store.query_credentials().await? {
+                let state = if credential.revoked { "revoked" } else { "active" };
+                let created = crate::xapi::time::format_micros(credential.created);
+                println!("{}\t{}\t{}\t{}\t{}", credential.key, state, credential.scopes.join(","), created, credential.label);
+            }
+        }
+        CredentialsAction::Revoke { key } => {
+            if !store.revoke_credential(&key).await? {
+                anyhow::bail!("no credential with key {key:?}");
+            }
+            println!("revoked {key}; running servers stop accepting it within 30 seconds");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! Settings, layered: built-in defaults < TOML file (`--config`) < environment
+//! (`FLUENCY_*`) < command-line flags. Read once by `main`; everything else receives
+//! the resolved `Settings`. README's configuration table documents every field.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::xapi::XapiVersion;
+
+/// The resolved configuration of one Fluency process.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// Directory holding the embedded database (and, later, attachments).
+    pub data_dir: PathBuf,
+    /// Path prefix of the xAPI resources, e.g. `/xapi`.
+    pub base_path: String,
+    /// Public base URL of this LRS; the `homePage` of credential authorities.
+    pub public_url: String,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Most statements in one page of a statement query (also what `limit=0` means).
+    pub max_page_size: usize,
+    /// Version line answered when a request carries no usable version header.
+    pub version_when_missing: XapiVersion,
+    /// Read connections kept open to the embedded store.
+    pub read_pool_size: u32,
+    /// `tracing` filter, e.g. `info` or `fluency=debug`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./fluency-data"),
+            base_path: "/xapi".to_string(),
+            public_url: String::new(),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_page_size: 200,
+            version_when_missing: XapiVersion::V2_0_0,
+            read_pool_size: 8,
+            log: "info".to_string(),
+        }
+    }
+}
+
+/// Any subset of the settings, as found in one layer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsLayer {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub base_path: Option<String>,
+    pub public_url: Option<String>,
+    pub max_body_bytes: Option<usize>,
+    pub max_page_size: Option<usize>,
+    pub version_when_missing: Option<String>,
+    pub read_pool_size: Option<u32>,
+    pub log: Option<String>,
+}
+
+/// Environment variable for each field, in the order of the README table.
+const ENVIRONMENT: [(&str, &str); 9] = [
+    ("FLUENCY_BIND", "bind"),
+    ("FLUENCY_DATA_DIR", "data_dir"),
+    ("FLUENCY_BASE_PATH", "base_path"),
+    ("FLUENCY_PUBLIC_URL", "public_url"),
+    ("FLUENCY_MAX_BODY_BYTES", "max_body_bytes"),
+    ("FLUENCY_MAX_PAGE_SIZE", "max_page_size"),
+    ("FLUENCY_VERSION_WHEN_MISSING", "version_when_missing"),
+    ("FLUENCY_READ_POOL_SIZE", "read_pool_size"),
+    ("FLUENCY_LOG", "log"),
+];
+
+impl SettingsLayer {
+    pub fn from_toml_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading configuration file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing configuration file {}", path.display()))
+    }
+
+    /// The layer given by `FLUENCY_*` variables, read through `lookup` (tests pass a map).
+    pub fn from_environment(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut layer = Self::default();
+        for (variable, field) in ENVIRONMENT {
+            let Some(value) = lookup(variable) else { continue };
+            let number = |v: &str| v.parse::<u64>().with_context(|| format!("{variable}: must be a whole number"));
+            match field {
+                "bind" => layer.bind = Some(value),
+                "data_dir" => layer.data_dir = Some(value.into()),
+                "base_path" => layer.base_path = Some(value),
+                "public_url" => layer.public_url = Some(value),
+                "max_body_bytes" => layer.max_body_bytes = Some(number(&value)? as usize),
+                "max_page_size" => layer.max_page_size = Some(number(&value)? as usize),
+                "version_when_missing" => layer.version_when_missing = Some(value),
+                "read_pool_size" => layer.read_pool_size = Some(number(&value)? as u32),
+                "log" => layer.log = Some(value),
+                _ => unreachable!("every environment variable names a field"),
+            }
+        }
+        Ok(layer)
+    }
+}
+
+impl Settings {
+    /// Applies `layers` in order (later ones win) over the defaults, then checks the result.
+    pub fn resolve(layers: impl IntoIterator<Item = SettingsLayer>) -> anyhow::Result<Self> {
+        let mut settings = Self::default();
+        for layer in layers {
+            settings.apply(layer)?;
+        }
+        settings.check()?;
+        if settings.public_url.is_empty() {
+            settings.public_url = format!("http://{}", settings.bind);
+        }
+        Ok(settings)
+    }
+
+    fn apply(&mut self, layer: SettingsLayer) -> anyhow::Result<()> {
+        if let Some(bind) = layer.bind {
+            self.bind = bind.parse().with_context(|| format!("bind: {bind:?} must be ADDRESS:PORT"))?;
+        }
+        if let Some(dir) = layer.data_dir {
+            self.data_dir = dir;
+        }
+        if let Some(base) = layer.base_path {
+            self.base_path = base;
+        }
+        if let Some(url) = layer.public_url {
+            self.public_url = url;
+        }
+        if let Some(bytes) = layer.max_body_bytes {
+            self.max_body_bytes = bytes;
+        }
+        if let Some(size) = layer.max_page_size {
+            self.max_page_size = size;
+        }
+        if let Some(version) = layer.version_when_missing {
+            self.version_when_missing = XapiVersion::parse_header(&version)
+                .with_context(|| format!("version_when_missing: {version:?} must be 1.0.3 or 2.0.0"))?;
+        }
+        if let Some(size) = layer.read_pool_size {
+            self.read_pool_size = size;
+        }
+        if let Some(log) = layer.log {
+            self.log = log;
+        }
+        Ok(())
+    }
+
+    fn check(&mut self) -> anyhow::Result<()> {
+        let trimmed = self.base_path.trim_end_matches('/');
+        if !trimmed.is_empty() && !trimmed.starts_with('/') {
+            bail!("base_path: {:?} must start with '/'", self.base_path);
+        }
+        self.base_path = trimmed.to_string();
+        if self.max_page_size == 0 {
+            bail!("max_page_size: must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes: must be at least 1024");
+        }
+        if self.read_pool_size == 0 {
+            bail!("read_pool_size: must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Where the embedded store keeps its database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("fluency.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn environment(pairs: &[(&str, &str)]) -> SettingsLayer {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        SettingsLayer::from_environment(|name| map.get(name).cloned()).unwrap()
+    }
+
+    #[test]
+    fn later_layers_override_earlier_ones() {
+        let file: SettingsLayer = toml::from_str("bind = \"127.0.0.1:9000\"\nmax_page_size = 50\n").unwrap();
+        let env = environment(&[("FLUENCY_BIND", "127.0.0.1:9001")]);
+        let flags = SettingsLayer { data_dir: Some("/tmp/x".into()), ..Default::default() };
+
+        let settings = Settings::resolve([file, env, flags]).unwrap();
+
+        assert_eq!(settings.bind.port(), 9001);
+        assert_eq!(settings.max_page_size, 50);
+        assert_eq!(settings.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(settings.public_url, "http://127.0.0.1:9001");
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_refused_with_the_field_name() {
+        assert!(toml::from_str::<SettingsLayer>("colour = \"blue\"").is_err());
+        let error = Settings::resolve([environment(&[("FLUENCY_BIND", "nowhere")])]).unwrap_err();
+        assert!(format!("{error:#}").contains("bind"), "{error:#}");
+        let error = SettingsLayer::from_environment(|n| (n == "FLUENCY_MAX_PAGE_SIZE").then(|| "ten".into())).unwrap_err();
+        assert!(format!("{error:#}").contains("FLUENCY_MAX_PAGE_SIZE"));
+        let error = Settings::resolve([environment(&[("FLUENCY_VERSION_WHEN_MISSING", "0.9")])]).unwrap_err();
+        assert!(format!("{error:#}").contains("version_when_missing"));
+    }
+
+    #[test]
+    fn base_path_loses_its_trailing_slash() {
+        let settings = Settings::resolve([environment(&[("FLUENCY_BASE_PATH", "/lrs/")])]).unwrap();
+        assert_eq!(settings.base_path, "/lrs");
+    }
+}

@@ -1,0 +1,182 @@
+//! Handlers of the Statement resource: `put_statement`, `post_statements`,
+//! `get_statements` (one, or a page with a `more` link) and `get_more`.
+
+use actix_web::web::Bytes;
+
+use super::call::{Method, XapiCall};
+use super::more::MoreCursor;
+use super::reply::Reply;
+use super::statement_params::{parse_statement_get, StatementGet};
+use super::AppState;
+use crate::auth::{random_boundary, Principal};
+use crate::error::{ApiError, ErrorCode};
+use crate::service::Format;
+use crate::storage::StoredStatement;
+use crate::validation;
+use crate::xapi::format::AcceptLanguage;
+use crate::xapi::time::format_http_date;
+use crate::xapi::XapiVersion;
+
+pub async fn handle_statements(
+    state: &AppState,
+    call: &XapiCall,
+    version: XapiVersion,
+    principal: &Principal,
+) -> Result<Reply, ApiError> {
+    match call.method {
+        Method::Put => put_statement(state, call, version, principal).await,
+        Method::Post => post_statements(state, call, version, principal).await,
+        Method::Get | Method::Head => get_statements(state, call, version, principal).await,
+        _ => Err(ApiError::new(ErrorCode::MethodNotAllowed, "statements: supports GET, HEAD, PUT and POST")),
+    }
+}
+
+async fn put_statement(state: &AppState, call: &XapiCall, version: XapiVersion, principal: &Principal) -> Result<Reply, ApiError> {
+    call.check_params(&["statementId"])?;
+    let id_text = call.required_param("statementId")?;
+    if !validation::is_canonical_uuid(id_text) {
+        return Err(ApiError::invalid_parameter("statementId", format!("{id_text:?} must be a UUID")));
+    }
+    let id = uuid::Uuid::parse_str(id_text).map_err(|_| ApiError::invalid_parameter("statementId", "must be a UUID"))?;
+    let body = json_body(call)?;
+    state.statements.store_statements(principal, version, body, Some(id)).await?;
+    Ok(Reply::empty(204))
+}
+
+async fn post_statements(state: &AppState, call: &XapiCall, version: XapiVersion, principal: &Principal) -> Result<Reply, ApiError> {
+    call.check_params(&[])?;
+    let body = json_body(call)?;
+    let ids = state.statements.store_statements(principal, version, body, None).await?;
+    let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    Ok(Reply::json(200, &serde_json::json!(ids)))
+}
+
+/// The statement JSON of a PUT or POST body.
+fn json_body(call: &XapiCall) -> Result<serde_json::Value, ApiError> {
+    match call.headers.media_type().as_deref() {
+        None | Some("application/json") => {}
+        Some("multipart/mixed") => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedContentType,
+                "Content-Type: multipart/mixed statements (attachment data) are not accepted yet; send application/json with fileUrl attachments",
+            ))
+        }
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedContentType,
+                format!("Content-Type: {other:?} is not accepted for statements; use application/json"),
+            ))
+        }
+    }
+    if call.body.is_empty() {
+        return Err(ApiError::new(ErrorCode::MalformedJson, "body: a statement or an array of statements is required"));
+    }
+    validation::parse_json(&call.body).map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("body: {e}")))
+}
+
+async fn get_statements(state: &AppState, call: &XapiCall, version: XapiVersion, principal: &Principal) -> Result<Reply, ApiError> {
+    let languages = AcceptLanguage::parse(call.headers.accept_language.as_deref());
+    match parse_statement_get(call)? {
+        StatementGet::One { id, voided, format, attachments } => {
+            let statement = state.statements.find_statement(principal, id, voided).await?;
+            let rendered = state.statements.render(std::slice::from_ref(&statement), format, &languages).await?;
+            let reply = body_reply(rendered.into_iter().next().unwrap_or_default(), attachments);
+            Ok(reply.header("Last-Modified", format_http_date(statement.stored)))
+        }
+        StatementGet::Many { mut filter, format, attachments } => {
+            let until_cap = filter.ascending.then(|| state.statements.consistent_through());
+            filter.until = min_bound(filter.until, until_cap);
+            let cursor = MoreCursor {
+                params: call.params.clone(),
+                after: 0,
+                until_cap,
+                key: principal.key.clone(),
+                version: version.header_value().to_string(),
+                accept_language: call.headers.accept_language.clone(),
+                expires: MoreCursor::expiry_from_now(),
+            };
+            answer_page(state, principal, &filter, format, attachments, &languages, cursor).await
+        }
+    }
+}
+
+/// Follows a `more` link. The cursor carries the credential and version of the request
+/// that started the paging.
+pub async fn get_more(state: &AppState, cursor: MoreCursor) -> Result<Reply, ApiError> {
+    let principal = state
+        .auth
+        .principal_for_key(&cursor.key)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "more: the credential that made this link is no longer valid"))?;
+    let call = XapiCall {
+        method: Method::Get,
+        params: cursor.params.clone(),
+        headers: Default::default(),
+        body: Bytes::new(),
+        alternate: false,
+    };
+    let StatementGet::Many { mut filter, format, attachments } = parse_statement_get(&call)? else {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "more: the link does not describe a query"));
+    };
+    filter.after = Some(cursor.after);
+    filter.until = min_bound(filter.until, cursor.until_cap);
+    let languages = AcceptLanguage::parse(cursor.accept_language.as_deref());
+    answer_page(state, &principal, &filter, format, attachments, &languages, cursor).await
+}
+
+async fn answer_page(
+    state: &AppState,
+    principal: &Principal,
+    filter: &crate::service::StatementFilter,
+    format: Format,
+    attachments: bool,
+    languages: &AcceptLanguage,
+    mut cursor: MoreCursor,
+) -> Result<Reply, ApiError> {
+    let (statements, more) = state.statements.query_statements(principal, filter).await?;
+    let rendered = state.statements.render(&statements, format, languages).await?;
+    let more_link = match statements.last() {
+        Some(last) if more => {
+            cursor.after = last.stored;
+            format!("{}/statements/more/{}", state.settings.base_path, state.cursors.seal(&cursor))
+        }
+        _ => String::new(),
+    };
+    let mut body = String::with_capacity(rendered.iter().map(|s| s.len() + 1).sum::<usize>() + more_link.len() + 32);
+    body.push_str("{\"statements\":[");
+    body.push_str(&rendered.join(","));
+    body.push_str("],\"more\":");
+    body.push_str(&serde_json::Value::String(more_link).to_string());
+    body.push('}');
+    let reply = body_reply(body, attachments);
+    Ok(match latest_stored(&statements) {
+        Some(stored) => reply.header("Last-Modified", format_http_date(stored)),
+        None => reply,
+    })
+}
+
+/// JSON, or with `attachments=true` a multipart/mixed body whose first part is the JSON.
+fn body_reply(json: String, attachments: bool) -> Reply {
+    if !attachments {
+        return Reply::json_text(200, json);
+    }
+    let boundary = random_boundary();
+    let body = format!("--{boundary}\r\nContent-Type: application/json\r\n\r\n{json}\r\n--{boundary}--\r\n");
+    Reply {
+        status: 200,
+        headers: Vec::new(),
+        content_type: Some(format!("multipart/mixed; boundary={boundary}")),
+        body: Bytes::from(body),
+    }
+}
+
+fn latest_stored(statements: &[StoredStatement]) -> Option<i64> {
+    statements.iter().map(|s| s.stored).max()
+}
+
+fn min_bound(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,7 @@
+//! Services: the xAPI rules that sit above storage (conflicts, voiding decisions,
+//! definition merging, output formats). Called by the HTTP layer and the CLI; they know
+//! nothing of HTTP.
+
+pub mod statements;
+
+pub use statements::{Format, StatementFilter, StatementService, StoredEvent};

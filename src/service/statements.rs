@@ -1,0 +1,297 @@
+//! The Statement resource's rules: validation, preparation, immutability (idempotent
+//! replays accepted, conflicting re-sends refused), atomic batches, voiding, queries and
+//! output formats. Publishes every stored statement on the in-process event stream.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::auth::{Access, Principal, ReadReach};
+use crate::error::{ApiError, ErrorCode};
+use crate::storage::{IndexTerm, NewStatement, StatementBatch, StatementQuery, StorageError, Store, StoredStatement};
+use crate::validation;
+use crate::xapi::activity::{activity_definitions, merge_definition};
+use crate::xapi::agent::ifi_key;
+use crate::xapi::equivalence::statements_equivalent;
+use crate::xapi::format::{activity_ids, to_canonical_format, to_ids_format, AcceptLanguage};
+use crate::xapi::prepare::{prepare_statement, PrepareContext, Prepared};
+use crate::xapi::terms::{index_terms, is_voiding, object_statement_ref};
+use crate::xapi::time::Micros;
+use crate::xapi::XapiVersion;
+
+/// Capacity of the event stream; a consumer that falls further behind is told it lagged.
+const EVENT_BUFFER: usize = 65_536;
+/// Concurrent writers of the same ids can race between the conflict check and the insert;
+/// the check is simply run again.
+const INSERT_ATTEMPTS: usize = 4;
+
+/// A statement that was stored and committed.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub id: Uuid,
+    pub stored: Micros,
+    pub statement: Arc<Value>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Exact,
+    Ids,
+    Canonical,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "exact" => Some(Self::Exact),
+            "ids" => Some(Self::Ids),
+            "canonical" => Some(Self::Canonical),
+            _ => None,
+        }
+    }
+}
+
+/// A statement query as the client asked it, before scopes are applied.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatementFilter {
+    pub terms: Vec<IndexTerm>,
+    pub since: Option<Micros>,
+    pub until: Option<Micros>,
+    pub ascending: bool,
+    /// 0 means the server's maximum page size.
+    pub limit: usize,
+    pub after: Option<Micros>,
+}
+
+pub struct StatementService {
+    store: Arc<dyn Store>,
+    events: broadcast::Sender<StoredEvent>,
+    max_page_size: usize,
+}
+
+impl StatementService {
+    pub fn new(store: Arc<dyn Store>, max_page_size: usize) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self { store, events, max_page_size }
+    }
+
+    /// Every statement committed from now on, in commit order.
+    pub fn subscribe(&self) -> broadcast::Receiver<StoredEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Stores one statement (`put_id` from a PUT's `statementId`) or a batch, all or
+    /// nothing, and returns the ids in the order given.
+    pub async fn store_statements(
+        &self,
+        principal: &Principal,
+        version: XapiVersion,
+        body: Value,
+        put_id: Option<Uuid>,
+    ) -> Result<Vec<Uuid>, ApiError> {
+        principal.require(Access::WriteStatements)?;
+        let statements = match (body, put_id) {
+            (Value::Object(one), Some(id)) => {
+                check_body_id(&one, id)?;
+                vec![Value::Object(one)]
+            }
+            (Value::Array(_), Some(_)) => {
+                return Err(ApiError::new(ErrorCode::InvalidStatement, "PUT takes one statement object, not an array"))
+            }
+            (body, _) => {
+                validation::validate_statements(&body, version)?;
+                match body {
+                    Value::Array(many) => many,
+                    one => vec![one],
+                }
+            }
+        };
+        if put_id.is_some() {
+            validation::validate_statement(&statements[0], version)?;
+        }
+        let context = PrepareContext { version, authority: &principal.authority, statement_id: put_id };
+        let prepared: Vec<Prepared> = statements.into_iter().map(|s| prepare_statement(s, &context)).collect();
+        let ids: Vec<Uuid> = prepared.iter().map(|p| p.id).collect();
+        let may_define = principal.may(Access::Define);
+        self.insert_new(prepared, may_define).await?;
+        Ok(ids)
+    }
+
+    async fn insert_new(&self, mut pending: Vec<Prepared>, may_define: bool) -> Result<(), ApiError> {
+        for _ in 0..INSERT_ATTEMPTS {
+            pending = self.drop_replays(pending).await?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let batch = build_batch(&pending, may_define);
+            match self.store.insert_statements(batch).await {
+                Ok(stored) => {
+                    self.publish(pending, stored);
+                    return Ok(());
+                }
+                Err(StorageError::AlreadyStored(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ApiError::new(ErrorCode::StatementConflict, "the statements were being written concurrently; retry"))
+    }
+
+    /// Refuses a re-sent id whose content differs; drops exact replays (already stored).
+    async fn drop_replays(&self, pending: Vec<Prepared>) -> Result<Vec<Prepared>, ApiError> {
+        let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
+        let existing = self.store.find_statements(&ids).await?;
+        if existing.is_empty() {
+            return Ok(pending);
+        }
+        let mut stored_by_id: HashMap<Uuid, Value> = HashMap::new();
+        for statement in existing {
+            let value: Value = serde_json::from_str(&statement.json).map_err(ApiError::internal)?;
+            stored_by_id.insert(statement.id, value);
+        }
+        for candidate in &pending {
+            if let Some(stored) = stored_by_id.get(&candidate.id) {
+                if !statements_equivalent(stored, &candidate.statement) {
+                    return Err(ApiError::new(
+                        ErrorCode::StatementConflict,
+                        format!("id: statement {} is already stored with different content; statements are immutable", candidate.id),
+                    ));
+                }
+            }
+        }
+        Ok(pending.into_iter().filter(|p| !stored_by_id.contains_key(&p.id)).collect())
+    }
+
+    fn publish(&self, statements: Vec<Prepared>, stored: Vec<Micros>) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        for (prepared, stored) in statements.into_iter().zip(stored) {
+            let mut statement = prepared.statement;
+            let stored_text = crate::xapi::time::format_micros(stored);
+            if prepared.timestamp_from_stored {
+                statement["timestamp"] = Value::String(stored_text.clone());
+            }
+            statement["stored"] = Value::String(stored_text);
+            let _ = self.events.send(StoredEvent { id: prepared.id, stored, statement: Arc::new(statement) });
+        }
+    }
+
+    /// One statement by id: `voided` selects `voidedStatementId` semantics.
+    pub async fn find_statement(&self, principal: &Principal, id: Uuid, voided: bool) -> Result<StoredStatement, ApiError> {
+        principal.require(Access::ReadStatements)?;
+        let found = self.store.find_statements(&[id]).await?.into_iter().next();
+        let visible = found.filter(|s| s.voided == voided).filter(|s| readable_by(principal, s));
+        visible.ok_or_else(|| {
+            let which = if voided { "voided statement" } else { "statement" };
+            ApiError::not_found(format!("no {which} with id {id}"))
+        })
+    }
+
+    /// A page of matching statements, newest first unless `ascending`.
+    pub async fn query_statements(
+        &self,
+        principal: &Principal,
+        filter: &StatementFilter,
+    ) -> Result<(Vec<StoredStatement>, bool), ApiError> {
+        principal.require(Access::ReadStatements)?;
+        let mut terms = filter.terms.clone();
+        if principal.read_reach() == ReadReach::OnlyMine {
+            terms.extend(ifi_key(&principal.authority).map(IndexTerm::Authority));
+        }
+        let limit = match filter.limit {
+            0 => self.max_page_size,
+            n => n.min(self.max_page_size),
+        };
+        let query = StatementQuery {
+            terms,
+            since: filter.since,
+            until: filter.until,
+            ascending: filter.ascending,
+            limit,
+            after: filter.after,
+        };
+        let page = self.store.query_statements(&query).await?;
+        Ok((page.statements, page.more))
+    }
+
+    /// The statements as JSON text in the asked format.
+    pub async fn render(
+        &self,
+        statements: &[StoredStatement],
+        format: Format,
+        languages: &AcceptLanguage,
+    ) -> Result<Vec<String>, ApiError> {
+        if format == Format::Exact {
+            return Ok(statements.iter().map(|s| s.json.clone()).collect());
+        }
+        let values: Vec<Value> = statements
+            .iter()
+            .map(|s| serde_json::from_str(&s.json))
+            .collect::<Result<_, _>>()
+            .map_err(ApiError::internal)?;
+        let rendered: Vec<Value> = match format {
+            Format::Ids => values.iter().map(to_ids_format).collect(),
+            _ => {
+                let mut ids: Vec<String> = values.iter().flat_map(activity_ids).collect();
+                ids.sort();
+                ids.dedup();
+                let definitions: HashMap<String, Value> =
+                    self.store.find_activity_definitions(&ids).await?.into_iter().collect();
+                values.iter().map(|v| to_canonical_format(v, &definitions, languages)).collect()
+            }
+        };
+        Ok(rendered.iter().map(|v| v.to_string()).collect())
+    }
+
+    pub fn consistent_through(&self) -> Micros {
+        self.store.consistent_through()
+    }
+}
+
+fn check_body_id(statement: &serde_json::Map<String, Value>, put_id: Uuid) -> Result<(), ApiError> {
+    match statement.get("id") {
+        None => Ok(()),
+        Some(Value::String(text)) if Uuid::parse_str(text).ok() == Some(put_id) => Ok(()),
+        Some(other) => Err(ApiError::new(
+            ErrorCode::InvalidStatement,
+            format!("id: {other} must equal the statementId parameter {put_id}"),
+        )),
+    }
+}
+
+fn build_batch(pending: &[Prepared], may_define: bool) -> StatementBatch {
+    let statements = pending
+        .iter()
+        .map(|p| {
+            let object_ref = object_statement_ref(&p.statement);
+            NewStatement {
+                id: p.id,
+                json: p.statement.to_string(),
+                timestamp_from_stored: p.timestamp_from_stored,
+                terms: index_terms(&p.statement),
+                object_ref,
+                is_voiding: object_ref.is_some() && is_voiding(&p.statement),
+            }
+        })
+        .collect();
+    let activity_definitions =
+        if may_define { pending.iter().flat_map(|p| activity_definitions(&p.statement)).collect() } else { Vec::new() };
+    StatementBatch { statements, activity_definitions, merge_definition }
+}
+
+/// Whether a `statements/read/mine` reader may see this statement.
+fn readable_by(principal: &Principal, statement: &StoredStatement) -> bool {
+    if principal.read_reach() == ReadReach::Everything {
+        return true;
+    }
+    let Ok(value) = serde_json::from_str::<Value>(&statement.json) else { return false };
+    ifi_key(&value["authority"]) == ifi_key(&principal.authority)
+}

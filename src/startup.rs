@@ -1,0 +1,73 @@
+//! Builds the `Application`: opens the store, makes sure an administrator credential
+//! exists, and binds the HTTP server, reporting the real port, so tests run the very same
+//! application as production on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
+use crate::config::Settings;
+use crate::http::{self, AppState, CursorSealer};
+use crate::service::StatementService;
+use crate::storage::sqlite::{SqliteSettings, SqliteStore};
+use crate::storage::Store;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    statements: Arc<StatementService>,
+    created_admin: Option<NewCredential>,
+}
+
+/// Opens the embedded store under the data directory.
+pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+    let mut sqlite = SqliteSettings::new(settings.database_path());
+    sqlite.read_pool_size = settings.read_pool_size;
+    let store = SqliteStore::open(sqlite).context("opening the embedded store")?;
+    Ok(Arc::new(store))
+}
+
+impl Application {
+    /// `admin` is the configured administrator key and secret, if any.
+    pub async fn build(settings: Settings, admin: Option<(String, String)>) -> anyhow::Result<Self> {
+        let store = open_store(&settings)?;
+        let created_admin = ensure_admin_credential(&store, admin).await?;
+        let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let statements = Arc::new(StatementService::new(store.clone(), settings.max_page_size));
+        let state = web::Data::new(AppState {
+            auth: Authenticator::new(store, settings.public_url.clone()),
+            statements: statements.clone(),
+            cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
+            settings,
+        });
+        let server = HttpServer::new(move || App::new().configure(|config| http::configure(config, state.clone())))
+            .listen(listener)?
+            .run();
+        Ok(Self { port, server, statements, created_admin })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The statement service, e.g. to subscribe to stored statements.
+    pub fn statements(&self) -> Arc<StatementService> {
+        self.statements.clone()
+    }
+
+    /// The administrator credential made by this start, to show once.
+    pub fn created_admin(&self) -> Option<&NewCredential> {
+        self.created_admin.as_ref()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary: each module drives the real `Application` over HTTP.
+
+mod about;
+mod auth;
+mod conformance;
+mod helpers;
+mod process;
+mod statements;
