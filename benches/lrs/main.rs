@@ -1,0 +1,172 @@
+//! Fluency's benchmark: ingest throughput and latency, query latency at 100k (and, with
+//! `--million`, 1M) statements, State document latency, server memory and disk use.
+//! Run: `cargo bench --bench lrs` (see README, "Performance"). Prints a table and writes
+//! JSON. Point it at another LRS with `--url URL --key KEY --secret SECRET`.
+
+mod generator;
+mod measure;
+mod server;
+
+use std::time::Instant;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use generator::Generator;
+use measure::{Client, Stats};
+
+#[derive(Parser, Debug)]
+#[command(about = "Fluency LRS benchmark")]
+struct Options {
+    /// Also fill to one million statements and measure queries there (takes minutes).
+    #[arg(long)]
+    million: bool,
+    /// Benchmark another LRS at this xAPI base URL instead of starting Fluency.
+    #[arg(long)]
+    url: Option<String>,
+    #[arg(long, default_value = "")]
+    key: String,
+    #[arg(long, default_value = "")]
+    secret: String,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = "target/bench-results.json")]
+    out: String,
+    /// Smaller counts, for a quick check that everything runs.
+    #[arg(long)]
+    quick: bool,
+    /// Seed of the statement generator.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Ignored: cargo passes it to bench targets.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn progress(length: u64, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(length);
+    bar.set_style(ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} {per_sec} eta {eta}").unwrap().progress_chars("=> "));
+    bar.set_message(label.to_string());
+    bar
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    let target = match &options.url {
+        Some(url) => server::Target { base: url.trim_end_matches('/').to_string(), key: options.key.clone(), secret: options.secret.clone(), local: None },
+        None => server::start_local(),
+    };
+    let client = Client::new(&target);
+    let mut generator = Generator::new(options.seed);
+    let scale = if options.quick { 10 } else { 1 };
+    let mut rows: Vec<(String, Stats)> = Vec::new();
+    let mut stored = 0usize;
+
+    for (clients, count) in [(1usize, 3_000usize), (8, 12_000), (32, 24_000)] {
+        let count = count / scale;
+        let bodies: Vec<Vec<u8>> = (0..count).map(|_| serde_json::to_vec(&generator.statement()).unwrap()).collect();
+        let bar = progress(count as u64, &format!("single POST, {clients} clients"));
+        let stats = client.post_all(bodies, clients, 1, &bar).await?;
+        bar.finish_and_clear();
+        stored += count;
+        rows.push((format!("ingest: single-statement POST, {clients} clients"), stats));
+    }
+    {
+        let batches = 400 / scale;
+        let bodies: Vec<Vec<u8>> = (0..batches).map(|_| batch_body(&mut generator, 100)).collect();
+        let bar = progress(batches as u64, "batch POST (100), 8 clients");
+        let stats = client.post_all(bodies, 8, 100, &bar).await?;
+        bar.finish_and_clear();
+        stored += batches * 100;
+        rows.push(("ingest: 100-statement batch POST, 8 clients".into(), stats));
+    }
+
+    let mut sizes = vec![100_000 / scale];
+    if options.million {
+        sizes.push(1_000_000 / scale);
+    }
+    let mut query_results = Vec::new();
+    for size in sizes {
+        stored = fill(&client, &mut generator, stored, size).await?;
+        let label = if size >= 1_000_000 { "1M".to_string() } else { format!("{}k", size / 1000) };
+        let queries = measure::query_suite(&client, &generator, &label).await?;
+        query_results.push((label, stored, queries.len()));
+        rows.extend(queries);
+    }
+    rows.extend(measure::state_documents(&client).await?);
+
+    let (rss, disk) = match &target.local {
+        Some(local) => (local.peak_rss_bytes(), Some(local.disk_bytes())),
+        None => (None, None),
+    };
+    print_table(&rows, stored, rss, disk);
+    let results = json!({
+        "machine": machine_description(),
+        "statements_stored": stored,
+        "peak_rss_bytes": rss,
+        "disk_bytes": disk,
+        "disk_bytes_per_statement": disk.map(|d| d as f64 / stored as f64),
+        "measurements": rows.iter().map(|(name, s)| s.to_json(name)).collect::<Vec<Value>>(),
+    });
+    std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
+    println!("\nJSON written to {}", options.out);
+    Ok(())
+}
+
+fn batch_body(generator: &mut Generator, size: usize) -> Vec<u8> {
+    let batch: Vec<Value> = (0..size).map(|_| generator.statement()).collect();
+    serde_json::to_vec(&batch).unwrap()
+}
+
+/// Fills the store up to `size` statements with 100-statement batches.
+async fn fill(client: &Client, generator: &mut Generator, stored: usize, size: usize) -> anyhow::Result<usize> {
+    if stored >= size {
+        return Ok(stored);
+    }
+    let batches = (size - stored).div_ceil(100);
+    let bar = progress(batches as u64 * 100, &format!("filling to {size}"));
+    let started = Instant::now();
+    let mut done = 0;
+    while done < batches {
+        let chunk = (batches - done).min(500);
+        let bodies: Vec<Vec<u8>> = (0..chunk).map(|_| batch_body(generator, 100)).collect();
+        client.post_all(bodies, 8, 100, &bar).await?;
+        done += chunk;
+    }
+    bar.finish_and_clear();
+    println!("filled {} statements in {:.1}s", batches * 100, started.elapsed().as_secs_f64());
+    Ok(stored + batches * 100)
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| text.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cores} cores ({cpu}); client and server on the same machine")
+}
+
+fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: Option<u64>) {
+    println!("\nFluency benchmark: {}", machine_description());
+    println!("{:<58} {:>9} {:>12} {:>10} {:>10}", "measurement", "requests", "stmts/s", "p50 ms", "p99 ms");
+    for (name, stats) in rows {
+        println!(
+            "{:<58} {:>9} {:>12} {:>10.2} {:>10.2}",
+            name,
+            stats.requests,
+            stats.statements_per_second().map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into()),
+            stats.percentile_ms(50.0),
+            stats.percentile_ms(99.0)
+        );
+    }
+    println!("statements stored: {stored}");
+    match rss {
+        Some(rss) => println!("server peak RSS: {:.1} MB", rss as f64 / 1e6),
+        None => println!("server peak RSS: n/a (remote LRS)"),
+    }
+    if let Some(disk) = disk {
+        println!("disk: {:.1} MB, {:.0} bytes per statement", disk as f64 / 1e6, disk as f64 / stored as f64);
+    }
+}
