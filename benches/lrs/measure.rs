@@ -124,11 +124,14 @@ impl Client {
     }
 }
 
+/// Makes the filter part of one query from a random source.
+type QueryMaker<'a> = Box<dyn Fn(&mut rand::rngs::ThreadRng) -> String + 'a>;
+
 /// p50/p99 of each query kind, `limit=100`, one client.
 pub async fn query_suite(client: &Client, generator: &Generator, label: &str) -> anyhow::Result<Vec<(String, Stats)>> {
     let mut rng = rand::thread_rng();
     let since = chrono::Utc::now() - chrono::Duration::seconds(30);
-    let kinds: [(&str, Box<dyn Fn(&mut rand::rngs::ThreadRng) -> String>); 6] = [
+    let kinds: [(&str, QueryMaker); 6] = [
         ("agent", Box::new(|r| format!("agent={}", encode(&json!({"mbox": actor_mbox(r.gen_range(0..ACTORS))}).to_string())))),
         ("verb", Box::new(|r| format!("verb={}", encode(&verb_id(r.gen_range(0..VERBS)))))),
         ("activity", Box::new(|r| format!("activity={}", encode(&activity_id(r.gen_range(0..ACTIVITIES)))))),
