@@ -23,6 +23,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     StatementConflict,
+    PreconditionRequired,
+    PreconditionFailed,
     PayloadTooLarge,
     Internal,
 }
@@ -42,7 +44,8 @@ impl ErrorCode {
             Self::MissingScope => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::StatementConflict => 409,
+            Self::StatementConflict | Self::PreconditionRequired => 409,
+            Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::Internal => 500,
         }
@@ -64,6 +67,8 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::StatementConflict => "statement_conflict",
+            Self::PreconditionRequired => "precondition_required",
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Internal => "internal",
         }
@@ -154,6 +159,8 @@ mod tests {
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
             ErrorCode::StatementConflict,
+            ErrorCode::PreconditionRequired,
+            ErrorCode::PreconditionFailed,
             ErrorCode::PayloadTooLarge,
             ErrorCode::Internal,
         ];

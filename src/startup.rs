@@ -12,7 +12,7 @@ use anyhow::Context;
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
 use crate::http::{self, AppState, CursorSealer};
-use crate::service::StatementService;
+use crate::service::{DocumentService, StatementService};
 use crate::storage::sqlite::{SqliteSettings, SqliteStore};
 use crate::storage::Store;
 
@@ -42,8 +42,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let statements = Arc::new(StatementService::new(store.clone(), settings.max_page_size));
         let state = web::Data::new(AppState {
-            auth: Authenticator::new(store, settings.public_url.clone()),
+            auth: Authenticator::new(store.clone(), settings.public_url.clone()),
             statements: statements.clone(),
+            documents: DocumentService::new(store.clone()),
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
             settings,
         });

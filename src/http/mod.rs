@@ -4,6 +4,8 @@
 
 mod about;
 mod call;
+mod definitions;
+mod documents;
 mod more;
 mod reply;
 mod statement_params;
@@ -22,7 +24,8 @@ pub use reply::Reply;
 use crate::auth::{Authenticator, Principal};
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
-use crate::service::StatementService;
+use crate::service::{DocumentService, StatementService};
+use crate::storage::DocumentKind;
 use crate::xapi::time::format_micros;
 use crate::xapi::XapiVersion;
 
@@ -31,6 +34,7 @@ pub struct AppState {
     pub settings: Settings,
     pub auth: Authenticator,
     pub statements: Arc<StatementService>,
+    pub documents: DocumentService,
     pub cursors: CursorSealer,
 }
 
@@ -44,12 +48,20 @@ enum Resource<'a> {
     Statements,
     More(&'a str),
     About,
+    Documents(DocumentKind),
+    Activities,
+    Agents,
 }
 
 fn resource(path: &str) -> Option<Resource<'_>> {
     match path.trim_matches('/') {
         "statements" => Some(Resource::Statements),
         "about" => Some(Resource::About),
+        "activities/state" => Some(Resource::Documents(DocumentKind::State)),
+        "activities/profile" => Some(Resource::Documents(DocumentKind::ActivityProfile)),
+        "agents/profile" => Some(Resource::Documents(DocumentKind::AgentProfile)),
+        "activities" => Some(Resource::Activities),
+        "agents" => Some(Resource::Agents),
         other => other.strip_prefix("statements/more/").map(Resource::More),
     }
 }
@@ -66,7 +78,7 @@ async fn xapi_entry(request: HttpRequest, payload: web::Payload, state: web::Dat
     let (version, reply) = match resource {
         Resource::About => about::get_about(&request, &state),
         Resource::More(token) => more_entry(&state, token).await,
-        Resource::Statements => statements_entry(&state, &request, payload).await,
+        other => resource_entry(&state, &request, payload, other).await,
     };
     finish(&state, reply, version, statements_like, head_only)
 }
@@ -91,7 +103,7 @@ async fn more_entry(state: &AppState, token: &str) -> (XapiVersion, Reply) {
     (version, reply)
 }
 
-async fn statements_entry(state: &AppState, request: &HttpRequest, payload: web::Payload) -> (XapiVersion, Reply) {
+async fn resource_entry(state: &AppState, request: &HttpRequest, payload: web::Payload, resource: Resource<'_>) -> (XapiVersion, Reply) {
     let fallback = state.settings.version_when_missing;
     let (call, principal) = match build_call(state, request, payload).await {
         Ok(built) => built,
@@ -115,8 +127,13 @@ async fn statements_entry(state: &AppState, request: &HttpRequest, payload: web:
             Err(error) => return (version, error.into()),
         },
     };
-    let reply = statements::handle_statements(state, &call, version, &principal).await.unwrap_or_else(Reply::from);
-    (version, reply)
+    let handled = match resource {
+        Resource::Documents(kind) => documents::handle_documents(state, &call, version, &principal, kind).await,
+        Resource::Activities => definitions::get_activity(state, &call, &principal).await,
+        Resource::Agents => definitions::get_person(state, &call, &principal).await,
+        _ => statements::handle_statements(state, &call, version, &principal).await,
+    };
+    (version, handled.unwrap_or_else(Reply::from))
 }
 
 /// Reads the request into an `XapiCall`. For an ordinary request the version and the

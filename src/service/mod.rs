@@ -2,6 +2,8 @@
 //! definition merging, output formats). Called by the HTTP layer and the CLI; they know
 //! nothing of HTTP.
 
+pub mod documents;
 pub mod statements;
 
+pub use documents::{Conditions, DocumentService};
 pub use statements::{Format, StatementFilter, StatementService, StoredEvent};

@@ -284,7 +284,26 @@ fn build_batch(pending: &[Prepared], may_define: bool) -> StatementBatch {
         .collect();
     let activity_definitions =
         if may_define { pending.iter().flat_map(|p| activity_definitions(&p.statement)).collect() } else { Vec::new() };
-    StatementBatch { statements, activity_definitions, merge_definition }
+    let agents = pending.iter().flat_map(|p| known_agents(&p.statement)).collect();
+    StatementBatch { statements, activity_definitions, merge_definition, agents }
+}
+
+/// The identified agents a statement names as actor or object (and their group members),
+/// remembered to build Person objects.
+fn known_agents(statement: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    let object = &statement["object"];
+    let object_is_agent = matches!(object["objectType"].as_str(), Some("Agent" | "Group"));
+    let candidates = std::iter::once(&statement["actor"]).chain(object_is_agent.then_some(object));
+    for agent in candidates {
+        let members = agent["member"].as_array().into_iter().flatten();
+        for one in std::iter::once(agent).chain(members) {
+            if let Some(key) = ifi_key(one) {
+                found.push((key, one.clone()));
+            }
+        }
+    }
+    found
 }
 
 /// Whether a `statements/read/mine` reader may see this statement.

@@ -93,6 +93,8 @@ pub struct StatementBatch {
     pub activity_definitions: Vec<(String, Value)>,
     /// How an incoming definition changes the stored one (an xAPI rule, given from above).
     pub merge_definition: fn(&mut Value, &Value),
+    /// Agents seen in the batch, by IFI key; the latest form of each is remembered.
+    pub agents: Vec<(String, Value)>,
 }
 
 /// A statement as stored.
@@ -146,6 +148,62 @@ pub struct CredentialRecord {
     pub revoked: bool,
 }
 
+/// The three document resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DocumentKind {
+    State,
+    ActivityProfile,
+    AgentProfile,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::State => "state",
+            Self::ActivityProfile => "activity_profile",
+            Self::AgentProfile => "agent_profile",
+        }
+    }
+}
+
+/// Where documents live: the activity and/or agent (by IFI key) and, for State, the
+/// registration. Fields a kind does not use are `None`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DocumentScope {
+    pub kind: DocumentKind,
+    pub activity_id: Option<String>,
+    pub agent: Option<String>,
+    /// State only: `None` addresses the documents stored without a registration.
+    pub registration: Option<String>,
+}
+
+/// One document: its scope and its id (`stateId` / `profileId`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DocumentKey {
+    pub scope: DocumentScope,
+    pub id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    pub content: Vec<u8>,
+    pub content_type: String,
+    /// Lowercase hex SHA-1 of `content`.
+    pub etag: String,
+    pub updated: Micros,
+}
+
+/// What a conditional document write expects to find, checked atomically with the write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// Write whatever is there.
+    Anything,
+    /// No document exists.
+    Absent,
+    /// The document exists with this ETag.
+    Etag(String),
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // ---- Statements: commands ----
@@ -171,6 +229,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// Canonical definitions for the ids that have one.
     async fn find_activity_definitions(&self, ids: &[String]) -> StoreResult<Vec<(String, Value)>>;
+
+    // ---- Agents ----
+
+    /// The agents remembered (through `StatementBatch::agents`) under these IFI keys.
+    async fn find_agents(&self, keys: &[String]) -> StoreResult<Vec<Value>>;
+
+    // ---- Documents (State, Activity Profile, Agent Profile): commands ----
+
+    /// Stores the document as given if `expect` holds; false otherwise.
+    async fn insert_document(&self, key: &DocumentKey, document: Document, expect: Expectation) -> StoreResult<bool>;
+
+    /// Deletes the document if `expect` holds (a missing document is already deleted);
+    /// false when it does not.
+    async fn delete_document(&self, key: &DocumentKey, expect: Expectation) -> StoreResult<bool>;
+
+    /// Deletes every document of the scope; for State with `registration: None`, every
+    /// registration's. Returns how many were deleted.
+    async fn delete_documents(&self, scope: &DocumentScope) -> StoreResult<u64>;
+
+    // ---- Documents: queries ----
+
+    async fn find_document(&self, key: &DocumentKey) -> StoreResult<Option<Document>>;
+
+    /// Ids and update times of the scope's documents updated after `since` (exclusive);
+    /// for State with `registration: None`, every registration's.
+    async fn query_document_ids(&self, scope: &DocumentScope, since: Option<Micros>) -> StoreResult<Vec<(String, Micros)>>;
 
     // ---- Credentials ----
 
