@@ -123,10 +123,18 @@ async fn run_step(app: &TestApp, step: &Value, version: &str) -> Result<(), Stri
             return Err(format!("error message does not mention {mention:?}: {}", shorten(&text)));
         }
     }
-    if expect.get("json").is_some() || expect.get("json_absent").is_some() {
+    if expect.get("json").is_some() || expect.get("json_absent").is_some() || expect.get("json_present").is_some() {
         let body: Value = serde_json::from_str(&text).map_err(|e| format!("body is not JSON ({e}): {}", shorten(&text)))?;
         if let Some(expected) = expect.get("json") {
             contains(&body, expected, "$").map_err(|e| format!("{e}; body: {}", shorten(&text)))?;
+        }
+        for path in expect["json_present"].as_array().into_iter().flatten() {
+            let path = path.as_str().unwrap_or_default();
+            match lookup(&body, path) {
+                None | Some(Value::Null) => return Err(format!("{path} should be present; body: {}", shorten(&text))),
+                Some(Value::String(s)) if s.is_empty() => return Err(format!("{path} should not be empty; body: {}", shorten(&text))),
+                _ => {}
+            }
         }
         for path in expect["json_absent"].as_array().into_iter().flatten() {
             let path = path.as_str().unwrap_or_default();
