@@ -31,6 +31,9 @@ pub struct Settings {
     pub read_pool_size: u32,
     /// `tracing` filter, e.g. `info` or `fluency=debug`.
     pub log: String,
+    /// Browser origins allowed by CORS: `*` for any, or a list such as
+    /// `https://lms.example.com`. Empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             version_when_missing: XapiVersion::V2_0_0,
             read_pool_size: 8,
             log: "info".to_string(),
+            cors_origins: vec!["*".to_string()],
         }
     }
 }
@@ -62,10 +66,12 @@ pub struct SettingsLayer {
     pub version_when_missing: Option<String>,
     pub read_pool_size: Option<u32>,
     pub log: Option<String>,
+    /// Comma-separated origins.
+    pub cors_origins: Option<String>,
 }
 
 /// Environment variable for each field, in the order of the README table.
-const ENVIRONMENT: [(&str, &str); 9] = [
+const ENVIRONMENT: [(&str, &str); 10] = [
     ("FLUENCY_BIND", "bind"),
     ("FLUENCY_DATA_DIR", "data_dir"),
     ("FLUENCY_BASE_PATH", "base_path"),
@@ -75,6 +81,7 @@ const ENVIRONMENT: [(&str, &str); 9] = [
     ("FLUENCY_VERSION_WHEN_MISSING", "version_when_missing"),
     ("FLUENCY_READ_POOL_SIZE", "read_pool_size"),
     ("FLUENCY_LOG", "log"),
+    ("FLUENCY_CORS_ORIGINS", "cors_origins"),
 ];
 
 impl SettingsLayer {
@@ -100,6 +107,7 @@ impl SettingsLayer {
                 "version_when_missing" => layer.version_when_missing = Some(value),
                 "read_pool_size" => layer.read_pool_size = Some(number(&value)? as u32),
                 "log" => layer.log = Some(value),
+                "cors_origins" => layer.cors_origins = Some(value),
                 _ => unreachable!("every environment variable names a field"),
             }
         }
@@ -149,6 +157,9 @@ impl Settings {
         }
         if let Some(log) = layer.log {
             self.log = log;
+        }
+        if let Some(origins) = layer.cors_origins {
+            self.cors_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
         }
         Ok(())
     }

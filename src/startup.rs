@@ -48,7 +48,11 @@ impl Application {
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
             settings,
         });
-        let server = HttpServer::new(move || App::new().configure(|config| http::configure(config, state.clone())))
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(http::cors(&state.settings))
+                .configure(|config| http::configure(config, state.clone()))
+        })
             .listen(listener)?
             .run();
         Ok(Self { port, server, statements, created_admin })

@@ -38,6 +38,40 @@ pub struct AppState {
     pub cursors: CursorSealer,
 }
 
+/// Headers browsers may send to, and read from, the LRS (content runs in the learner's
+/// browser, on another origin).
+const CORS_ALLOWED_HEADERS: [&str; 7] = [
+    "Authorization",
+    "Content-Type",
+    "Content-Length",
+    "If-Match",
+    "If-None-Match",
+    "X-Experience-API-Version",
+    "Accept-Language",
+];
+const CORS_EXPOSED_HEADERS: [&str; 7] = [
+    "ETag",
+    "Last-Modified",
+    "Content-Type",
+    "Content-Length",
+    "WWW-Authenticate",
+    "X-Experience-API-Version",
+    "X-Experience-API-Consistent-Through",
+];
+
+/// CORS from the configured origins; preflights are answered before authentication.
+pub fn cors(settings: &Settings) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"])
+        .allowed_headers(CORS_ALLOWED_HEADERS)
+        .expose_headers(CORS_EXPOSED_HEADERS)
+        .max_age(3600);
+    for origin in &settings.cors_origins {
+        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+    }
+    cors
+}
+
 pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
     let base = state.settings.base_path.clone();
     config.app_data(state).service(web::scope(&base).default_service(web::to(xapi_entry)));

@@ -61,3 +61,30 @@ fn settings_for(app: &TestApp) -> fluency::config::Settings {
     };
     fluency::config::Settings::resolve([layer]).unwrap()
 }
+
+#[tokio::test]
+async fn browsers_get_cors_preflights_answered_without_credentials() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .request(Method::OPTIONS, app.url("statements"))
+        .header("Origin", "https://content.example.com")
+        .header("Access-Control-Request-Method", "PUT")
+        .header("Access-Control-Request-Headers", "authorization,x-experience-api-version,content-type")
+        .send()
+        .await
+        .unwrap();
+
+    assert!(response.status().is_success(), "{}", response.status());
+    let allowed = response.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(allowed.contains("x-experience-api-version"), "{allowed}");
+    let actual = app
+        .request(Method::GET, "statements")
+        .header("Origin", "https://content.example.com")
+        .send()
+        .await
+        .unwrap();
+    let exposed = actual.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(exposed.contains("x-experience-api-consistent-through"), "{exposed}");
+}
