@@ -3,6 +3,7 @@
 mod about;
 mod auth;
 mod conformance;
+mod documents;
 mod helpers;
 mod process;
 mod statements;
