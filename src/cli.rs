@@ -114,7 +114,14 @@ async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::R
             for credential in store.query_credentials().await? {
                 let state = if credential.revoked { "revoked" } else { "active" };
                 let created = crate::xapi::time::format_micros(credential.created);
-                println!("{}\t{}\t{}\t{}\t{}", credential.key, state, credential.scopes.join(","), created, credential.label);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    credential.key,
+                    state,
+                    credential.scopes.join(","),
+                    created,
+                    credential.label
+                );
             }
         }
         CredentialsAction::Revoke { key } => {

@@ -86,8 +86,8 @@ const ENVIRONMENT: [(&str, &str); 10] = [
 
 impl SettingsLayer {
     pub fn from_toml_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading configuration file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading configuration file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing configuration file {}", path.display()))
     }
 
@@ -217,7 +217,8 @@ mod tests {
         assert!(toml::from_str::<SettingsLayer>("colour = \"blue\"").is_err());
         let error = Settings::resolve([environment(&[("FLUENCY_BIND", "nowhere")])]).unwrap_err();
         assert!(format!("{error:#}").contains("bind"), "{error:#}");
-        let error = SettingsLayer::from_environment(|n| (n == "FLUENCY_MAX_PAGE_SIZE").then(|| "ten".into())).unwrap_err();
+        let error =
+            SettingsLayer::from_environment(|n| (n == "FLUENCY_MAX_PAGE_SIZE").then(|| "ten".into())).unwrap_err();
         assert!(format!("{error:#}").contains("FLUENCY_MAX_PAGE_SIZE"));
         let error = Settings::resolve([environment(&[("FLUENCY_VERSION_WHEN_MISSING", "0.9")])]).unwrap_err();
         assert!(format!("{error:#}").contains("version_when_missing"));

@@ -13,6 +13,7 @@ use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
 use crate::http::{self, AppState, CursorSealer};
 use crate::service::{DocumentService, StatementService};
+use crate::storage::blobs::AttachmentStore;
 use crate::storage::sqlite::{SqliteSettings, SqliteStore};
 use crate::storage::Store;
 
@@ -40,7 +41,8 @@ impl Application {
         let created_admin = ensure_admin_credential(&store, admin).await?;
         let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let statements = Arc::new(StatementService::new(store.clone(), settings.max_page_size));
+        let blobs = Arc::new(AttachmentStore::open(settings.data_dir.join("attachments"))?);
+        let statements = Arc::new(StatementService::new(store.clone(), blobs, settings.max_page_size));
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone()),
             statements: statements.clone(),
@@ -49,12 +51,10 @@ impl Application {
             settings,
         });
         let server = HttpServer::new(move || {
-            App::new()
-                .wrap(http::cors(&state.settings))
-                .configure(|config| http::configure(config, state.clone()))
+            App::new().wrap(http::cors(&state.settings)).configure(|config| http::configure(config, state.clone()))
         })
-            .listen(listener)?
-            .run();
+        .listen(listener)?
+        .run();
         Ok(Self { port, server, statements, created_admin })
     }
 

@@ -30,7 +30,8 @@ pub fn verb_id(index: usize) -> String {
 impl Generator {
     pub fn new(seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let registrations = (0..REGISTRATIONS).map(|_| uuid::Builder::from_random_bytes(rng.gen()).into_uuid().to_string()).collect();
+        let registrations =
+            (0..REGISTRATIONS).map(|_| uuid::Builder::from_random_bytes(rng.gen()).into_uuid().to_string()).collect();
         Self { rng, registrations }
     }
 

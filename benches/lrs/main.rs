@@ -45,7 +45,11 @@ struct Options {
 
 fn progress(length: u64, label: &str) -> ProgressBar {
     let bar = ProgressBar::new(length);
-    bar.set_style(ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} {per_sec} eta {eta}").unwrap().progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
     bar.set_message(label.to_string());
     bar
 }
@@ -54,7 +58,12 @@ fn progress(length: u64, label: &str) -> ProgressBar {
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let target = match &options.url {
-        Some(url) => server::Target { base: url.trim_end_matches('/').to_string(), key: options.key.clone(), secret: options.secret.clone(), local: None },
+        Some(url) => server::Target {
+            base: url.trim_end_matches('/').to_string(),
+            key: options.key.clone(),
+            secret: options.secret.clone(),
+            local: None,
+        },
         None => server::start_local(),
     };
     let client = Client::new(&target);
@@ -142,7 +151,11 @@ async fn fill(client: &Client, generator: &mut Generator, stored: usize, size: u
 fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|text| text.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     format!("{cores} cores ({cpu}); client and server on the same machine")

@@ -77,7 +77,13 @@ impl Client {
 
     /// POSTs every body with `clients` concurrent clients; each body holds
     /// `statements_each` statements.
-    pub async fn post_all(&self, bodies: Vec<Vec<u8>>, clients: usize, statements_each: usize, bar: &ProgressBar) -> anyhow::Result<Stats> {
+    pub async fn post_all(
+        &self,
+        bodies: Vec<Vec<u8>>,
+        clients: usize,
+        statements_each: usize,
+        bar: &ProgressBar,
+    ) -> anyhow::Result<Stats> {
         let count = bodies.len();
         let bodies = Arc::new(bodies);
         let next = Arc::new(AtomicUsize::new(0));
@@ -85,14 +91,20 @@ impl Client {
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..clients {
-            let (client, bodies, next, latencies, bar) = (self.clone(), bodies.clone(), next.clone(), latencies.clone(), bar.clone());
+            let (client, bodies, next, latencies, bar) =
+                (self.clone(), bodies.clone(), next.clone(), latencies.clone(), bar.clone());
             tasks.push(tokio::spawn(async move {
                 let url = format!("{}/statements", client.base);
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(index) else { return Ok::<_, anyhow::Error>(()) };
                     let sent = Instant::now();
-                    let response = client.request(reqwest::Method::POST, &url).header("Content-Type", "application/json").body(body.clone()).send().await?;
+                    let response = client
+                        .request(reqwest::Method::POST, &url)
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await?;
                     let status = response.status();
                     let text = response.text().await?;
                     if status != 200 {
@@ -132,13 +144,21 @@ pub async fn query_suite(client: &Client, generator: &Generator, label: &str) ->
     let mut rng = rand::thread_rng();
     let since = chrono::Utc::now() - chrono::Duration::seconds(30);
     let kinds: [(&str, QueryMaker); 6] = [
-        ("agent", Box::new(|r| format!("agent={}", encode(&json!({"mbox": actor_mbox(r.gen_range(0..ACTORS))}).to_string())))),
+        (
+            "agent",
+            Box::new(|r| format!("agent={}", encode(&json!({"mbox": actor_mbox(r.gen_range(0..ACTORS))}).to_string()))),
+        ),
         ("verb", Box::new(|r| format!("verb={}", encode(&verb_id(r.gen_range(0..VERBS)))))),
         ("activity", Box::new(|r| format!("activity={}", encode(&activity_id(r.gen_range(0..ACTIVITIES)))))),
         ("registration", Box::new(|r| format!("registration={}", generator.registration(r.gen_range(0..1000))))),
         (
             "related_activities",
-            Box::new(|r| format!("activity={}&related_activities=true", encode(&format!("http://bench.example.com/courses/course-{}", r.gen_range(0..ACTIVITIES / 10))))),
+            Box::new(|r| {
+                format!(
+                    "activity={}&related_activities=true",
+                    encode(&format!("http://bench.example.com/courses/course-{}", r.gen_range(0..ACTIVITIES / 10)))
+                )
+            }),
         ),
         ("since", Box::new(move |_| format!("since={}", encode(&since.to_rfc3339())))),
     ];
@@ -173,7 +193,12 @@ pub async fn state_documents(client: &Client) -> anyhow::Result<Vec<(String, Sta
     let agent = encode(&json!({"mbox": "mailto:state-bench@example.com"}).to_string());
     let activity = encode("http://bench.example.com/activities/state");
     let probe = format!("{}/activities/state?activityId={activity}&agent={agent}&stateId=probe", client.base);
-    let answer = client.request(reqwest::Method::PUT, &probe).header("Content-Type", "application/json").body("{}").send().await?;
+    let answer = client
+        .request(reqwest::Method::PUT, &probe)
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
     if !answer.status().is_success() {
         println!("State resource not available ({}); document latency not measured", answer.status());
         return Ok(Vec::new());
@@ -181,9 +206,18 @@ pub async fn state_documents(client: &Client) -> anyhow::Result<Vec<(String, Sta
     let (mut puts, mut gets) = (Vec::new(), Vec::new());
     let started = Instant::now();
     for index in 0..500 {
-        let url = format!("{}/activities/state?activityId={activity}&agent={agent}&stateId=bookmark-{}", client.base, index % 50);
+        let url = format!(
+            "{}/activities/state?activityId={activity}&agent={agent}&stateId=bookmark-{}",
+            client.base,
+            index % 50
+        );
         let sent = Instant::now();
-        let response = client.request(reqwest::Method::PUT, &url).header("Content-Type", "application/json").body(format!("{{\"page\":{index}}}")).send().await?;
+        let response = client
+            .request(reqwest::Method::PUT, &url)
+            .header("Content-Type", "application/json")
+            .body(format!("{{\"page\":{index}}}"))
+            .send()
+            .await?;
         if !response.status().is_success() {
             bail!("PUT state answered {}", response.status());
         }
@@ -203,4 +237,3 @@ pub async fn state_documents(client: &Client) -> anyhow::Result<Vec<(String, Sta
 fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
-

@@ -92,9 +92,8 @@ impl Authenticator {
         }
         let record = self.store.find_credential(&key).await?.filter(|c| !c.revoked).ok_or(AuthError::Invalid)?;
         let hash = record.secret_hash.clone();
-        let verified = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
-            .await
-            .map_err(ApiError::internal)?;
+        let verified =
+            tokio::task::spawn_blocking(move || verify_secret(&secret, &hash)).await.map_err(ApiError::internal)?;
         if !verified {
             return Err(AuthError::Invalid.into());
         }

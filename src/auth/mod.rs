@@ -9,4 +9,3 @@ pub mod secret;
 pub use authenticator::{AuthError, Authenticator, Principal};
 pub use credentials::{create_credential, ensure_admin_credential, NewCredential};
 pub use scope::{Access, ReadReach, Scope};
-pub use secret::random_boundary;

@@ -111,11 +111,8 @@ pub fn read_reach(scopes: &[Scope]) -> ReadReach {
 
 /// Parses a comma- or space-separated list, refusing unknown names and empty lists.
 pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, String> {
-    let mut scopes: Vec<Scope> = text
-        .split([',', ' '])
-        .filter(|part| !part.is_empty())
-        .map(Scope::from_str)
-        .collect::<Result<_, _>>()?;
+    let mut scopes: Vec<Scope> =
+        text.split([',', ' ']).filter(|part| !part.is_empty()).map(Scope::from_str).collect::<Result<_, _>>()?;
     scopes.sort();
     scopes.dedup();
     if scopes.is_empty() {

@@ -11,11 +11,6 @@ pub fn random_token(length: usize) -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(length).map(char::from).collect()
 }
 
-/// A multipart boundary: random, and only of characters every parser accepts.
-pub fn random_boundary() -> String {
-    format!("fluency-{}", random_token(24))
-}
-
 pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     let hash = Argon2::default()

@@ -128,7 +128,10 @@ pub fn from_alternate_syntax(method_param: &str, headers: &CallHeaders, body: &B
     let method = match method_param {
         "GET" | "PUT" | "POST" | "DELETE" | "HEAD" => Method::parse(method_param),
         other => {
-            return Err(ApiError::invalid_parameter("method", format!("{other:?} must be one of GET, PUT, POST, DELETE")))
+            return Err(ApiError::invalid_parameter(
+                "method",
+                format!("{other:?} must be one of GET, PUT, POST, DELETE"),
+            ))
         }
     };
     if headers.media_type().as_deref() != Some("application/x-www-form-urlencoded") {
@@ -211,7 +214,8 @@ mod tests {
             version: Some("1.0.3".into()),
             ..Default::default()
         };
-        let body = Bytes::from("statementId=abc&X-Experience-API-Version=0.8&Authorization=Basic%20eA%3D%3D&content=%7B%7D");
+        let body =
+            Bytes::from("statementId=abc&X-Experience-API-Version=0.8&Authorization=Basic%20eA%3D%3D&content=%7B%7D");
         let call = from_alternate_syntax("PUT", &headers, &body).unwrap();
         assert_eq!(call.method, Method::Put);
         assert_eq!(call.param("statementId"), Some("abc"));

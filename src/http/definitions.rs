@@ -71,6 +71,9 @@ mod tests {
         let a = json!({"name": "Ann", "mbox": "mailto:ann@example.com"});
         let b = json!({"name": "Ann B.", "mbox": "mailto:ann@example.com"});
         let person = person([&a, &b, &a].into_iter());
-        assert_eq!(person, json!({"objectType": "Person", "name": ["Ann", "Ann B."], "mbox": ["mailto:ann@example.com"]}));
+        assert_eq!(
+            person,
+            json!({"objectType": "Person", "name": ["Ann", "Ann B."], "mbox": ["mailto:ann@example.com"]})
+        );
     }
 }

@@ -89,9 +89,11 @@ pub async fn handle_documents(
     let scope = scope_of(kind, call)?;
     let id = document_id(kind, call)?;
     let documents = &state.documents;
-    let conditions = Conditions { if_match: call.headers.if_match.clone(), if_none_match: call.headers.if_none_match.clone() };
+    let conditions =
+        Conditions { if_match: call.headers.if_match.clone(), if_none_match: call.headers.if_none_match.clone() };
     let key = |id: String| DocumentKey { scope: scope.clone(), id };
-    let required = || ApiError::new(ErrorCode::MissingParameter, format!("{}: is a required parameter", id_param(kind)));
+    let required =
+        || ApiError::new(ErrorCode::MissingParameter, format!("{}: is a required parameter", id_param(kind)));
     match call.method {
         Method::Put | Method::Post => {
             let key = key(id.ok_or_else(required)?);
@@ -117,7 +119,10 @@ pub async fn handle_documents(
             match id {
                 Some(id) => {
                     if since.is_some() && version.is_2_0() {
-                        return Err(ApiError::invalid_parameter("since", format!("cannot be combined with {}", id_param(kind))));
+                        return Err(ApiError::invalid_parameter(
+                            "since",
+                            format!("cannot be combined with {}", id_param(kind)),
+                        ));
                     }
                     let document = documents.get_document(principal, &key(id)).await?;
                     Ok(Reply {

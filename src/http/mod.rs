@@ -118,7 +118,13 @@ async fn xapi_entry(request: HttpRequest, payload: web::Payload, state: web::Dat
 }
 
 /// Adds the headers every xAPI response carries.
-fn finish(state: &AppState, reply: Reply, version: XapiVersion, statements_like: bool, head_only: bool) -> HttpResponse {
+fn finish(
+    state: &AppState,
+    reply: Reply,
+    version: XapiVersion,
+    statements_like: bool,
+    head_only: bool,
+) -> HttpResponse {
     let mut reply = reply.header("X-Experience-API-Version", version.header_value());
     if statements_like {
         let through = format_micros(state.statements.consistent_through());
@@ -137,7 +143,12 @@ async fn more_entry(state: &AppState, token: &str) -> (XapiVersion, Reply) {
     (version, reply)
 }
 
-async fn resource_entry(state: &AppState, request: &HttpRequest, payload: web::Payload, resource: Resource<'_>) -> (XapiVersion, Reply) {
+async fn resource_entry(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: web::Payload,
+    resource: Resource<'_>,
+) -> (XapiVersion, Reply) {
     let fallback = state.settings.version_when_missing;
     let (call, principal) = match build_call(state, request, payload).await {
         Ok(built) => built,
@@ -186,13 +197,17 @@ async fn build_call(
         let header_version = headers.version.as_deref().and_then(|v| XapiVersion::parse_header(v).ok());
         let refuse = |message: &str| (header_version, ApiError::new(ErrorCode::InvalidRequest, message.to_string()));
         if header_version == Some(XapiVersion::V2_0_0) {
-            return Err(refuse("method: the alternate request syntax is not part of xAPI 2.0; send the real HTTP method"));
+            return Err(refuse(
+                "method: the alternate request syntax is not part of xAPI 2.0; send the real HTTP method",
+            ));
         }
         if method != Method::Post {
             return Err(refuse("method: the alternate request syntax is only for POST requests"));
         }
         if params.len() > 1 {
-            return Err(refuse("method: with the alternate request syntax every other parameter goes in the form body"));
+            return Err(refuse(
+                "method: with the alternate request syntax every other parameter goes in the form body",
+            ));
         }
         let body = read_body(payload, limit).await.map_err(|e| (header_version, e))?;
         let call = call::from_alternate_syntax(method_param, &headers, &body).map_err(|e| (header_version, e))?;
@@ -219,7 +234,8 @@ fn version_of_headers(headers: &call::CallHeaders) -> Result<XapiVersion, ApiErr
 async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("body: could not be read ({e})")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("body: could not be read ({e})")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
                 ErrorCode::PayloadTooLarge,

@@ -41,8 +41,9 @@ pub fn parse_statement_get(call: &XapiCall) -> Result<StatementGet, ApiError> {
     call.check_params(&GET_PARAMS)?;
     let format = match call.param("format") {
         None => Format::Exact,
-        Some(text) => Format::parse(text)
-            .ok_or_else(|| ApiError::invalid_parameter("format", format!("{text:?} must be exact, ids or canonical")))?,
+        Some(text) => Format::parse(text).ok_or_else(|| {
+            ApiError::invalid_parameter("format", format!("{text:?} must be exact, ids or canonical"))
+        })?,
     };
     let attachments = boolean(call, "attachments")?.unwrap_or(false);
     let single = match (call.param("statementId"), call.param("voidedStatementId")) {
@@ -57,7 +58,9 @@ pub fn parse_statement_get(call: &XapiCall) -> Result<StatementGet, ApiError> {
         (None, None) => None,
     };
     if let Some((name, id, voided)) = single {
-        if let Some((other, _)) = call.params.iter().find(|(n, _)| n != name && !SINGLE_COMPANIONS.contains(&n.as_str())) {
+        if let Some((other, _)) =
+            call.params.iter().find(|(n, _)| n != name && !SINGLE_COMPANIONS.contains(&n.as_str()))
+        {
             return Err(ApiError::invalid_parameter(
                 other,
                 format!("cannot be combined with {name}; only format and attachments can"),
@@ -89,11 +92,11 @@ fn parse_filter(call: &XapiCall) -> Result<StatementFilter, ApiError> {
     }
     let limit = match call.param("limit") {
         None => 0,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|_| text.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| ApiError::invalid_parameter("limit", format!("{text:?} must be a non-negative integer")))?,
+        Some(text) => {
+            text.parse::<usize>().ok().filter(|_| text.bytes().all(|b| b.is_ascii_digit())).ok_or_else(|| {
+                ApiError::invalid_parameter("limit", format!("{text:?} must be a non-negative integer"))
+            })?
+        }
     };
     Ok(StatementFilter {
         terms,

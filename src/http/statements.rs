@@ -8,12 +8,13 @@ use super::more::MoreCursor;
 use super::reply::Reply;
 use super::statement_params::{parse_statement_get, StatementGet};
 use super::AppState;
-use crate::auth::{random_boundary, Principal};
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::Format;
 use crate::storage::StoredStatement;
 use crate::validation;
 use crate::xapi::format::AcceptLanguage;
+use crate::xapi::multipart::{build_response, parse_statement_request, Part};
 use crate::xapi::time::format_http_date;
 use crate::xapi::XapiVersion;
 
@@ -31,56 +32,75 @@ pub async fn handle_statements(
     }
 }
 
-async fn put_statement(state: &AppState, call: &XapiCall, version: XapiVersion, principal: &Principal) -> Result<Reply, ApiError> {
+async fn put_statement(
+    state: &AppState,
+    call: &XapiCall,
+    version: XapiVersion,
+    principal: &Principal,
+) -> Result<Reply, ApiError> {
     call.check_params(&["statementId"])?;
     let id_text = call.required_param("statementId")?;
     if !validation::is_canonical_uuid(id_text) {
         return Err(ApiError::invalid_parameter("statementId", format!("{id_text:?} must be a UUID")));
     }
-    let id = uuid::Uuid::parse_str(id_text).map_err(|_| ApiError::invalid_parameter("statementId", "must be a UUID"))?;
-    let body = json_body(call)?;
-    state.statements.store_statements(principal, version, body, Some(id)).await?;
+    let id =
+        uuid::Uuid::parse_str(id_text).map_err(|_| ApiError::invalid_parameter("statementId", "must be a UUID"))?;
+    let (body, parts) = statement_body(call)?;
+    state.statements.store_statements(principal, version, body, Some(id), parts).await?;
     Ok(Reply::empty(204))
 }
 
-async fn post_statements(state: &AppState, call: &XapiCall, version: XapiVersion, principal: &Principal) -> Result<Reply, ApiError> {
+async fn post_statements(
+    state: &AppState,
+    call: &XapiCall,
+    version: XapiVersion,
+    principal: &Principal,
+) -> Result<Reply, ApiError> {
     call.check_params(&[])?;
-    let body = json_body(call)?;
-    let ids = state.statements.store_statements(principal, version, body, None).await?;
+    let (body, parts) = statement_body(call)?;
+    let ids = state.statements.store_statements(principal, version, body, None, parts).await?;
     let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     Ok(Reply::json(200, &serde_json::json!(ids)))
 }
 
-/// The statement JSON of a PUT or POST body.
-fn json_body(call: &XapiCall) -> Result<serde_json::Value, ApiError> {
-    match call.headers.media_type().as_deref() {
-        None | Some("application/json") => {}
-        Some("multipart/mixed") => {
-            return Err(ApiError::new(
+/// The statement JSON of a PUT or POST body, and the attachment parts of a multipart one.
+fn statement_body(call: &XapiCall) -> Result<(serde_json::Value, Vec<Part>), ApiError> {
+    let (json, parts) =
+        match call.headers.media_type().as_deref() {
+            None | Some("application/json") => (call.body.to_vec(), Vec::new()),
+            Some("multipart/mixed") => {
+                let content_type = call.headers.content_type.as_deref().unwrap_or_default();
+                parse_statement_request(content_type, &call.body)
+                    .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))?
+            }
+            Some(other) => return Err(ApiError::new(
                 ErrorCode::UnsupportedContentType,
-                "Content-Type: multipart/mixed statements (attachment data) are not accepted yet; send application/json with fileUrl attachments",
-            ))
-        }
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedContentType,
-                format!("Content-Type: {other:?} is not accepted for statements; use application/json"),
-            ))
-        }
-    }
-    if call.body.is_empty() {
+                format!(
+                    "Content-Type: {other:?} is not accepted for statements; use application/json or multipart/mixed"
+                ),
+            )),
+        };
+    if json.is_empty() {
         return Err(ApiError::new(ErrorCode::MalformedJson, "body: a statement or an array of statements is required"));
     }
-    validation::parse_json(&call.body).map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("body: {e}")))
+    let value =
+        validation::parse_json(&json).map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("body: {e}")))?;
+    Ok((value, parts))
 }
 
-async fn get_statements(state: &AppState, call: &XapiCall, version: XapiVersion, principal: &Principal) -> Result<Reply, ApiError> {
+async fn get_statements(
+    state: &AppState,
+    call: &XapiCall,
+    version: XapiVersion,
+    principal: &Principal,
+) -> Result<Reply, ApiError> {
     let languages = AcceptLanguage::parse(call.headers.accept_language.as_deref());
     match parse_statement_get(call)? {
         StatementGet::One { id, voided, format, attachments } => {
             let statement = state.statements.find_statement(principal, id, voided).await?;
-            let rendered = state.statements.render(std::slice::from_ref(&statement), format, &languages).await?;
-            let reply = body_reply(rendered.into_iter().next().unwrap_or_default(), attachments);
+            let one = std::slice::from_ref(&statement);
+            let rendered = state.statements.render(one, format, &languages).await?;
+            let reply = body_reply(state, one, rendered.into_iter().next().unwrap_or_default(), attachments).await?;
             Ok(reply.header("Last-Modified", format_http_date(statement.stored)))
         }
         StatementGet::Many { mut filter, format, attachments } => {
@@ -103,11 +123,9 @@ async fn get_statements(state: &AppState, call: &XapiCall, version: XapiVersion,
 /// Follows a `more` link. The cursor carries the credential and version of the request
 /// that started the paging.
 pub async fn get_more(state: &AppState, cursor: MoreCursor) -> Result<Reply, ApiError> {
-    let principal = state
-        .auth
-        .principal_for_key(&cursor.key)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "more: the credential that made this link is no longer valid"))?;
+    let principal = state.auth.principal_for_key(&cursor.key).await?.ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidCredentials, "more: the credential that made this link is no longer valid")
+    })?;
     let call = XapiCall {
         method: Method::Get,
         params: cursor.params.clone(),
@@ -148,26 +166,27 @@ async fn answer_page(
     body.push_str("],\"more\":");
     body.push_str(&serde_json::Value::String(more_link).to_string());
     body.push('}');
-    let reply = body_reply(body, attachments);
+    let reply = body_reply(state, &statements, body, attachments).await?;
     Ok(match latest_stored(&statements) {
         Some(stored) => reply.header("Last-Modified", format_http_date(stored)),
         None => reply,
     })
 }
 
-/// JSON, or with `attachments=true` a multipart/mixed body whose first part is the JSON.
-fn body_reply(json: String, attachments: bool) -> Reply {
+/// JSON, or with `attachments=true` a multipart/mixed body: the JSON, then one part per
+/// stored attachment of the statements.
+async fn body_reply(
+    state: &AppState,
+    statements: &[StoredStatement],
+    json: String,
+    attachments: bool,
+) -> Result<Reply, ApiError> {
     if !attachments {
-        return Reply::json_text(200, json);
+        return Ok(Reply::json_text(200, json));
     }
-    let boundary = random_boundary();
-    let body = format!("--{boundary}\r\nContent-Type: application/json\r\n\r\n{json}\r\n--{boundary}--\r\n");
-    Reply {
-        status: 200,
-        headers: Vec::new(),
-        content_type: Some(format!("multipart/mixed; boundary={boundary}")),
-        body: Bytes::from(body),
-    }
+    let parts = state.statements.attachment_parts(statements).await?;
+    let (content_type, body) = build_response(&json, &parts);
+    Ok(Reply { status: 200, headers: Vec::new(), content_type: Some(content_type), body: Bytes::from(body) })
 }
 
 fn latest_stored(statements: &[StoredStatement]) -> Option<i64> {

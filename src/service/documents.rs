@@ -61,7 +61,10 @@ impl DocumentService {
 
     pub async fn get_document(&self, principal: &Principal, key: &DocumentKey) -> Result<Document, ApiError> {
         principal.require(access(key.scope.kind, false))?;
-        self.store.find_document(key).await?.ok_or_else(|| ApiError::not_found(format!("no document with id {:?} here", key.id)))
+        self.store
+            .find_document(key)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no document with id {:?} here", key.id)))
     }
 
     /// The ids of the scope's documents, and the latest update among them.
@@ -136,7 +139,12 @@ impl DocumentService {
         Err(ApiError::new(ErrorCode::PreconditionFailed, "the document kept changing while being written; retry"))
     }
 
-    pub async fn delete_document(&self, principal: &Principal, key: &DocumentKey, conditions: &Conditions) -> Result<(), ApiError> {
+    pub async fn delete_document(
+        &self,
+        principal: &Principal,
+        key: &DocumentKey,
+        conditions: &Conditions,
+    ) -> Result<(), ApiError> {
         principal.require(access(key.scope.kind, true))?;
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.store.find_document(key).await?;
@@ -223,15 +231,19 @@ fn check_unconditional_put(version: XapiVersion, kind: DocumentKind, exists: boo
 /// POST onto an existing document: both must be JSON objects; top-level properties of the
 /// posted one replace the stored ones.
 fn merge_json(existing: &Document, posted: &[u8], posted_type: &str) -> Result<(Vec<u8>, String), ApiError> {
-    let refuse = |why: &str| ApiError::new(ErrorCode::InvalidRequest, format!("body: cannot merge into the stored document: {why}"));
+    let refuse = |why: &str| {
+        ApiError::new(ErrorCode::InvalidRequest, format!("body: cannot merge into the stored document: {why}"))
+    };
     if !is_json_type(&existing.content_type) {
         return Err(refuse("the stored document is not application/json"));
     }
     if !is_json_type(posted_type) {
         return Err(refuse("the posted document is not application/json"));
     }
-    let mut stored: Value = serde_json::from_slice(&existing.content).map_err(|_| refuse("the stored document is not valid JSON"))?;
-    let incoming: Value = serde_json::from_slice(posted).map_err(|_| refuse("the posted document is not valid JSON"))?;
+    let mut stored: Value =
+        serde_json::from_slice(&existing.content).map_err(|_| refuse("the stored document is not valid JSON"))?;
+    let incoming: Value =
+        serde_json::from_slice(posted).map_err(|_| refuse("the posted document is not valid JSON"))?;
     let (Some(stored_map), Some(incoming_map)) = (stored.as_object_mut(), incoming.as_object()) else {
         return Err(refuse("both documents must be JSON objects"));
     };
@@ -296,7 +308,8 @@ mod tests {
     #[test]
     fn merge_replaces_top_level_properties_only_between_json_objects() {
         let stored = document(r#"{"car":{"make":"Ford"},"driver":"Ann"}"#, "application/json");
-        let (merged, content_type) = merge_json(&stored, br#"{"car":{"model":"Ram"}}"#, "application/json; charset=utf-8").unwrap();
+        let (merged, content_type) =
+            merge_json(&stored, br#"{"car":{"model":"Ram"}}"#, "application/json; charset=utf-8").unwrap();
         let merged: Value = serde_json::from_slice(&merged).unwrap();
         assert_eq!(merged, serde_json::json!({"car": {"model": "Ram"}, "driver": "Ann"}));
         assert_eq!(content_type, "application/json");

@@ -2,6 +2,7 @@
 //! definition merging, output formats). Called by the HTTP layer and the CLI; they know
 //! nothing of HTTP.
 
+pub mod attachments;
 pub mod documents;
 pub mod statements;
 

@@ -11,12 +11,14 @@ use uuid::Uuid;
 
 use crate::auth::{Access, Principal, ReadReach};
 use crate::error::{ApiError, ErrorCode};
+use crate::storage::blobs::AttachmentStore;
 use crate::storage::{IndexTerm, NewStatement, StatementBatch, StatementQuery, StorageError, Store, StoredStatement};
 use crate::validation;
 use crate::xapi::activity::{activity_definitions, merge_definition};
 use crate::xapi::agent::ifi_key;
 use crate::xapi::equivalence::statements_equivalent;
 use crate::xapi::format::{activity_ids, to_canonical_format, to_ids_format, AcceptLanguage};
+use crate::xapi::multipart::Part;
 use crate::xapi::prepare::{prepare_statement, PrepareContext, Prepared};
 use crate::xapi::terms::{index_terms, is_voiding, object_statement_ref};
 use crate::xapi::time::Micros;
@@ -69,14 +71,15 @@ pub struct StatementFilter {
 
 pub struct StatementService {
     store: Arc<dyn Store>,
+    blobs: Arc<AttachmentStore>,
     events: broadcast::Sender<StoredEvent>,
     max_page_size: usize,
 }
 
 impl StatementService {
-    pub fn new(store: Arc<dyn Store>, max_page_size: usize) -> Self {
+    pub fn new(store: Arc<dyn Store>, blobs: Arc<AttachmentStore>, max_page_size: usize) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Self { store, events, max_page_size }
+        Self { store, blobs, events, max_page_size }
     }
 
     /// Every statement committed from now on, in commit order.
@@ -89,15 +92,18 @@ impl StatementService {
     }
 
     /// Stores one statement (`put_id` from a PUT's `statementId`) or a batch, all or
-    /// nothing, and returns the ids in the order given.
+    /// nothing, with the attachment data received as multipart `parts`, and returns the
+    /// ids in the order given.
     pub async fn store_statements(
         &self,
         principal: &Principal,
         version: XapiVersion,
         body: Value,
         put_id: Option<Uuid>,
+        parts: Vec<Part>,
     ) -> Result<Vec<Uuid>, ApiError> {
         principal.require(Access::WriteStatements)?;
+        let in_batch = body.is_array();
         let statements = match (body, put_id) {
             (Value::Object(one), Some(id)) => {
                 check_body_id(&one, id)?;
@@ -117,12 +123,52 @@ impl StatementService {
         if put_id.is_some() {
             validation::validate_statement(&statements[0], version)?;
         }
+        let data = super::attachments::check_parts(&statements, parts, in_batch)?;
+        self.store_attachment_data(data).await?;
         let context = PrepareContext { version, authority: &principal.authority, statement_id: put_id };
         let prepared: Vec<Prepared> = statements.into_iter().map(|s| prepare_statement(s, &context)).collect();
         let ids: Vec<Uuid> = prepared.iter().map(|p| p.id).collect();
         let may_define = principal.may(Access::Define);
         self.insert_new(prepared, may_define).await?;
         Ok(ids)
+    }
+
+    /// Writes attachment bytes (once per hash, durably) before the statements that use
+    /// them are committed.
+    async fn store_attachment_data(&self, data: HashMap<String, Part>) -> Result<(), ApiError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || data.iter().try_for_each(|(hash, part)| blobs.insert(hash, &part.body)))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    }
+
+    /// The stored bytes of the statements' attachments: (content type, sha2, bytes).
+    pub async fn attachment_parts(
+        &self,
+        statements: &[StoredStatement],
+    ) -> Result<Vec<(String, String, Vec<u8>)>, ApiError> {
+        let values: Vec<Value> = statements.iter().filter_map(|s| serde_json::from_str(&s.json).ok()).collect();
+        let wanted = super::attachments::stored_hashes(&values);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut parts = Vec::new();
+            for (hash, content_type) in wanted {
+                if let Some(bytes) = blobs.find(&hash)? {
+                    parts.push((content_type, hash, bytes));
+                }
+            }
+            Ok::<_, anyhow::Error>(parts)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
     }
 
     async fn insert_new(&self, mut pending: Vec<Prepared>, may_define: bool) -> Result<(), ApiError> {
@@ -161,7 +207,10 @@ impl StatementService {
                 if !statements_equivalent(stored, &candidate.statement) {
                     return Err(ApiError::new(
                         ErrorCode::StatementConflict,
-                        format!("id: statement {} is already stored with different content; statements are immutable", candidate.id),
+                        format!(
+                            "id: statement {} is already stored with different content; statements are immutable",
+                            candidate.id
+                        ),
                     ));
                 }
             }
@@ -185,7 +234,12 @@ impl StatementService {
     }
 
     /// One statement by id: `voided` selects `voidedStatementId` semantics.
-    pub async fn find_statement(&self, principal: &Principal, id: Uuid, voided: bool) -> Result<StoredStatement, ApiError> {
+    pub async fn find_statement(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        voided: bool,
+    ) -> Result<StoredStatement, ApiError> {
         principal.require(Access::ReadStatements)?;
         let found = self.store.find_statements(&[id]).await?.into_iter().next();
         let visible = found.filter(|s| s.voided == voided).filter(|s| readable_by(principal, s));

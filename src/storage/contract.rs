@@ -254,7 +254,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ids and update times of the scope's documents updated after `since` (exclusive);
     /// for State with `registration: None`, every registration's.
-    async fn query_document_ids(&self, scope: &DocumentScope, since: Option<Micros>) -> StoreResult<Vec<(String, Micros)>>;
+    async fn query_document_ids(
+        &self,
+        scope: &DocumentScope,
+        since: Option<Micros>,
+    ) -> StoreResult<Vec<(String, Micros)>>;
 
     // ---- Credentials ----
 

@@ -3,5 +3,6 @@
 //! layer before anything reaches storage.
 
 mod error;
+pub mod signature;
 
 pub use error::ValidationError;

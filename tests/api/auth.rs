@@ -55,10 +55,8 @@ async fn a_read_only_credential_cannot_write_statements() {
 }
 
 fn settings_for(app: &TestApp) -> fluency::config::Settings {
-    let layer = fluency::config::SettingsLayer {
-        data_dir: Some(app.data_dir.path().to_path_buf()),
-        ..Default::default()
-    };
+    let layer =
+        fluency::config::SettingsLayer { data_dir: Some(app.data_dir.path().to_path_buf()), ..Default::default() };
     fluency::config::Settings::resolve([layer]).unwrap()
 }
 
@@ -79,12 +77,8 @@ async fn browsers_get_cors_preflights_answered_without_credentials() {
     assert!(response.status().is_success(), "{}", response.status());
     let allowed = response.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
     assert!(allowed.contains("x-experience-api-version"), "{allowed}");
-    let actual = app
-        .request(Method::GET, "statements")
-        .header("Origin", "https://content.example.com")
-        .send()
-        .await
-        .unwrap();
+    let actual =
+        app.request(Method::GET, "statements").header("Origin", "https://content.example.com").send().await.unwrap();
     let exposed = actual.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
     assert!(exposed.contains("x-experience-api-consistent-through"), "{exposed}");
 }

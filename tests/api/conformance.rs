@@ -20,7 +20,8 @@ struct Case {
 
 fn load_cases() -> Vec<Case> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/cases");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("conformance/cases exists").flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir).expect("conformance/cases exists").flatten().map(|e| e.path()).collect();
     files.sort();
     let mut cases = Vec::new();
     for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
@@ -31,7 +32,12 @@ fn load_cases() -> Vec<Case> {
             cases.push(Case {
                 file: file.clone(),
                 name: case["name"].as_str().unwrap_or_else(|| panic!("{file}: a case has no name")).to_string(),
-                versions: case["versions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                versions: case["versions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect(),
                 steps: case["steps"].as_array().unwrap_or_else(|| panic!("{file}: a case has no steps")).clone(),
             });
         }
@@ -124,7 +130,8 @@ async fn run_step(app: &TestApp, step: &Value, version: &str) -> Result<(), Stri
         }
     }
     if expect.get("json").is_some() || expect.get("json_absent").is_some() || expect.get("json_present").is_some() {
-        let body: Value = serde_json::from_str(&text).map_err(|e| format!("body is not JSON ({e}): {}", shorten(&text)))?;
+        let body: Value =
+            serde_json::from_str(&text).map_err(|e| format!("body is not JSON ({e}): {}", shorten(&text)))?;
         if let Some(expected) = expect.get("json") {
             contains(&body, expected, "$").map_err(|e| format!("{e}; body: {}", shorten(&text)))?;
         }
@@ -132,7 +139,9 @@ async fn run_step(app: &TestApp, step: &Value, version: &str) -> Result<(), Stri
             let path = path.as_str().unwrap_or_default();
             match lookup(&body, path) {
                 None | Some(Value::Null) => return Err(format!("{path} should be present; body: {}", shorten(&text))),
-                Some(Value::String(s)) if s.is_empty() => return Err(format!("{path} should not be empty; body: {}", shorten(&text))),
+                Some(Value::String(s)) if s.is_empty() => {
+                    return Err(format!("{path} should not be empty; body: {}", shorten(&text)))
+                }
                 _ => {}
             }
         }

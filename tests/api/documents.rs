@@ -22,7 +22,13 @@ impl<'a> StateDoc<'a> {
         }
     }
 
-    async fn send(&self, method: Method, state_id: Option<&str>, body: Option<(&str, &str)>, headers: &[(&str, &str)]) -> Response {
+    async fn send(
+        &self,
+        method: Method,
+        state_id: Option<&str>,
+        body: Option<(&str, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let mut query = vec![("activityId", self.activity.clone()), ("agent", self.agent.clone())];
         if let Some(id) = state_id {
             query.push(("stateId", id.to_string()));
@@ -61,7 +67,9 @@ async fn post_merges_json_objects_and_refuses_to_merge_anything_else() {
     let doc = StateDoc::new(&app);
     doc.send(Method::PUT, Some("prefs"), Some(("application/json", r#"{"car":"Honda","seat":{"x":1}}"#)), &[]).await;
 
-    let merged = doc.send(Method::POST, Some("prefs"), Some(("application/json", r#"{"seat":{"y":2},"type":"Civic"}"#)), &[]).await;
+    let merged = doc
+        .send(Method::POST, Some("prefs"), Some(("application/json", r#"{"seat":{"y":2},"type":"Civic"}"#)), &[])
+        .await;
     let refused = doc.send(Method::POST, Some("prefs"), Some(("text/plain", "abc")), &[]).await;
 
     assert_eq!(merged.status(), 204);
@@ -77,10 +85,12 @@ async fn if_match_guards_updates_and_a_bare_put_over_a_2_0_document_conflicts() 
     doc.send(Method::PUT, Some("s"), Some(("application/json", "{\"a\":1}")), &[]).await;
     let etag = doc.send(Method::GET, Some("s"), None, &[]).await.headers()["etag"].to_str().unwrap().to_string();
 
-    let stale = doc.send(Method::PUT, Some("s"), Some(("application/json", "{\"a\":2}")), &[("If-Match", "\"0000\"")]).await;
+    let stale =
+        doc.send(Method::PUT, Some("s"), Some(("application/json", "{\"a\":2}")), &[("If-Match", "\"0000\"")]).await;
     let bare = doc.send(Method::PUT, Some("s"), Some(("application/json", "{\"a\":3}")), &[]).await;
     let fresh = doc.send(Method::PUT, Some("s"), Some(("application/json", "{\"a\":4}")), &[("If-Match", &etag)]).await;
-    let create_only = doc.send(Method::PUT, Some("s"), Some(("application/json", "{}")), &[("If-None-Match", "*")]).await;
+    let create_only =
+        doc.send(Method::PUT, Some("s"), Some(("application/json", "{}")), &[("If-None-Match", "*")]).await;
 
     assert_eq!(stale.status(), 412);
     assert_eq!(bare.status(), 409);
@@ -137,9 +147,25 @@ async fn activities_and_agents_describe_what_statements_taught_the_lrs() {
     french["object"]["definition"] = json!({"name": {"fr-FR": "Sécurité"}});
     assert_eq!(app.post_statements(&json!([sent, french])).await.status(), 200);
 
-    let activity_doc: Value = app.request(Method::GET, "activities").query(&[("activityId", &activity)]).send().await.unwrap().json().await.unwrap();
+    let activity_doc: Value = app
+        .request(Method::GET, "activities")
+        .query(&[("activityId", &activity)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mbox = sent["actor"]["mbox"].as_str().unwrap();
-    let person: Value = app.request(Method::GET, "agents").query(&[("agent", agent_param(mbox))]).send().await.unwrap().json().await.unwrap();
+    let person: Value = app
+        .request(Method::GET, "agents")
+        .query(&[("agent", agent_param(mbox))])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     assert_eq!(activity_doc["definition"]["name"], json!({"en-US": "Safety", "fr-FR": "Sécurité"}));
     assert_eq!(person["objectType"], "Person");

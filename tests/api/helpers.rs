@@ -68,7 +68,12 @@ impl TestApp {
     }
 
     pub async fn put_statement(&self, id: &str, body: &Value) -> Response {
-        self.request(Method::PUT, "statements").query(&[("statementId", id)]).json(body).send().await.expect("request sent")
+        self.request(Method::PUT, "statements")
+            .query(&[("statementId", id)])
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn get_statements(&self, query: &[(&str, &str)]) -> Response {

@@ -108,7 +108,10 @@ async fn a_voiding_statement_that_arrives_first_still_voids_its_target() {
     voiding["object"] = json!({"objectType": "StatementRef", "id": target_id});
     ids_of(app.post_statements(&voiding).await).await;
 
-    assert_eq!(app.put_statement(&target_id, &statement("http://adlnet.gov/expapi/verbs/attempted")).await.status(), 204);
+    assert_eq!(
+        app.put_statement(&target_id, &statement("http://adlnet.gov/expapi/verbs/attempted")).await.status(),
+        204
+    );
 
     assert_eq!(app.get_statement(&target_id).await.status(), 404);
     assert_eq!(app.get_statements(&[("voidedStatementId", &target_id)]).await.status(), 200);
