@@ -31,8 +31,7 @@ pub fn check_parts(statements: &[Value], parts: Vec<Part>, in_batch: bool) -> Re
     let mut by_hash: HashMap<String, Part> = HashMap::new();
     for (index, part) in parts.into_iter().enumerate() {
         let hash = part.sha2().map(str::to_ascii_lowercase).unwrap_or_default();
-        let declared =
-            statements.iter().flat_map(|s| attachments_of(s)).any(|(_, a)| sha2_of(a).as_deref() == Some(&hash));
+        let declared = statements.iter().flat_map(attachments_of).any(|(_, a)| sha2_of(a).as_deref() == Some(&hash));
         if !declared {
             return Err(refuse(format!(
                 "multipart: part {} (X-Experience-API-Hash {hash}) matches no attachment's sha2",
