@@ -65,21 +65,22 @@ async fn post_statements(
 
 /// The statement JSON of a PUT or POST body, and the attachment parts of a multipart one.
 fn statement_body(call: &XapiCall) -> Result<(serde_json::Value, Vec<Part>), ApiError> {
-    let (json, parts) =
-        match call.headers.media_type().as_deref() {
-            None | Some("application/json") => (call.body.to_vec(), Vec::new()),
-            Some("multipart/mixed") => {
-                let content_type = call.headers.content_type.as_deref().unwrap_or_default();
-                parse_statement_request(content_type, &call.body)
-                    .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))?
-            }
-            Some(other) => return Err(ApiError::new(
+    let (json, parts) = match call.headers.media_type().as_deref() {
+        None | Some("application/json") => (call.body.to_vec(), Vec::new()),
+        Some("multipart/mixed") => {
+            let content_type = call.headers.content_type.as_deref().unwrap_or_default();
+            parse_statement_request(content_type, &call.body)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))?
+        }
+        Some(other) => {
+            return Err(ApiError::new(
                 ErrorCode::UnsupportedContentType,
                 format!(
                     "Content-Type: {other:?} is not accepted for statements; use application/json or multipart/mixed"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     if json.is_empty() {
         return Err(ApiError::new(ErrorCode::MalformedJson, "body: a statement or an array of statements is required"));
     }
