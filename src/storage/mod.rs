@@ -4,3 +4,4 @@ pub mod blobs;
 pub mod contract;
 
 pub use contract::*;
+pub mod sqlite;

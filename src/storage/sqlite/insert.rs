@@ -1,0 +1,181 @@
+//! Writes one statement batch inside the writer's open transaction: conflict check, `stored`
+//! values, terms, voiding, targeting-rule inheritance and activity definitions. Called by
+//! `writer` only, inside the job's savepoint, so an error leaves nothing behind.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::consistency::StoredClock;
+use super::terms::TermSet;
+use crate::storage::contract::{finish_statement_json, NewStatement, StatementBatch, StorageError, StoreResult};
+use crate::xapi::time::Micros;
+
+/// Stores the batch, assigning `stored` values in order. `AlreadyStored` lists every id that
+/// is stored already or repeated within the batch.
+pub(super) fn insert_batch(
+    conn: &Connection,
+    clock: &mut StoredClock,
+    batch: &StatementBatch,
+) -> StoreResult<Vec<Micros>> {
+    reject_known_ids(conn, &batch.statements)?;
+    let mut stored_values = Vec::with_capacity(batch.statements.len());
+    for statement in &batch.statements {
+        let stored = clock.next_stored();
+        insert_statement(conn, stored, statement).with_context(|| format!("storing statement {}", statement.id))?;
+        stored_values.push(stored);
+    }
+    merge_activity_definitions(conn, batch).context("merging activity definitions")?;
+    remember_agents(conn, batch).context("remembering agents")?;
+    Ok(stored_values)
+}
+
+fn reject_known_ids(conn: &Connection, statements: &[NewStatement]) -> StoreResult<()> {
+    let mut find = conn.prepare_cached("SELECT 1 FROM statements WHERE id = ?1").context("preparing the id check")?;
+    let mut seen = HashSet::with_capacity(statements.len());
+    let mut conflicts = Vec::new();
+    for statement in statements {
+        let known = find.exists([statement.id.as_bytes()]).context("checking statement ids")?;
+        let repeated = !seen.insert(statement.id);
+        if (known || repeated) && !conflicts.contains(&statement.id) {
+            conflicts.push(statement.id);
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(StorageError::AlreadyStored(conflicts))
+    }
+}
+
+fn insert_statement(conn: &Connection, stored: Micros, statement: &NewStatement) -> anyhow::Result<()> {
+    let mut inheritable = TermSet::inheritable(&statement.terms);
+    if let Some(target) = statement.object_ref {
+        if let Some(target_terms) = find_inheritable_terms(conn, target)? {
+            inheritable.extend(&target_terms);
+        }
+    }
+    let voided = !statement.is_voiding && is_voiding_target(conn, statement.id)?;
+    let json = finish_statement_json(&statement.json, stored, statement.timestamp_from_stored);
+    conn.prepare_cached(
+        "INSERT INTO statements (stored, id, json, voided, is_voiding, object_ref, inheritable_terms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        stored,
+        statement.id.as_bytes(),
+        json,
+        voided,
+        statement.is_voiding,
+        statement.object_ref.as_ref().map(Uuid::as_bytes),
+        inheritable.encode(),
+    ])?;
+    let mut all_terms = TermSet::of(&statement.terms);
+    all_terms.extend(&inheritable);
+    insert_terms(conn, stored, all_terms.iter())?;
+    if let (true, Some(target)) = (statement.is_voiding, statement.object_ref) {
+        conn.prepare_cached("UPDATE statements SET voided = 1 WHERE id = ?1 AND is_voiding = 0")?
+            .execute([target.as_bytes()])?;
+    }
+    insert_inherited_terms(conn, statement.id, stored, &inheritable)
+}
+
+/// The inheritable terms of a stored statement; None when it is not stored (yet).
+fn find_inheritable_terms(conn: &Connection, id: Uuid) -> anyhow::Result<Option<TermSet>> {
+    let packed: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT inheritable_terms FROM statements WHERE id = ?1")?
+        .query_row([id.as_bytes()], |row| row.get(0))
+        .optional()?;
+    packed.map(|packed| TermSet::decode(&packed)).transpose()
+}
+
+/// Whether a stored voiding statement targets this id (it may have arrived first).
+fn is_voiding_target(conn: &Connection, id: Uuid) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM statements WHERE object_ref = ?1 AND is_voiding = 1")?
+        .exists([id.as_bytes()])?)
+}
+
+fn insert_terms(conn: &Connection, stored: Micros, keys: impl Iterator<Item = i64>) -> anyhow::Result<()> {
+    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO statement_terms (term, stored) VALUES (?1, ?2)")?;
+    for key in keys {
+        insert.execute(params![key, stored])?;
+    }
+    Ok(())
+}
+
+/// The targeting rule for references stored before their target: every statement that
+/// references `id`, directly or through a chain of references, inherits `terms` (the new
+/// statement's inheritable terms). Each statement is visited once, so reference cycles end.
+fn insert_inherited_terms(conn: &Connection, id: Uuid, stored: Micros, terms: &TermSet) -> anyhow::Result<()> {
+    if terms.is_empty() {
+        return Ok(());
+    }
+    let mut visited = HashSet::from([stored]);
+    let mut pending = vec![id];
+    while let Some(target) = pending.pop() {
+        let referrers = find_referrers(conn, target)?;
+        for (referrer_stored, referrer_id, packed) in referrers {
+            if !visited.insert(referrer_stored) {
+                continue;
+            }
+            let mut inherited = TermSet::decode(&packed)?;
+            inherited.extend(terms);
+            conn.prepare_cached("UPDATE statements SET inheritable_terms = ?1 WHERE stored = ?2")?
+                .execute(params![inherited.encode(), referrer_stored])?;
+            insert_terms(conn, referrer_stored, terms.iter())?;
+            pending.push(referrer_id);
+        }
+    }
+    Ok(())
+}
+
+fn find_referrers(conn: &Connection, id: Uuid) -> anyhow::Result<Vec<(Micros, Uuid, Vec<u8>)>> {
+    let mut query =
+        conn.prepare_cached("SELECT stored, id, inheritable_terms FROM statements WHERE object_ref = ?1")?;
+    let rows = query.query_map([id.as_bytes()], |row| {
+        let id: [u8; 16] = row.get(1)?;
+        Ok((row.get(0)?, Uuid::from_bytes(id), row.get(2)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Applies the batch's merge function to each stored definition, or stores the incoming one.
+fn merge_activity_definitions(conn: &Connection, batch: &StatementBatch) -> anyhow::Result<()> {
+    for (id, incoming) in &batch.activity_definitions {
+        let stored: Option<String> = conn
+            .prepare_cached("SELECT definition FROM activities WHERE id = ?1")?
+            .query_row([id], |row| row.get(0))
+            .optional()?;
+        let merged = match stored {
+            Some(text) => {
+                let mut definition: Value =
+                    serde_json::from_str(&text).with_context(|| format!("reading the stored definition of {id}"))?;
+                (batch.merge_definition)(&mut definition, incoming);
+                definition
+            }
+            None => incoming.clone(),
+        };
+        conn.prepare_cached(
+            "INSERT INTO activities (id, definition) VALUES (?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET definition = excluded.definition",
+        )?
+        .execute(params![id, merged.to_string()])?;
+    }
+    Ok(())
+}
+
+/// Keeps the latest form of each agent the batch names.
+fn remember_agents(conn: &Connection, batch: &StatementBatch) -> anyhow::Result<()> {
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO agents (ifi, agent) VALUES (?1, ?2)
+         ON CONFLICT (ifi) DO UPDATE SET agent = excluded.agent WHERE agent <> excluded.agent",
+    )?;
+    for (key, agent) in &batch.agents {
+        upsert.execute(params![key, agent.to_string()])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! The embedded SQLite backend of the storage contract: one writer thread committing queued
+//! jobs together (group commit), queries on a pool of read connections. Built at startup
+//! from `SqliteSettings`; the service layer uses it as a `Store`.
+
+mod consistency;
+mod credentials;
+mod documents;
+mod insert;
+mod reads;
+mod schema;
+mod terms;
+mod writer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use serde_json::Value;
+use uuid::Uuid;
+
+use self::consistency::{Consistency, StoredClock};
+pub use self::writer::WriteStats;
+use self::writer::{Job, WriterHandle};
+use crate::storage::contract::{
+    CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
+    Store, StoreResult, StoredStatement,
+};
+use crate::xapi::time::Micros;
+
+/// Where the database lives and how the store uses it.
+#[derive(Clone, Debug)]
+pub struct SqliteSettings {
+    /// The database file; missing directories are created.
+    pub path: PathBuf,
+    /// Read connections serving queries concurrently.
+    pub read_pool_size: u32,
+    /// Statements the writer gathers into one transaction (group commit) before committing;
+    /// a larger batch still commits whole, alone.
+    pub max_batch_statements: usize,
+}
+
+impl SqliteSettings {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), read_pool_size: 4, max_batch_statements: 1000 }
+    }
+}
+
+/// A `Store` in one SQLite file (WAL mode, `synchronous=FULL`).
+pub struct SqliteStore {
+    writer: WriterHandle,
+    pool: Pool<SqliteConnectionManager>,
+    consistency: Arc<Consistency>,
+    stats: Arc<WriteStats>,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database, migrates its schema and starts the writer thread.
+    pub fn open(settings: SqliteSettings) -> anyhow::Result<SqliteStore> {
+        let conn = schema::open_writer_connection(&settings.path)?;
+        let last_stored = schema::find_last_stored(&conn)?;
+        let pool = schema::open_read_pool(&settings.path, settings.read_pool_size)?;
+        let consistency = Arc::new(Consistency::new(last_stored));
+        let stats = Arc::new(WriteStats::default());
+        let writer = WriterHandle::start(
+            conn,
+            StoredClock::starting_after(last_stored),
+            consistency.clone(),
+            stats.clone(),
+            settings.max_batch_statements.max(1),
+        )?;
+        tracing::info!(path = %settings.path.display(), last_stored, "Opened the SQLite store.");
+        Ok(Self { writer, pool, consistency, stats })
+    }
+
+    /// Counters of the write path (transactions and jobs), e.g. to export as metrics.
+    pub fn write_stats(&self) -> &WriteStats {
+        &self.stats
+    }
+
+    /// Runs a read on a pooled connection without blocking the async runtime.
+    async fn read<T, F>(&self, read: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let conn = pool.get().context("taking a SQLite read connection")?;
+            read(&conn)
+        })
+        .await
+        .context("a SQLite read task failed")?;
+        Ok(result?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_statements(&self, batch: StatementBatch) -> StoreResult<Vec<Micros>> {
+        self.writer.submit(|reply| Job::InsertStatements(batch, reply)).await
+    }
+
+    async fn find_statements(&self, ids: &[Uuid]) -> StoreResult<Vec<StoredStatement>> {
+        let ids = ids.to_vec();
+        self.read(move |conn| reads::find_statements(conn, &ids)).await
+    }
+
+    async fn query_statements(&self, query: &StatementQuery) -> StoreResult<StatementPage> {
+        let query = query.clone();
+        self.read(move |conn| reads::query_statements(conn, &query)).await
+    }
+
+    fn consistent_through(&self) -> Micros {
+        self.consistency.consistent_through()
+    }
+
+    async fn find_activity_definitions(&self, ids: &[String]) -> StoreResult<Vec<(String, Value)>> {
+        let ids = ids.to_vec();
+        self.read(move |conn| reads::find_activity_definitions(conn, &ids)).await
+    }
+
+    async fn find_agents(&self, keys: &[String]) -> StoreResult<Vec<Value>> {
+        let keys = keys.to_vec();
+        self.read(move |conn| documents::find_agents(conn, &keys)).await
+    }
+
+    async fn insert_document(&self, key: &DocumentKey, document: Document, expect: Expectation) -> StoreResult<bool> {
+        let write = Box::new((key.clone(), document, expect));
+        self.writer.submit(|reply| Job::InsertDocument(write, reply)).await
+    }
+
+    async fn delete_document(&self, key: &DocumentKey, expect: Expectation) -> StoreResult<bool> {
+        let key = key.clone();
+        self.writer.submit(|reply| Job::DeleteDocument(key, expect, reply)).await
+    }
+
+    async fn delete_documents(&self, scope: &DocumentScope) -> StoreResult<u64> {
+        let scope = scope.clone();
+        self.writer.submit(|reply| Job::DeleteDocuments(scope, reply)).await
+    }
+
+    async fn find_document(&self, key: &DocumentKey) -> StoreResult<Option<Document>> {
+        let key = key.clone();
+        self.read(move |conn| documents::find_document(conn, &key)).await
+    }
+
+    async fn query_document_ids(
+        &self,
+        scope: &DocumentScope,
+        since: Option<Micros>,
+    ) -> StoreResult<Vec<(String, Micros)>> {
+        let scope = scope.clone();
+        self.read(move |conn| documents::query_document_ids(conn, &scope, since)).await
+    }
+
+    async fn insert_credential(&self, credential: CredentialRecord) -> StoreResult<()> {
+        self.writer.submit(|reply| Job::InsertCredential(credential, reply)).await
+    }
+
+    async fn find_credential(&self, key: &str) -> StoreResult<Option<CredentialRecord>> {
+        let key = key.to_owned();
+        self.read(move |conn| credentials::find_credential(conn, &key)).await
+    }
+
+    async fn query_credentials(&self) -> StoreResult<Vec<CredentialRecord>> {
+        self.read(credentials::query_credentials).await
+    }
+
+    async fn revoke_credential(&self, key: &str) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.writer.submit(|reply| Job::RevokeCredential(key, reply)).await
+    }
+}

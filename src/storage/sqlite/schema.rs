@@ -1,0 +1,176 @@
+//! The SQLite schema, its migrations (tracked in `PRAGMA user_version`) and the connections:
+//! the writer's (WAL, `synchronous=FULL`) and the read pool. Called by `SqliteStore::open`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::xapi::time::Micros;
+
+/// How long a connection waits for a lock before failing (checkpoints, a second process).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection (query shapes vary with the number of terms).
+const STATEMENT_CACHE: usize = 64;
+
+/// Version 1. Sized for millions of statements; every query filter is served by an index.
+///
+/// * `statements`: `stored` (microseconds) is the rowid, so time-ordered scans and keyset
+///   paging walk the table itself. `id` is the 16-byte UUID. `voided` is maintained on insert.
+///   `object_ref` is the StatementRef target. `inheritable_terms` packs the term keys a
+///   referencing statement inherits: the statement's own (Authority excluded) plus those it
+///   inherited itself (see `terms::TermSet`).
+/// * `statements_by_object_ref`: finds the statements referencing an id. With `is_voiding`
+///   it doubles as the set of voided targets, so a voiding statement stored before its
+///   target still voids it.
+/// * `statement_terms`: one row per (term key, statement): own terms plus terms inherited
+///   through StatementRefs. A query walks one term's range in `stored` order.
+/// * `activities`: canonical activity definitions (JSON text).
+/// * `credentials`: API credentials; scopes as a JSON array.
+const SCHEMA_V1: &str = "
+CREATE TABLE statements (
+    stored INTEGER PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    json TEXT NOT NULL,
+    voided INTEGER NOT NULL,
+    is_voiding INTEGER NOT NULL,
+    object_ref BLOB,
+    inheritable_terms BLOB NOT NULL
+);
+CREATE INDEX statements_by_object_ref
+    ON statements (object_ref, is_voiding) WHERE object_ref IS NOT NULL;
+CREATE TABLE statement_terms (
+    term INTEGER NOT NULL,
+    stored INTEGER NOT NULL,
+    PRIMARY KEY (term, stored)
+) WITHOUT ROWID;
+CREATE TABLE activities (
+    id TEXT PRIMARY KEY,
+    definition TEXT NOT NULL
+);
+CREATE TABLE credentials (
+    key TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    revoked INTEGER NOT NULL
+);
+CREATE INDEX credentials_by_created ON credentials (created);
+";
+
+/// Version 2: documents and agents.
+///
+/// * `documents`: State, Activity Profile and Agent Profile documents. Unused key parts are
+///   `''` (not NULL) so the primary key is unique; id lists and delete-all walk a key prefix.
+/// * `agents`: the latest form of each agent seen in statements, by IFI key.
+const SCHEMA_V2: &str = "
+CREATE TABLE documents (
+    kind TEXT NOT NULL,
+    activity_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    registration TEXT NOT NULL,
+    id TEXT NOT NULL,
+    content BLOB NOT NULL,
+    content_type TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (kind, activity_id, agent, registration, id)
+) WITHOUT ROWID;
+CREATE TABLE agents (
+    ifi TEXT PRIMARY KEY,
+    agent TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+/// Opens (creating file and directories) the one connection that writes, and migrates it.
+pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the directory {}", dir.display()))?;
+    }
+    let mut conn = Connection::open(path).with_context(|| format!("opening the SQLite database {}", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("SQLite refused WAL mode for {} (journal_mode={mode})", path.display());
+    }
+    // FULL: a commit is on disk (WAL fsynced) before the writer answers. The page cache
+    // keeps the hot parts of the term index in memory (inserts land at random term keys);
+    // the WAL is truncated back to a bounded size after checkpoints.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -65536;
+         PRAGMA journal_size_limit = 67108864;",
+    )
+    .context("setting the writer pragmas")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    migrate(&mut conn).context("migrating the SQLite schema")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if !(0..=known).contains(&version) {
+        bail!("the database has schema version {version}; this build knows up to {known}");
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).with_context(|| format!("applying schema version {}", from + 1))?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The highest `stored` in the database (0 when empty); the writer's clock continues after it.
+pub(super) fn find_last_stored(conn: &Connection) -> anyhow::Result<Micros> {
+    let last: Option<Micros> = conn.query_row("SELECT max(stored) FROM statements", [], |row| row.get(0))?;
+    Ok(last.unwrap_or(0))
+}
+
+/// Read-only connections for queries, running beside the writer thanks to WAL.
+pub(super) fn open_read_pool(path: &Path, size: u32) -> anyhow::Result<Pool<SqliteConnectionManager>> {
+    let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -16384;")
+    });
+    Pool::builder()
+        .max_size(size.max(1))
+        .build(manager)
+        .with_context(|| format!("opening the SQLite read pool for {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_keeps_the_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/lrs.db");
+        drop(open_writer_connection(&path).unwrap());
+        let conn = open_writer_connection(&path).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lrs.db");
+        let conn = open_writer_connection(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(open_writer_connection(&path).is_err());
+    }
+}

@@ -1,0 +1,330 @@
+//! The single writer: an OS thread owning the write connection, fed by a channel of jobs.
+//! It drains what is queued and commits it in one transaction (group commit), each job in
+//! its own savepoint, and answers only after COMMIT. `SqliteStore` submits jobs here.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, bail, Context};
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::consistency::{Consistency, StoredClock};
+use super::{credentials, documents, insert};
+use crate::storage::contract::{
+    CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StorageError, StoreResult,
+};
+use crate::xapi::time::Micros;
+
+/// Jobs waiting for the writer; senders wait (asynchronously) when it is full.
+const QUEUE_CAPACITY: usize = 1024;
+
+/// Counters of the write path, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    transactions: AtomicU64,
+    jobs: AtomicU64,
+}
+
+impl WriteStats {
+    /// Write transactions committed or attempted.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Relaxed)
+    }
+
+    /// Jobs (statement batches and credential commands) processed.
+    pub fn jobs(&self) -> u64 {
+        self.jobs.load(Relaxed)
+    }
+}
+
+/// A unit of work with the place its answer goes once the transaction is over.
+pub(super) enum Job {
+    InsertStatements(StatementBatch, Reply<Vec<Micros>>),
+    InsertCredential(CredentialRecord, Reply<()>),
+    RevokeCredential(String, Reply<bool>),
+    InsertDocument(Box<(DocumentKey, Document, Expectation)>, Reply<bool>),
+    DeleteDocument(DocumentKey, Expectation, Reply<bool>),
+    DeleteDocuments(DocumentScope, Reply<u64>),
+}
+
+/// A job's reply channel and, once it ran, its result (sent only after COMMIT).
+pub(super) struct Reply<T> {
+    sender: oneshot::Sender<StoreResult<T>>,
+    result: Option<StoreResult<T>>,
+}
+
+impl<T> Reply<T> {
+    fn keep(&mut self, result: StoreResult<T>) -> bool {
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn send(self, failure: Option<&anyhow::Error>) {
+        let result = match (failure, self.result) {
+            (None, Some(result)) => result,
+            (Some(error), _) => Err(StorageError::Backend(anyhow!("{error:#}"))),
+            (None, None) => Err(StorageError::Backend(anyhow!("the job did not run"))),
+        };
+        // The caller may have gone away; its job is done either way.
+        let _ = self.sender.send(result);
+    }
+}
+
+impl Job {
+    /// How much of the group's statement budget the job uses.
+    fn weight(&self) -> usize {
+        match self {
+            Self::InsertStatements(batch, _) => batch.statements.len().max(1),
+            _ => 1,
+        }
+    }
+
+    fn run(&mut self, conn: &Connection, clock: &mut StoredClock) -> bool {
+        match self {
+            Self::InsertStatements(batch, reply) => reply.keep(insert::insert_batch(conn, clock, batch)),
+            Self::InsertCredential(record, reply) => reply.keep(credentials::insert_credential(conn, record)),
+            Self::RevokeCredential(key, reply) => reply.keep(credentials::revoke_credential(conn, key)),
+            Self::InsertDocument(write, reply) => {
+                let (key, document, expect) = &**write;
+                reply.keep(documents::insert_document(conn, key, document, expect))
+            }
+            Self::DeleteDocument(key, expect, reply) => reply.keep(documents::delete_document(conn, key, expect)),
+            Self::DeleteDocuments(scope, reply) => reply.keep(documents::delete_documents(conn, scope)),
+        }
+    }
+
+    /// Sends the job's own result, or `failure` when the transaction did not commit.
+    fn answer(self, failure: Option<&anyhow::Error>) {
+        match self {
+            Self::InsertStatements(_, reply) => reply.send(failure),
+            Self::InsertCredential(_, reply) => reply.send(failure),
+            Self::RevokeCredential(_, reply) => reply.send(failure),
+            Self::InsertDocument(_, reply) => reply.send(failure),
+            Self::DeleteDocument(_, _, reply) => reply.send(failure),
+            Self::DeleteDocuments(_, reply) => reply.send(failure),
+        }
+    }
+}
+
+/// The store's side of the writer: submits jobs; dropping it stops and joins the thread.
+pub(super) struct WriterHandle {
+    sender: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WriterHandle {
+    /// Starts the writer thread on an open, migrated connection.
+    pub(super) fn start(
+        conn: Connection,
+        clock: StoredClock,
+        consistency: Arc<Consistency>,
+        stats: Arc<WriteStats>,
+        max_group_statements: usize,
+    ) -> anyhow::Result<Self> {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = Writer { conn, clock, consistency, stats, max_group_statements, receiver };
+        let thread = std::thread::Builder::new()
+            .name("fluency-sqlite-writer".into())
+            .spawn(move || writer.run())
+            .context("starting the SQLite writer thread")?;
+        Ok(Self { sender: Some(sender), thread: Some(thread) })
+    }
+
+    /// Queues a job built around its reply channel and waits for the committed answer.
+    pub(super) async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> StoreResult<T> {
+        let (sender, receiver) = oneshot::channel();
+        let queue = self.sender.as_ref().context("the SQLite writer is shut down")?;
+        queue.send(job(Reply { sender, result: None })).await.map_err(|_| anyhow!("the SQLite writer has stopped"))?;
+        receiver.await.map_err(|_| anyhow!("the SQLite writer stopped before answering"))?
+    }
+}
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread after the jobs already queued.
+        drop(self.sender.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the SQLite writer thread panicked");
+            }
+        }
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    clock: StoredClock,
+    consistency: Arc<Consistency>,
+    stats: Arc<WriteStats>,
+    max_group_statements: usize,
+    receiver: mpsc::Receiver<Job>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        while let Some(first) = self.receiver.blocking_recv() {
+            let mut weight = first.weight();
+            let mut group = vec![first];
+            while weight < self.max_group_statements {
+                match self.receiver.try_recv() {
+                    Ok(job) => {
+                        weight += job.weight();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    /// One transaction for the whole group; answers after it is over.
+    fn commit_group(&mut self, mut group: Vec<Job>) {
+        self.consistency.begin_transaction(&mut self.clock);
+        let outcome = self.write_group(&mut group);
+        if outcome.is_err() && !self.conn.is_autocommit() {
+            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %error, "Rolling back a failed group commit failed.");
+            }
+        }
+        self.consistency.end_transaction(&self.clock);
+        self.stats.transactions.fetch_add(1, Relaxed);
+        self.stats.jobs.fetch_add(group.len() as u64, Relaxed);
+        if let Err(error) = &outcome {
+            tracing::error!(error = ?error, jobs = group.len(), "Group commit failed.");
+        }
+        let failure = outcome.err();
+        for job in group {
+            job.answer(failure.as_ref());
+        }
+    }
+
+    fn write_group(&mut self, group: &mut [Job]) -> anyhow::Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").context("beginning a write transaction")?;
+        for job in group.iter_mut() {
+            self.conn.execute_batch("SAVEPOINT job").context("opening a job savepoint")?;
+            if !job.run(&self.conn, &mut self.clock) {
+                // SQLite rolls the whole transaction back on some errors (disk full, I/O);
+                // then the jobs before this one are lost too.
+                if self.conn.is_autocommit() {
+                    bail!("SQLite rolled the transaction back after a job failed");
+                }
+                self.conn.execute_batch("ROLLBACK TO job").context("rolling back a failed job")?;
+            }
+            self.conn.execute_batch("RELEASE job").context("releasing a job savepoint")?;
+        }
+        self.conn.execute_batch("COMMIT").context("committing a write transaction")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::contract::{NewStatement, StorageError};
+    use crate::storage::sqlite::schema::open_writer_connection;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn batch(ids: &[Uuid]) -> StatementBatch {
+        StatementBatch {
+            statements: ids
+                .iter()
+                .map(|id| NewStatement {
+                    id: *id,
+                    json: format!(r#"{{"id":"{id}"}}"#),
+                    timestamp_from_stored: true,
+                    terms: vec![crate::storage::IndexTerm::Verb("v".into())],
+                    object_ref: None,
+                    is_voiding: false,
+                })
+                .collect(),
+            activity_definitions: Vec::new(),
+            merge_definition: |_, _| {},
+            agents: Vec::new(),
+        }
+    }
+
+    struct GroupRun {
+        answers: Vec<StoreResult<Vec<Micros>>>,
+        stats: Arc<WriteStats>,
+        conn: Connection,
+        _dir: tempfile::TempDir,
+    }
+
+    /// Queues every batch before the writer starts, so they meet in one group; `arrange`
+    /// prepares the database first.
+    fn run_one_group(batches: Vec<StatementBatch>, arrange: impl FnOnce(&Connection)) -> GroupRun {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("group.db");
+        let conn = open_writer_connection(&path).unwrap();
+        arrange(&conn);
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let mut answers = Vec::new();
+        for batch in batches {
+            let (sender_half, answer) = oneshot::channel();
+            let reply = Reply { sender: sender_half, result: None };
+            sender.try_send(Job::InsertStatements(batch, reply)).map_err(|_| "full").unwrap();
+            answers.push(answer);
+        }
+        drop(sender);
+        let stats = Arc::new(WriteStats::default());
+        let writer = Writer {
+            conn,
+            clock: StoredClock::starting_after(0),
+            consistency: Arc::new(Consistency::new(0)),
+            stats: stats.clone(),
+            max_group_statements: 1000,
+            receiver,
+        };
+        writer.run();
+        GroupRun {
+            answers: answers.into_iter().map(|answer| answer.blocking_recv().unwrap()).collect(),
+            stats,
+            conn: open_writer_connection(&path).unwrap(),
+            _dir: dir,
+        }
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    #[test]
+    fn queued_jobs_share_one_transaction() {
+        let batches = (0..50).map(|_| batch(&[Uuid::new_v4()])).collect();
+        let run = run_one_group(batches, |_| {});
+        assert!(run.answers.iter().all(Result::is_ok));
+        assert_eq!((run.stats.transactions(), run.stats.jobs()), (1, 50));
+        assert_eq!(count(&run.conn, "SELECT count(*) FROM statements"), 50);
+    }
+
+    #[test]
+    fn a_conflicting_job_fails_alone_within_its_group() {
+        let (repeated, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let batches = vec![batch(&[repeated]), batch(&[other, repeated]), batch(&[other])];
+        let run = run_one_group(batches, |_| {});
+        assert_eq!(run.stats.transactions(), 1);
+        assert!(run.answers[0].is_ok());
+        assert!(matches!(&run.answers[1], Err(StorageError::AlreadyStored(ids)) if ids == &[repeated]));
+        assert!(run.answers[2].is_ok(), "the failed job must not have stored {other}");
+    }
+
+    #[test]
+    fn a_job_failing_after_it_wrote_is_rolled_back_alone() {
+        // The merge fails on a corrupt stored definition, after the statement rows are written.
+        let mut failing = batch(&[Uuid::new_v4()]);
+        failing.activity_definitions = vec![("http://example.com/broken".into(), json!({}))];
+        let batches = vec![batch(&[Uuid::new_v4()]), failing, batch(&[Uuid::new_v4()])];
+        let run = run_one_group(batches, |conn| {
+            conn.execute("INSERT INTO activities VALUES ('http://example.com/broken', '{')", []).unwrap();
+        });
+        assert_eq!(run.stats.transactions(), 1);
+        assert!(matches!(run.answers[1], Err(StorageError::Backend(_))));
+        assert!(run.answers[0].is_ok() && run.answers[2].is_ok());
+        assert_eq!(count(&run.conn, "SELECT count(*) FROM statements"), 2);
+        assert_eq!(count(&run.conn, "SELECT count(*) FROM statement_terms"), 2);
+    }
+}

@@ -1,0 +1,90 @@
+//! The storage contract suite: every case runs against every backend through
+//! `Arc<dyn Store>`. Today the embedded SQLite store, on a temporary directory; another
+//! backend adds a `Backend` implementation and one `contract_cases!` invocation.
+
+mod storage_contract {
+    pub mod credentials;
+    pub mod definitions;
+    pub mod documents;
+    pub mod queries;
+    pub mod support;
+    pub mod targeting;
+    pub mod voiding;
+    pub mod writes;
+}
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use fluency::storage::sqlite::{SqliteSettings, SqliteStore};
+use fluency::storage::Store;
+use storage_contract::support::Backend;
+use tempfile::TempDir;
+
+/// SQLite on a fresh temporary directory; every `open` opens the same file.
+struct SqliteBackend {
+    dir: TempDir,
+}
+
+impl SqliteBackend {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("a temporary directory") }
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    async fn open(&self) -> Arc<dyn Store> {
+        let mut settings = SqliteSettings::new(self.dir.path().join("data/lrs.db"));
+        settings.read_pool_size = 2;
+        Arc::new(SqliteStore::open(settings).expect("the SQLite store opens"))
+    }
+}
+
+/// One `#[tokio::test]` per case for a backend, each on a fresh store.
+macro_rules! contract_cases {
+    ($backend:ident => $factory:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let harness = crate::storage_contract::support::Harness::open(Box::new($factory)).await;
+                    crate::storage_contract::$module::$case(harness).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_cases! { sqlite => crate::SqliteBackend::new();
+    writes::stored_values_are_unique_and_increasing_under_concurrent_inserts,
+    writes::a_batch_gets_increasing_stored_values_in_statement_order,
+    writes::stored_json_carries_stored_and_the_defaulted_timestamp,
+    writes::an_already_stored_id_fails_the_whole_batch_and_writes_nothing,
+    writes::a_failed_batch_does_not_affect_batches_committed_beside_it,
+    writes::stored_data_survives_reopening_the_store,
+    writes::consistent_through_is_past_every_committed_statement,
+    voiding::a_voiding_statement_hides_its_target,
+    voiding::a_voiding_statement_stored_before_its_target_still_hides_it,
+    voiding::a_voiding_statement_targeting_a_voiding_statement_does_not_hide_it,
+    targeting::a_reference_matches_the_terms_of_a_target_stored_earlier,
+    targeting::a_reference_stored_before_its_target_matches_the_target_terms,
+    targeting::a_chain_of_two_references_matches_in_either_arrival_order,
+    targeting::a_reference_to_a_voided_target_matches_while_the_target_stays_hidden,
+    targeting::a_reference_cycle_is_stored_and_queried,
+    queries::each_term_kind_finds_only_the_statements_with_that_term,
+    queries::several_terms_match_only_statements_having_all_of_them,
+    queries::since_is_exclusive_and_until_is_inclusive,
+    queries::results_are_newest_first_unless_ascending,
+    queries::limit_sets_more_only_when_statements_remain,
+    queries::paging_has_no_duplicates_or_gaps_while_statements_arrive,
+    queries::find_statements_returns_the_stored_ones_voided_included,
+    definitions::activity_definitions_are_merged_through_the_batch_function,
+    credentials::credentials_are_inserted_found_listed_and_revoked,
+    credentials::a_duplicate_credential_key_is_refused,
+    documents::document_writes_honour_their_expectation,
+    documents::documents_are_kept_apart_by_registration_and_listed_with_since,
+    documents::documents_are_deleted_one_by_one_or_by_scope,
+    documents::profiles_of_different_kinds_never_mix,
+    documents::agents_named_in_batches_are_remembered_in_their_latest_form,
+}
