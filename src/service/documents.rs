@@ -117,6 +117,9 @@ impl DocumentService {
     ) -> Result<(), ApiError> {
         principal.require(access(key.scope.kind, true))?;
         let content_type = content_type.unwrap_or_else(|| "application/octet-stream".to_string());
+        if mode == Write::Post {
+            check_posted_json(&content, &content_type)?;
+        }
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.store.find_document(key).await?;
             check_conditions(conditions, current.as_ref())?;
@@ -228,6 +231,20 @@ fn check_unconditional_put(version: XapiVersion, kind: DocumentKind, exists: boo
     Ok(())
 }
 
+/// A POST declared as JSON must be a JSON object, since it may be merged later.
+fn check_posted_json(content: &[u8], content_type: &str) -> Result<(), ApiError> {
+    if !is_json_type(content_type) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(content) {
+        Ok(Value::Object(_)) => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "body: a POST with Content-Type application/json must be a JSON object",
+        )),
+    }
+}
+
 /// POST onto an existing document: both must be JSON objects; top-level properties of the
 /// posted one replace the stored ones.
 fn merge_json(existing: &Document, posted: &[u8], posted_type: &str) -> Result<(Vec<u8>, String), ApiError> {
@@ -317,5 +334,13 @@ mod tests {
         assert!(merge_json(&stored, b"{}", "text/plain").is_err());
         assert!(merge_json(&document("x", "application/octet-stream"), b"{}", "application/json").is_err());
         assert!(merge_json(&document("[1]", "application/json"), b"{}", "application/json").is_err());
+    }
+
+    #[test]
+    fn a_json_post_must_be_an_object_even_for_a_new_document() {
+        assert!(check_posted_json(br#"{"a":1}"#, "application/json").is_ok());
+        assert!(check_posted_json(b"{\"a\":1}{", "application/json").is_err());
+        assert!(check_posted_json(b"[1]", "application/json; charset=utf-8").is_err());
+        assert!(check_posted_json(b"not json", "text/plain").is_ok());
     }
 }
