@@ -71,12 +71,15 @@ async fn run_case(app: &TestApp, case: &Case, version: &str) -> Result<(), Strin
     let mut placeholders = Placeholders::new(version);
     for (index, step) in case.steps.iter().enumerate() {
         let step = placeholders.fill(step);
-        run_step(app, &step, version).await.map_err(|e| format!("step {}: {e}", index + 1))?;
+        let captured = run_step(app, &step, version).await.map_err(|e| format!("step {}: {e}", index + 1))?;
+        placeholders.values.extend(captured);
     }
     Ok(())
 }
 
-async fn run_step(app: &TestApp, step: &Value, version: &str) -> Result<(), String> {
+/// Runs one step; returns the values it captured (`"capture": {"NAME": "header:ETag"}`),
+/// which later steps use as `{{captured:NAME}}`.
+async fn run_step(app: &TestApp, step: &Value, version: &str) -> Result<Vec<(String, String)>, String> {
     let method = Method::from_bytes(step["method"].as_str().unwrap_or("GET").as_bytes()).map_err(|e| e.to_string())?;
     let mut request = app.client.request(method.clone(), app.url(step["path"].as_str().unwrap_or("statements")));
     if let Some(query) = step["query"].as_object() {
@@ -105,6 +108,13 @@ async fn run_step(app: &TestApp, step: &Value, version: &str) -> Result<(), Stri
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.map_err(|e| e.to_string())?;
+    let mut captured = Vec::new();
+    for (name, source) in step["capture"].as_object().into_iter().flatten() {
+        let header = source.as_str().and_then(|s| s.strip_prefix("header:")).unwrap_or_default();
+        let value =
+            headers.get(header).and_then(|v| v.to_str().ok()).ok_or_else(|| format!("cannot capture {header}"))?;
+        captured.push((format!("captured:{name}"), value.to_string()));
+    }
     let expect = &step["expect"];
     if let Some(expected) = expect["status"].as_u64() {
         if status as u64 != expected {
@@ -152,7 +162,12 @@ async fn run_step(app: &TestApp, step: &Value, version: &str) -> Result<(), Stri
             }
         }
     }
-    Ok(())
+    if let Some(expected) = expect["body_text"].as_str() {
+        if text != expected {
+            return Err(format!("body is {:?}, expected {expected:?}", shorten(&text)));
+        }
+    }
+    Ok(captured)
 }
 
 fn text_of(value: &Value) -> String {
@@ -236,6 +251,9 @@ impl Placeholders {
     fn resolve(&mut self, token: &str) -> String {
         if token == "version" {
             return self.version.clone();
+        }
+        if let Some(value) = self.values.get(token).filter(|_| token.starts_with("captured:")) {
+            return value.clone();
         }
         let fresh = uuid::Uuid::new_v4().to_string();
         let value = match token.split_once(':') {
