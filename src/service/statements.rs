@@ -171,9 +171,10 @@ impl StatementService {
         .map_err(ApiError::internal)
     }
 
+    /// Inserts optimistically: most statements are new, so existing ids are only looked up
+    /// (to accept replays and refuse conflicts) when the store reports some.
     async fn insert_new(&self, mut pending: Vec<Prepared>, may_define: bool) -> Result<(), ApiError> {
         for _ in 0..INSERT_ATTEMPTS {
-            pending = self.drop_replays(pending).await?;
             if pending.is_empty() {
                 return Ok(());
             }
@@ -183,7 +184,7 @@ impl StatementService {
                     self.publish(pending, stored);
                     return Ok(());
                 }
-                Err(StorageError::AlreadyStored(_)) => continue,
+                Err(StorageError::AlreadyStored(_)) => pending = self.drop_replays(pending).await?,
                 Err(other) => return Err(other.into()),
             }
         }
@@ -336,10 +337,30 @@ fn build_batch(pending: &[Prepared], may_define: bool) -> StatementBatch {
             }
         })
         .collect();
-    let activity_definitions =
-        if may_define { pending.iter().flat_map(|p| activity_definitions(&p.statement)).collect() } else { Vec::new() };
-    let agents = pending.iter().flat_map(|p| known_agents(&p.statement)).collect();
+    let activity_definitions = if may_define { merged_definitions(pending) } else { Vec::new() };
+    let mut agents: Vec<(String, Value)> = pending.iter().flat_map(|p| known_agents(&p.statement)).collect();
+    // The latest form of each agent wins; earlier ones need not reach the writer.
+    let mut seen = std::collections::HashSet::new();
+    agents.reverse();
+    agents.retain(|(key, _)| seen.insert(key.clone()));
     StatementBatch { statements, activity_definitions, merge_definition, agents }
+}
+
+/// The batch's activity definitions, one per activity (merged in statement order), so the
+/// writer merges each activity once per batch.
+fn merged_definitions(pending: &[Prepared]) -> Vec<(String, Value)> {
+    let mut merged: Vec<(String, Value)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (id, definition) in pending.iter().flat_map(|p| activity_definitions(&p.statement)) {
+        match index.get(&id) {
+            Some(&at) => merge_definition(&mut merged[at].1, &definition),
+            None => {
+                index.insert(id.clone(), merged.len());
+                merged.push((id, definition));
+            }
+        }
+    }
+    merged
 }
 
 /// The identified agents a statement names as actor or object (and their group members),

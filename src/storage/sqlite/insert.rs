@@ -2,7 +2,7 @@
 //! values, terms, voiding, targeting-rule inheritance and activity definitions. Called by
 //! `writer` only, inside the job's savepoint, so an error leaves nothing behind.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -16,10 +16,34 @@ use crate::xapi::time::Micros;
 
 /// Stores the batch, assigning `stored` values in order. `AlreadyStored` lists every id that
 /// is stored already or repeated within the batch.
+/// The canonical definitions the writer last read or wrote, so a definition repeated by
+/// statement after statement costs no read. Only the writer changes `activities`; the
+/// cache is cleared whenever a write is rolled back.
+#[derive(Default)]
+pub(super) struct DefinitionCache {
+    known: HashMap<String, Value>,
+}
+
+impl DefinitionCache {
+    const CAPACITY: usize = 20_000;
+
+    pub(super) fn clear(&mut self) {
+        self.known.clear();
+    }
+
+    fn remember(&mut self, id: &str, definition: Value) {
+        if self.known.len() >= Self::CAPACITY {
+            self.known.clear();
+        }
+        self.known.insert(id.to_string(), definition);
+    }
+}
+
 pub(super) fn insert_batch(
     conn: &Connection,
     clock: &mut StoredClock,
     batch: &StatementBatch,
+    definitions: &mut DefinitionCache,
 ) -> StoreResult<Vec<Micros>> {
     reject_known_ids(conn, &batch.statements)?;
     let mut stored_values = Vec::with_capacity(batch.statements.len());
@@ -28,7 +52,7 @@ pub(super) fn insert_batch(
         insert_statement(conn, stored, statement).with_context(|| format!("storing statement {}", statement.id))?;
         stored_values.push(stored);
     }
-    merge_activity_definitions(conn, batch).context("merging activity definitions")?;
+    merge_activity_definitions(conn, batch, definitions).context("merging activity definitions")?;
     remember_agents(conn, batch).context("remembering agents")?;
     Ok(stored_values)
 }
@@ -144,17 +168,33 @@ fn find_referrers(conn: &Connection, id: Uuid) -> anyhow::Result<Vec<(Micros, Uu
 }
 
 /// Applies the batch's merge function to each stored definition, or stores the incoming one.
-fn merge_activity_definitions(conn: &Connection, batch: &StatementBatch) -> anyhow::Result<()> {
+fn merge_activity_definitions(
+    conn: &Connection,
+    batch: &StatementBatch,
+    cache: &mut DefinitionCache,
+) -> anyhow::Result<()> {
     for (id, incoming) in &batch.activity_definitions {
-        let stored: Option<String> = conn
-            .prepare_cached("SELECT definition FROM activities WHERE id = ?1")?
-            .query_row([id], |row| row.get(0))
-            .optional()?;
+        let stored = match cache.known.get(id) {
+            Some(known) => Some(known.clone()),
+            None => {
+                let text: Option<String> = conn
+                    .prepare_cached("SELECT definition FROM activities WHERE id = ?1")?
+                    .query_row([id], |row| row.get(0))
+                    .optional()?;
+                text.map(|t| serde_json::from_str::<Value>(&t))
+                    .transpose()
+                    .with_context(|| format!("reading the stored definition of {id}"))?
+            }
+        };
         let merged = match stored {
-            Some(text) => {
-                let mut definition: Value =
-                    serde_json::from_str(&text).with_context(|| format!("reading the stored definition of {id}"))?;
+            Some(mut definition) => {
+                let before = definition.clone();
                 (batch.merge_definition)(&mut definition, incoming);
+                // Most statements repeat the definition already known: no write needed.
+                if definition == before {
+                    cache.remember(id, definition);
+                    continue;
+                }
                 definition
             }
             None => incoming.clone(),
@@ -164,6 +204,7 @@ fn merge_activity_definitions(conn: &Connection, batch: &StatementBatch) -> anyh
              ON CONFLICT (id) DO UPDATE SET definition = excluded.definition",
         )?
         .execute(params![id, merged.to_string()])?;
+        cache.remember(id, merged);
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
+use super::insert::DefinitionCache;
 use super::{credentials, documents, insert};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StorageError, StoreResult,
@@ -82,9 +83,9 @@ impl Job {
         }
     }
 
-    fn run(&mut self, conn: &Connection, clock: &mut StoredClock) -> bool {
+    fn run(&mut self, conn: &Connection, clock: &mut StoredClock, definitions: &mut DefinitionCache) -> bool {
         match self {
-            Self::InsertStatements(batch, reply) => reply.keep(insert::insert_batch(conn, clock, batch)),
+            Self::InsertStatements(batch, reply) => reply.keep(insert::insert_batch(conn, clock, batch, definitions)),
             Self::InsertCredential(record, reply) => reply.keep(credentials::insert_credential(conn, record)),
             Self::RevokeCredential(key, reply) => reply.keep(credentials::revoke_credential(conn, key)),
             Self::InsertDocument(write, reply) => {
@@ -125,7 +126,8 @@ impl WriterHandle {
         max_group_statements: usize,
     ) -> anyhow::Result<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = Writer { conn, clock, consistency, stats, max_group_statements, receiver };
+        let definitions = DefinitionCache::default();
+        let writer = Writer { conn, clock, consistency, stats, max_group_statements, receiver, definitions };
         let thread = std::thread::Builder::new()
             .name("fluency-sqlite-writer".into())
             .spawn(move || writer.run())
@@ -161,6 +163,7 @@ struct Writer {
     stats: Arc<WriteStats>,
     max_group_statements: usize,
     receiver: mpsc::Receiver<Job>,
+    definitions: DefinitionCache,
 }
 
 impl Writer {
@@ -185,8 +188,11 @@ impl Writer {
     fn commit_group(&mut self, mut group: Vec<Job>) {
         self.consistency.begin_transaction(&mut self.clock);
         let outcome = self.write_group(&mut group);
+        if outcome.is_err() {
+            self.definitions.clear();
+        }
         if outcome.is_err() && !self.conn.is_autocommit() {
-            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+            if let Err(error) = self.run_sql("ROLLBACK") {
                 tracing::error!(error = %error, "Rolling back a failed group commit failed.");
             }
         }
@@ -202,21 +208,28 @@ impl Writer {
         }
     }
 
+    /// Runs transaction control through the statement cache: it runs for every job.
+    fn run_sql(&self, sql: &str) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute([])
+    }
+
     fn write_group(&mut self, group: &mut [Job]) -> anyhow::Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").context("beginning a write transaction")?;
+        self.run_sql("BEGIN IMMEDIATE").context("beginning a write transaction")?;
         for job in group.iter_mut() {
-            self.conn.execute_batch("SAVEPOINT job").context("opening a job savepoint")?;
-            if !job.run(&self.conn, &mut self.clock) {
+            self.run_sql("SAVEPOINT job").context("opening a job savepoint")?;
+            if !job.run(&self.conn, &mut self.clock, &mut self.definitions) {
                 // SQLite rolls the whole transaction back on some errors (disk full, I/O);
                 // then the jobs before this one are lost too.
                 if self.conn.is_autocommit() {
                     bail!("SQLite rolled the transaction back after a job failed");
                 }
-                self.conn.execute_batch("ROLLBACK TO job").context("rolling back a failed job")?;
+                self.definitions.clear();
+                self.run_sql("ROLLBACK TO job").context("rolling back a failed job")?;
             }
-            self.conn.execute_batch("RELEASE job").context("releasing a job savepoint")?;
+            self.run_sql("RELEASE job").context("releasing a job savepoint")?;
         }
-        self.conn.execute_batch("COMMIT").context("committing a write transaction")
+        self.run_sql("COMMIT").context("committing a write transaction")?;
+        Ok(())
     }
 }
 
@@ -278,6 +291,7 @@ mod tests {
             stats: stats.clone(),
             max_group_statements: 1000,
             receiver,
+            definitions: DefinitionCache::default(),
         };
         writer.run();
         GroupRun {
