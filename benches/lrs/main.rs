@@ -71,10 +71,13 @@ async fn main() -> anyhow::Result<()> {
     let scale = if options.quick { 10 } else { 1 };
     let mut rows: Vec<(String, Stats)> = Vec::new();
     let mut stored = 0usize;
+    let (mut sent_bytes, mut sent_statements) = (0usize, 0usize);
 
     for (clients, count) in [(1usize, 3_000usize), (8, 12_000), (32, 24_000)] {
         let count = count / scale;
         let bodies: Vec<Vec<u8>> = (0..count).map(|_| serde_json::to_vec(&generator.statement()).unwrap()).collect();
+        sent_bytes += bodies.iter().map(Vec::len).sum::<usize>();
+        sent_statements += bodies.len();
         let bar = progress(count as u64, &format!("single POST, {clients} clients"));
         let stats = client.post_all(bodies, clients, 1, &bar).await?;
         bar.finish_and_clear();
@@ -109,8 +112,10 @@ async fn main() -> anyhow::Result<()> {
         Some(local) => (local.peak_rss_bytes(), Some(local.disk_bytes())),
         None => (None, None),
     };
-    print_table(&rows, stored, rss, disk);
+    let statement_bytes = sent_bytes as f64 / sent_statements.max(1) as f64;
+    print_table(&rows, stored, rss, disk, statement_bytes);
     let results = json!({
+        "average_statement_bytes": statement_bytes,
         "machine": machine_description(),
         "statements_stored": stored,
         "peak_rss_bytes": rss,
@@ -161,7 +166,7 @@ fn machine_description() -> String {
     format!("{cores} cores ({cpu}); client and server on the same machine")
 }
 
-fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: Option<u64>) {
+fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: Option<u64>, statement_bytes: f64) {
     println!("\nFluency benchmark: {}", machine_description());
     println!("{:<58} {:>9} {:>12} {:>10} {:>10}", "measurement", "requests", "stmts/s", "p50 ms", "p99 ms");
     for (name, stats) in rows {
@@ -179,7 +184,13 @@ fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: 
         Some(rss) => println!("server peak RSS: {:.1} MB", rss as f64 / 1e6),
         None => println!("server peak RSS: n/a (remote LRS)"),
     }
+    println!("average statement as sent: {statement_bytes:.0} bytes");
     if let Some(disk) = disk {
-        println!("disk: {:.1} MB, {:.0} bytes per statement", disk as f64 / 1e6, disk as f64 / stored as f64);
+        let per_statement = disk as f64 / stored as f64;
+        println!(
+            "disk: {:.1} MB, {per_statement:.0} bytes per statement, {:.2} KB per KB of statement sent",
+            disk as f64 / 1e6,
+            per_statement / statement_bytes
+        );
     }
 }
