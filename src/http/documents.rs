@@ -7,7 +7,7 @@ use super::statement_params::timestamp;
 use super::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
-use crate::service::Conditions;
+use crate::service::{Conditions, Write};
 use crate::storage::{DocumentKey, DocumentKind, DocumentScope};
 use crate::validation::{self, is_canonical_uuid, is_iri};
 use crate::xapi::agent::ifi_key;
@@ -99,11 +99,8 @@ pub async fn handle_documents(
             let key = key(id.ok_or_else(required)?);
             let content = call.body.to_vec();
             let content_type = call.headers.content_type.clone();
-            if call.method == Method::Put {
-                documents.put_document(principal, version, &key, content, content_type, &conditions).await?;
-            } else {
-                documents.post_document(principal, version, &key, content, content_type, &conditions).await?;
-            }
+            let mode = if call.method == Method::Put { Write::Put } else { Write::Post };
+            documents.write_document(principal, version, &key, content, content_type, &conditions, mode).await?;
             Ok(Reply::empty(204))
         }
         Method::Delete => {

@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::call::XapiCall;
 use crate::error::{ApiError, ErrorCode};
-use crate::service::{Format, StatementFilter};
-use crate::storage::IndexTerm;
+use crate::service::Format;
+use crate::storage::{IndexTerm, StatementQuery};
 use crate::validation::{self, is_canonical_uuid, is_iri};
 use crate::xapi::agent::ifi_key;
 use crate::xapi::time::{parse_timestamp, to_micros, Micros};
@@ -34,7 +34,7 @@ const SINGLE_COMPANIONS: [&str; 2] = ["format", "attachments"];
 #[derive(Clone, Debug, PartialEq)]
 pub enum StatementGet {
     One { id: Uuid, voided: bool, format: Format, attachments: bool },
-    Many { filter: StatementFilter, format: Format, attachments: bool },
+    Many { query: StatementQuery, format: Format, attachments: bool },
 }
 
 pub fn parse_statement_get(call: &XapiCall) -> Result<StatementGet, ApiError> {
@@ -68,11 +68,12 @@ pub fn parse_statement_get(call: &XapiCall) -> Result<StatementGet, ApiError> {
         }
         return Ok(StatementGet::One { id: uuid(name, id)?, voided, format, attachments });
     }
-    let filter = parse_filter(call)?;
-    Ok(StatementGet::Many { filter, format, attachments })
+    let query = parse_query(call)?;
+    Ok(StatementGet::Many { query, format, attachments })
 }
 
-fn parse_filter(call: &XapiCall) -> Result<StatementFilter, ApiError> {
+/// The query as the client asked it; `limit` 0 means the server's page size.
+fn parse_query(call: &XapiCall) -> Result<StatementQuery, ApiError> {
     let related_agents = boolean(call, "related_agents")?.unwrap_or(false);
     let related_activities = boolean(call, "related_activities")?.unwrap_or(false);
     let mut terms = Vec::new();
@@ -98,7 +99,7 @@ fn parse_filter(call: &XapiCall) -> Result<StatementFilter, ApiError> {
             })?
         }
     };
-    Ok(StatementFilter {
+    Ok(StatementQuery {
         terms,
         since: timestamp(call, "since")?,
         until: timestamp(call, "until")?,

@@ -11,7 +11,7 @@ use super::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::Format;
-use crate::storage::StoredStatement;
+use crate::storage::{StatementQuery, StoredStatement};
 use crate::validation;
 use crate::xapi::format::AcceptLanguage;
 use crate::xapi::multipart::{build_response, parse_statement_request, Part};
@@ -104,9 +104,9 @@ async fn get_statements(
             let reply = body_reply(state, one, rendered.into_iter().next().unwrap_or_default(), attachments).await?;
             Ok(reply.header("Last-Modified", format_http_date(statement.stored)))
         }
-        StatementGet::Many { mut filter, format, attachments } => {
-            let until_cap = filter.ascending.then(|| state.statements.consistent_through());
-            filter.until = min_bound(filter.until, until_cap);
+        StatementGet::Many { mut query, format, attachments } => {
+            let until_cap = query.ascending.then(|| state.statements.consistent_through());
+            query.until = min_bound(query.until, until_cap);
             let cursor = MoreCursor {
                 params: call.params.clone(),
                 after: 0,
@@ -116,7 +116,7 @@ async fn get_statements(
                 accept_language: call.headers.accept_language.clone(),
                 expires: MoreCursor::expiry_from_now(),
             };
-            answer_page(state, principal, &filter, format, attachments, &languages, cursor).await
+            answer_page(state, principal, &query, format, attachments, &languages, cursor).await
         }
     }
 }
@@ -134,25 +134,25 @@ pub async fn get_more(state: &AppState, cursor: MoreCursor) -> Result<Reply, Api
         body: Bytes::new(),
         alternate: false,
     };
-    let StatementGet::Many { mut filter, format, attachments } = parse_statement_get(&call)? else {
+    let StatementGet::Many { mut query, format, attachments } = parse_statement_get(&call)? else {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "more: the link does not describe a query"));
     };
-    filter.after = Some(cursor.after);
-    filter.until = min_bound(filter.until, cursor.until_cap);
+    query.after = Some(cursor.after);
+    query.until = min_bound(query.until, cursor.until_cap);
     let languages = AcceptLanguage::parse(cursor.accept_language.as_deref());
-    answer_page(state, &principal, &filter, format, attachments, &languages, cursor).await
+    answer_page(state, &principal, &query, format, attachments, &languages, cursor).await
 }
 
 async fn answer_page(
     state: &AppState,
     principal: &Principal,
-    filter: &crate::service::StatementFilter,
+    query: &StatementQuery,
     format: Format,
     attachments: bool,
     languages: &AcceptLanguage,
     mut cursor: MoreCursor,
 ) -> Result<Reply, ApiError> {
-    let (statements, more) = state.statements.query_statements(principal, filter).await?;
+    let (statements, more) = state.statements.query_statements(principal, query).await?;
     let rendered = state.statements.render(&statements, format, languages).await?;
     let more_link = match statements.last() {
         Some(last) if more => {

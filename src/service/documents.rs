@@ -35,9 +35,11 @@ pub struct DocumentService {
     store: Arc<dyn Store>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Write {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Store or replace.
     Put,
+    /// Store, or merge into an existing JSON document.
     Post,
 }
 
@@ -80,32 +82,10 @@ impl DocumentService {
         Ok((found.into_iter().map(|(id, _)| id).collect(), latest))
     }
 
-    pub async fn put_document(
-        &self,
-        principal: &Principal,
-        version: XapiVersion,
-        key: &DocumentKey,
-        content: Vec<u8>,
-        content_type: Option<String>,
-        conditions: &Conditions,
-    ) -> Result<(), ApiError> {
-        self.write(principal, version, key, content, content_type, conditions, Write::Put).await
-    }
-
-    pub async fn post_document(
-        &self,
-        principal: &Principal,
-        version: XapiVersion,
-        key: &DocumentKey,
-        content: Vec<u8>,
-        content_type: Option<String>,
-        conditions: &Conditions,
-    ) -> Result<(), ApiError> {
-        self.write(principal, version, key, content, content_type, conditions, Write::Post).await
-    }
-
+    /// Stores (PUT) or merges into (POST) a document, under the concurrency rules of the
+    /// request's version.
     #[allow(clippy::too_many_arguments)]
-    async fn write(
+    pub async fn write_document(
         &self,
         principal: &Principal,
         version: XapiVersion,

@@ -6,5 +6,5 @@ pub mod attachments;
 pub mod documents;
 pub mod statements;
 
-pub use documents::{Conditions, DocumentService};
-pub use statements::{Format, StatementFilter, StatementService, StoredEvent};
+pub use documents::{Conditions, DocumentService, Write};
+pub use statements::{Format, StatementService, StoredEvent};

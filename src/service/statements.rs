@@ -57,18 +57,6 @@ impl Format {
     }
 }
 
-/// A statement query as the client asked it, before scopes are applied.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StatementFilter {
-    pub terms: Vec<IndexTerm>,
-    pub since: Option<Micros>,
-    pub until: Option<Micros>,
-    pub ascending: bool,
-    /// 0 means the server's maximum page size.
-    pub limit: usize,
-    pub after: Option<Micros>,
-}
-
 pub struct StatementService {
     store: Arc<dyn Store>,
     blobs: Arc<AttachmentStore>,
@@ -250,28 +238,22 @@ impl StatementService {
         })
     }
 
-    /// A page of matching statements, newest first unless `ascending`.
+    /// A page of matching statements, newest first unless `ascending`. The query is the
+    /// client's: a `limit` of 0 (or above the maximum) means the server's page size, and
+    /// a `statements/read/mine` reader only sees its own statements.
     pub async fn query_statements(
         &self,
         principal: &Principal,
-        filter: &StatementFilter,
+        query: &StatementQuery,
     ) -> Result<(Vec<StoredStatement>, bool), ApiError> {
         principal.require(Access::ReadStatements)?;
-        let mut terms = filter.terms.clone();
+        let mut query = query.clone();
         if principal.read_reach() == ReadReach::OnlyMine {
-            terms.extend(ifi_key(&principal.authority).map(IndexTerm::Authority));
+            query.terms.extend(ifi_key(&principal.authority).map(IndexTerm::Authority));
         }
-        let limit = match filter.limit {
+        query.limit = match query.limit {
             0 => self.max_page_size,
             n => n.min(self.max_page_size),
-        };
-        let query = StatementQuery {
-            terms,
-            since: filter.since,
-            until: filter.until,
-            ascending: filter.ascending,
-            limit,
-            after: filter.after,
         };
         let page = self.store.query_statements(&query).await?;
         Ok((page.statements, page.more))
