@@ -154,16 +154,12 @@ async fn resource_entry(
         Ok(built) => built,
         Err((version, error)) => return (version.unwrap_or(fallback), error.into()),
     };
-    let version = match version_of(&call) {
+    let version = match version_of_headers(&call.headers) {
         Ok(version) => version,
         Err(error) => return (fallback, error.into()),
     };
     if call.alternate && version.is_2_0() {
-        let error = ApiError::new(
-            ErrorCode::InvalidRequest,
-            "method: the alternate request syntax is not part of xAPI 2.0; send the real HTTP method",
-        );
-        return (version, error.into());
+        return (version, ApiError::new(ErrorCode::InvalidRequest, NO_ALTERNATE_SYNTAX_IN_2_0).into());
     }
     let principal = match principal {
         Some(principal) => principal,
@@ -181,6 +177,9 @@ async fn resource_entry(
     (version, handled.unwrap_or_else(Reply::from))
 }
 
+const NO_ALTERNATE_SYNTAX_IN_2_0: &str =
+    "method: the alternate request syntax is not part of xAPI 2.0; send the real HTTP method";
+
 /// Reads the request into an `XapiCall`. For an ordinary request the version and the
 /// credentials are checked before the body is read (and the principal returned); the
 /// alternate syntax carries them in its body.
@@ -197,9 +196,7 @@ async fn build_call(
         let header_version = headers.version.as_deref().and_then(|v| XapiVersion::parse_header(v).ok());
         let refuse = |message: &str| (header_version, ApiError::new(ErrorCode::InvalidRequest, message.to_string()));
         if header_version == Some(XapiVersion::V2_0_0) {
-            return Err(refuse(
-                "method: the alternate request syntax is not part of xAPI 2.0; send the real HTTP method",
-            ));
+            return Err(refuse(NO_ALTERNATE_SYNTAX_IN_2_0));
         }
         if method != Method::Post {
             return Err(refuse("method: the alternate request syntax is only for POST requests"));
@@ -217,10 +214,6 @@ async fn build_call(
     let principal = state.auth.authenticate(headers.authorization.as_deref()).await.map_err(|e| (Some(version), e))?;
     let body = read_body(payload, limit).await.map_err(|e| (Some(version), e))?;
     Ok((XapiCall { method, params, headers, body, alternate: false }, Some(principal)))
-}
-
-fn version_of(call: &XapiCall) -> Result<XapiVersion, ApiError> {
-    version_of_headers(&call.headers)
 }
 
 fn version_of_headers(headers: &call::CallHeaders) -> Result<XapiVersion, ApiError> {
