@@ -2,6 +2,7 @@
 //! jobs together (group commit), queries on a pool of read connections. Built at startup
 //! from `SqliteSettings`; the service layer uses it as a `Store`.
 
+mod checkpoint;
 mod consistency;
 mod credentials;
 mod documents;
@@ -22,6 +23,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use uuid::Uuid;
 
+use self::checkpoint::Checkpointer;
 use self::consistency::{Consistency, StoredClock};
 pub use self::writer::WriteStats;
 use self::writer::{Job, WriterHandle};
@@ -51,7 +53,9 @@ impl SqliteSettings {
 
 /// A `Store` in one SQLite file (WAL mode, `synchronous=FULL`).
 pub struct SqliteStore {
+    // Dropped in order: the writer finishes its queue before the last checkpoint.
     writer: WriterHandle,
+    _checkpointer: Checkpointer,
     pool: Pool<SqliteConnectionManager>,
     consistency: Arc<Consistency>,
     stats: Arc<WriteStats>,
@@ -72,8 +76,9 @@ impl SqliteStore {
             stats.clone(),
             settings.max_batch_statements.max(1),
         )?;
+        let checkpointer = Checkpointer::start(&settings.path)?;
         tracing::info!(path = %settings.path.display(), last_stored, "Opened the SQLite store.");
-        Ok(Self { writer, pool, consistency, stats })
+        Ok(Self { writer, _checkpointer: checkpointer, pool, consistency, stats })
     }
 
     /// Counters of the write path (transactions and jobs), e.g. to export as metrics.

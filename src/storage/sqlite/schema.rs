@@ -103,12 +103,15 @@ pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> 
     }
     // FULL: a commit is on disk (WAL fsynced) before the writer answers. The page cache
     // keeps the hot parts of the term index in memory (inserts land at random term keys);
-    // the WAL is truncated back to a bounded size after checkpoints.
+    // the WAL is truncated back to a bounded size after checkpoints. Checkpoints run on a
+    // background thread (`checkpoint`); the writer checkpoints only as a fallback when the
+    // WAL has grown very large.
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -65536;
-         PRAGMA journal_size_limit = 67108864;",
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA wal_autocheckpoint = 50000;",
     )
     .context("setting the writer pragmas")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
