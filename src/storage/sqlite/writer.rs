@@ -169,23 +169,14 @@ struct Writer {
 impl Writer {
     fn run(mut self) {
         while let Some(first) = self.receiver.blocking_recv() {
-            let mut weight = first.weight();
-            let mut group = vec![first];
-            while weight < self.max_group_statements {
-                match self.receiver.try_recv() {
-                    Ok(job) => {
-                        weight += job.weight();
-                        group.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.commit_group(group);
+            self.commit_group(first);
         }
     }
 
-    /// One transaction for the whole group; answers after it is over.
-    fn commit_group(&mut self, mut group: Vec<Job>) {
+    /// One transaction for `first` and every job queued while the transaction runs;
+    /// answers them all after it is over.
+    fn commit_group(&mut self, first: Job) {
+        let mut group = vec![first];
         self.consistency.begin_transaction(&mut self.clock);
         let outcome = self.write_group(&mut group);
         if outcome.is_err() {
@@ -213,9 +204,25 @@ impl Writer {
         self.conn.prepare_cached(sql)?.execute([])
     }
 
-    fn write_group(&mut self, group: &mut [Job]) -> anyhow::Result<()> {
+    /// Runs the group's jobs, taking in jobs that are queued meanwhile (up to the group's
+    /// statement budget), so groups grow with the load and an idle writer commits at once.
+    fn write_group(&mut self, group: &mut Vec<Job>) -> anyhow::Result<()> {
         self.run_sql("BEGIN IMMEDIATE").context("beginning a write transaction")?;
-        for job in group.iter_mut() {
+        let mut weight = 0;
+        let mut next = 0;
+        loop {
+            if next == group.len() {
+                if weight >= self.max_group_statements {
+                    break;
+                }
+                match self.receiver.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            let job = &mut group[next];
+            next += 1;
+            weight += job.weight();
             self.run_sql("SAVEPOINT job").context("opening a job savepoint")?;
             if !job.run(&self.conn, &mut self.clock, &mut self.definitions) {
                 // SQLite rolls the whole transaction back on some errors (disk full, I/O);
