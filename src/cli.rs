@@ -1,12 +1,16 @@
-//! The command line: `serve` and `credentials`. `main` parses it and calls `run`.
+//! The command line: `serve`, `credentials` and `rules test`. `main` parses it and calls
+//! `run`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::auth::{create_credential, scope::parse_scopes};
 use crate::config::{Settings, SettingsLayer};
+use crate::rules::dry_run::{dry_run, fixture_failures, StatementsFile};
+use crate::rules::{RuleFile, RulesSettings};
 use crate::startup::{open_store, Application};
 use crate::storage::Store;
 
@@ -36,6 +40,29 @@ pub enum Command {
         #[command(subcommand)]
         action: CredentialsAction,
     },
+    /// Work with rule files.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// Dry-run a rule file on statements: for each, whether the rule matched, what it
+    /// returned, its intents and timing. Nothing is delivered; history and state are kept
+    /// in memory for the run.
+    Test {
+        /// The rule file (`.rhai`).
+        rule: PathBuf,
+        /// JSON file: a statement, an array of statements, or a fixture
+        /// (`{"history": [...], "steps": [...]}`) whose expectations are then checked.
+        #[arg(long)]
+        statements: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,7 +91,7 @@ impl Cli {
         layers.push(SettingsLayer::from_environment(|name| std::env::var(name).ok())?);
         let bind = match &self.command {
             Command::Serve { bind } => bind.clone(),
-            Command::Credentials { .. } => None,
+            Command::Credentials { .. } | Command::Rules { .. } => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -82,6 +109,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
         Command::Credentials { action } => credentials(settings, action).await,
+        Command::Rules { action } => rules(action),
     }
 }
 
@@ -132,4 +160,31 @@ async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::R
         }
     }
     Ok(())
+}
+
+fn rules(action: RulesAction) -> anyhow::Result<()> {
+    let RulesAction::Test { rule, statements, json } = action;
+    let file = RuleFile::read(&rule)?;
+    let text = std::fs::read_to_string(&statements).with_context(|| format!("reading {}", statements.display()))?;
+    let input = StatementsFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", statements.display()))?;
+    let (history, steps, fixture) = match input {
+        StatementsFile::Statements(steps) => (Vec::new(), steps, None),
+        StatementsFile::Fixture(fixture) => (fixture.history.clone(), fixture.statements(), Some(fixture)),
+    };
+    let run = dry_run(file, RulesSettings::default(), &history, &steps)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+    } else {
+        print!("{run}");
+    }
+    let Some(fixture) = fixture else { return Ok(()) };
+    let failures = fixture_failures(&fixture, &run);
+    if failures.is_empty() {
+        eprintln!("fixture: all {} steps as expected", fixture.steps.len());
+        return Ok(());
+    }
+    for failure in &failures {
+        eprintln!("fixture: {failure}");
+    }
+    anyhow::bail!("{} of {} fixture steps differ from what was expected", failures.len(), fixture.steps.len())
 }

@@ -1,5 +1,5 @@
 //! Fluency: a conformant xAPI Learning Record Store.
-//! Layers depend one way: `http -> service -> {storage, validation, xapi}`; `auth` is used
+//! Layers depend one way: `http -> service -> {storage, rules, validation, xapi}`; `auth` is used
 //! by `http` and the CLI.
 
 pub mod auth;
@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod rules;
 pub mod service;
 pub mod startup;
 pub mod storage;

@@ -1,0 +1,149 @@
+//! Rule errors: what went wrong (compile, runtime, limit, timeout, host), where (file, line,
+//! column) and why. Built by `file` and `runtime` from parse and evaluation failures;
+//! recorded by `RuleHealth` and printed by `fluency rules test`.
+
+use std::fmt;
+
+use rhai::{EvalAltResult, ParseError, Position};
+use serde::{Deserialize, Serialize};
+
+/// The token `on_progress` stops a script with when its deadline has passed.
+pub(crate) const DEADLINE_TOKEN: &str = "fluency: evaluation deadline passed";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleErrorKind {
+    /// The file's metadata or its script is invalid; the rule was refused at load.
+    Compile,
+    /// The script failed: a thrown error, a type mismatch, an invalid intent...
+    Runtime,
+    /// The script exceeded a sandbox limit (operations, call depth, sizes, intents).
+    Limit,
+    /// The script ran past its wall-clock deadline.
+    Timeout,
+    /// The host (history, state) failed; not the rule's fault, so it does not count towards
+    /// disabling the rule.
+    Host,
+}
+
+impl RuleErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compile => "compile",
+            Self::Runtime => "runtime",
+            Self::Limit => "limit",
+            Self::Timeout => "timeout",
+            Self::Host => "host",
+        }
+    }
+}
+
+/// A rule's failure, with the position in its file when one is known.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleError {
+    pub kind: RuleErrorKind,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line in the rule file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column in the rule file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+impl RuleError {
+    pub fn new(kind: RuleErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), file: None, line: None, column: None }
+    }
+
+    pub fn compile(message: impl Into<String>, line: usize, column: usize) -> Self {
+        Self::new(RuleErrorKind::Compile, message).at(line, column)
+    }
+
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    pub fn in_file(mut self, file: impl Into<String>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+
+    fn at_position(self, position: Position) -> Self {
+        match (position.line(), position.position()) {
+            (Some(line), column) => self.at(line, column.unwrap_or(1)),
+            _ => self,
+        }
+    }
+
+    /// A script that Rhai refused to compile.
+    pub(crate) fn from_parse(error: &ParseError) -> Self {
+        let message = error.err_type().to_string();
+        Self::new(RuleErrorKind::Compile, message).at_position(error.position())
+    }
+
+    /// A failed evaluation, classified by its root cause (the error inside any function
+    /// calls), positioned where that cause happened.
+    pub(crate) fn from_eval(error: &EvalAltResult) -> Self {
+        let mut root = error;
+        let mut calls = Vec::new();
+        while let EvalAltResult::ErrorInFunctionCall(name, _, inner, position) = root {
+            calls.push(format!("in `{name}` called at {}", describe(*position)));
+            root = inner;
+        }
+        let kind = match root {
+            EvalAltResult::ErrorTerminated(token, _) if token.to_string() == DEADLINE_TOKEN => RuleErrorKind::Timeout,
+            EvalAltResult::ErrorTooManyOperations(_)
+            | EvalAltResult::ErrorTooManyVariables(_)
+            | EvalAltResult::ErrorStackOverflow(_)
+            | EvalAltResult::ErrorDataTooLarge(..) => RuleErrorKind::Limit,
+            _ => RuleErrorKind::Runtime,
+        };
+        let mut message = root_message(root);
+        if kind == RuleErrorKind::Timeout {
+            message = "the evaluation ran past its deadline".to_string();
+        }
+        for call in calls.iter().rev() {
+            message.push_str(" (");
+            message.push_str(call);
+            message.push(')');
+        }
+        Self::new(kind, message).at_position(root.position())
+    }
+}
+
+/// Rhai's message without the position it appends (the error carries line and column).
+fn root_message(error: &EvalAltResult) -> String {
+    let text = error.to_string();
+    let suffix = format!(" ({})", error.position());
+    text.strip_suffix(&suffix).map(str::to_string).unwrap_or(text)
+}
+
+fn describe(position: Position) -> String {
+    match (position.line(), position.position()) {
+        (Some(line), Some(column)) => format!("{line}:{column}"),
+        (Some(line), None) => format!("line {line}"),
+        _ => "an unknown position".to_string(),
+    }
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}:")?;
+        }
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, "{line}:{column}:")?;
+        }
+        if self.file.is_some() || self.line.is_some() {
+            f.write_str(" ")?;
+        }
+        write!(f, "{} error: {}", self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}

@@ -1,0 +1,26 @@
+//! The rules engine: rule files (metadata + Rhai script) compiled once, run in a sandbox on
+//! each stored statement their trigger matches, producing intents (emit a statement,
+//! notify, assign) for the host to perform. Fed by the statement event stream; tested with
+//! `fluency rules test`. Delivery, store-backed history and the admin API build on this.
+
+mod context;
+pub mod dry_run;
+mod error;
+pub mod file;
+mod functions;
+pub mod host;
+pub mod intent;
+pub mod runtime;
+pub mod sandbox;
+pub mod statement;
+pub mod trigger;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{RuleError, RuleErrorKind};
+pub use file::RuleFile;
+pub use host::{HistoryQuery, HistorySummary, HostError, MemoryHost, RuleHost, StateChange};
+pub use intent::{Intent, IntentRecord, NotifyMessage};
+pub use runtime::{Evaluated, RuleHealth, RuleOutcome, RuleSet, RulesSettings, TriggerStatement};
+pub use sandbox::{build_engine, SandboxSettings};
