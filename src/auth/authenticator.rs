@@ -20,6 +20,10 @@ use crate::storage::{CredentialRecord, Store};
 /// credential stops working at most this long after revocation.
 const CACHE_TTL: Duration = Duration::from_secs(30);
 const CACHE_CAPACITY: usize = 10_000;
+/// Argon2 verifications running at once. Each uses ~19 MB and a core by design; when a
+/// cached credential expires under load, the waiting requests find the fresh entry instead
+/// of all verifying it again.
+const CONCURRENT_VERIFICATIONS: usize = 2;
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
@@ -76,11 +80,25 @@ pub struct Authenticator {
     public_url: String,
     fingerprint_key: [u8; 32],
     verified: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
+    verifying: tokio::sync::Semaphore,
+    verifications: std::sync::atomic::AtomicU64,
 }
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, public_url: String) -> Self {
-        Self { store, public_url, fingerprint_key: rand::random(), verified: Mutex::new(HashMap::new()) }
+        Self {
+            store,
+            public_url,
+            fingerprint_key: rand::random(),
+            verified: Mutex::new(HashMap::new()),
+            verifying: tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS),
+            verifications: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Argon2 verifications run so far (each a cache miss).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
@@ -90,6 +108,12 @@ impl Authenticator {
         if let Some(principal) = self.cached(&fingerprint) {
             return Ok(principal);
         }
+        let _permit = self.verifying.acquire().await.map_err(ApiError::internal)?;
+        // Another request may have verified these credentials while this one waited.
+        if let Some(principal) = self.cached(&fingerprint) {
+            return Ok(principal);
+        }
+        self.verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let record = self.store.find_credential(&key).await?.filter(|c| !c.revoked).ok_or(AuthError::Invalid)?;
         let hash = record.secret_hash.clone();
         let verified =
@@ -161,6 +185,30 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{create_credential, Scope};
+    use crate::storage::sqlite::{SqliteSettings, SqliteStore};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_with_the_same_credentials_verify_the_secret_at_most_once_per_permit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(SqliteSettings::new(dir.path().join("db"))).unwrap());
+        let created = create_credential(&store, vec![Scope::All], "test", None).await.unwrap();
+        let authenticator = Arc::new(Authenticator::new(store, "http://lrs.example".into()));
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", created.key, created.secret))
+        );
+
+        let logins = (0..16).map(|_| {
+            let (authenticator, header) = (authenticator.clone(), header.clone());
+            tokio::spawn(async move { authenticator.authenticate(Some(&header)).await.map(|p| p.key) })
+        });
+        let keys: Vec<_> = futures_util::future::join_all(logins).await;
+
+        assert!(keys.iter().all(|k| k.as_ref().unwrap().as_ref().unwrap() == &created.key));
+        let verifications = authenticator.verifications();
+        assert!((1..=CONCURRENT_VERIFICATIONS as u64).contains(&verifications), "{verifications} verifications");
+    }
 
     #[test]
     fn basic_headers_parse_and_malformed_ones_do_not() {
