@@ -6,11 +6,10 @@ use serde_json::{json, Map, Value};
 use super::call::XapiCall;
 use super::documents::activity_param;
 use super::reply::Reply;
+use super::statement_params::parse_agent;
 use super::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ErrorCode};
-use crate::validation;
-use crate::xapi::agent::ifi_key;
 
 fn reads_only(call: &XapiCall, resource: &str) -> Result<(), ApiError> {
     if call.method.reads() {
@@ -37,11 +36,7 @@ pub async fn get_person(state: &AppState, call: &XapiCall, principal: &Principal
     reads_only(call, "agents")?;
     call.check_params(&["agent"])?;
     principal.require(Access::ReadDefinitions)?;
-    let text = call.required_param("agent")?;
-    let agent = validation::parse_json(text.as_bytes())
-        .map_err(|e| ApiError::invalid_parameter("agent", format!("must be an Agent as JSON ({e})")))?;
-    validation::validate_agent_param(&agent, false).map_err(|e| ApiError::invalid_parameter("agent", e))?;
-    let key = ifi_key(&agent).ok_or_else(|| ApiError::invalid_parameter("agent", "must have exactly one IFI"))?;
+    let (agent, key) = parse_agent(call.required_param("agent")?, false)?;
     let known = state.statements.store().find_agents(&[key]).await?;
     Ok(Reply::json(200, &person(std::iter::once(&agent).chain(known.iter()))))
 }

@@ -3,14 +3,13 @@
 
 use super::call::{Method, XapiCall};
 use super::reply::Reply;
-use super::statement_params::timestamp;
+use super::statement_params::{parse_agent, timestamp};
 use super::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::{Conditions, Write};
 use crate::storage::{DocumentKey, DocumentKind, DocumentScope};
-use crate::validation::{self, is_canonical_uuid, is_iri};
-use crate::xapi::agent::ifi_key;
+use crate::validation::{is_canonical_uuid, is_iri};
 use crate::xapi::time::format_http_date;
 use crate::xapi::XapiVersion;
 
@@ -35,11 +34,7 @@ fn allowed_params(kind: DocumentKind, method: Method) -> &'static [&'static str]
 
 /// The IFI key of an `agent` parameter that must be an Agent.
 pub fn agent_param(call: &XapiCall) -> Result<String, ApiError> {
-    let text = call.required_param("agent")?;
-    let value = validation::parse_json(text.as_bytes())
-        .map_err(|e| ApiError::invalid_parameter("agent", format!("must be an Agent as JSON ({e})")))?;
-    validation::validate_agent_param(&value, false).map_err(|e| ApiError::invalid_parameter("agent", e))?;
-    ifi_key(&value).ok_or_else(|| ApiError::invalid_parameter("agent", "must identify the agent with exactly one IFI"))
+    Ok(parse_agent(call.required_param("agent")?, false)?.1)
 }
 
 pub fn activity_param(call: &XapiCall) -> Result<String, ApiError> {

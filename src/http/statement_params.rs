@@ -78,7 +78,7 @@ fn parse_query(call: &XapiCall) -> Result<StatementQuery, ApiError> {
     let related_activities = boolean(call, "related_activities")?.unwrap_or(false);
     let mut terms = Vec::new();
     if let Some(text) = call.param("agent") {
-        let key = agent_key(text)?;
+        let (_, key) = parse_agent(text, true)?;
         terms.push(if related_agents { IndexTerm::RelatedAgent(key) } else { IndexTerm::Agent(key) });
     }
     if let Some(verb) = call.param("verb") {
@@ -109,12 +109,15 @@ fn parse_query(call: &XapiCall) -> Result<StatementQuery, ApiError> {
     })
 }
 
-/// The IFI key of an `agent` parameter (an Agent or Identified Group as JSON).
-pub fn agent_key(text: &str) -> Result<String, ApiError> {
+/// An `agent` parameter (an Agent, or an Identified Group when `allow_group`, as JSON) and
+/// its IFI key. Every resource taking `agent` parses it here.
+pub fn parse_agent(text: &str, allow_group: bool) -> Result<(serde_json::Value, String), ApiError> {
     let value = validation::parse_json(text.as_bytes())
         .map_err(|e| ApiError::invalid_parameter("agent", format!("must be an Agent as JSON ({e})")))?;
-    validation::validate_agent_param(&value, true).map_err(|e| ApiError::invalid_parameter("agent", e))?;
-    ifi_key(&value).ok_or_else(|| ApiError::invalid_parameter("agent", "must identify the agent with exactly one IFI"))
+    validation::validate_agent_param(&value, allow_group).map_err(|e| ApiError::invalid_parameter("agent", e))?;
+    let key = ifi_key(&value)
+        .ok_or_else(|| ApiError::invalid_parameter("agent", "must identify the agent with exactly one IFI"))?;
+    Ok((value, key))
 }
 
 fn boolean(call: &XapiCall, name: &str) -> Result<Option<bool>, ApiError> {

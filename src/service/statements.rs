@@ -95,7 +95,9 @@ impl StatementService {
         let statements = match (body, put_id) {
             (Value::Object(one), Some(id)) => {
                 check_body_id(&one, id)?;
-                vec![Value::Object(one)]
+                let one = Value::Object(one);
+                validation::validate_statement(&one, version)?;
+                vec![one]
             }
             (Value::Array(_), Some(_)) => {
                 return Err(ApiError::new(ErrorCode::InvalidStatement, "PUT takes one statement object, not an array"))
@@ -108,9 +110,6 @@ impl StatementService {
                 }
             }
         };
-        if put_id.is_some() {
-            validation::validate_statement(&statements[0], version)?;
-        }
         let data = super::attachments::check_parts(&statements, parts, in_batch)?;
         self.store_attachment_data(data).await?;
         let context = PrepareContext { version, authority: &principal.authority, statement_id: put_id };
