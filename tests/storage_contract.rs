@@ -3,6 +3,7 @@
 //! backend adds a `Backend` implementation and one `contract_cases!` invocation.
 
 mod storage_contract {
+    pub mod automation;
     pub mod credentials;
     pub mod definitions;
     pub mod documents;
@@ -87,4 +88,10 @@ contract_cases! { sqlite => crate::SqliteBackend::new();
     documents::documents_are_deleted_one_by_one_or_by_scope,
     documents::profiles_of_different_kinds_never_mix,
     documents::agents_named_in_batches_are_remembered_in_their_latest_form,
+    automation::a_rules_commit_is_durable_and_idempotent,
+    automation::rule_state_is_per_rule_expires_and_is_removed,
+    automation::outbox_items_are_due_retried_delivered_dead_lettered_and_redriven,
+    automation::interventions_are_filtered_by_rule_activity_actor_and_time,
+    automation::history_counts_and_averages_a_learners_statements_in_a_window,
+    automation::statements_stored_after_feed_the_rules_oldest_first_voided_included,
 }

@@ -5,6 +5,11 @@
 //! test suite (`tests/storage_contract.rs`) runs against each.
 
 use async_trait::async_trait;
+
+use super::automation::{
+    HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
+    RulesCommit,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -270,7 +275,49 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks the credential revoked; false when no such key exists.
     async fn revoke_credential(&self, key: &str) -> StoreResult<bool>;
+
+    // ---- Rules: evaluation ----
+
+    /// Up to `limit` statements stored after `after`, voided or not, oldest first: what
+    /// the rules have yet to evaluate.
+    async fn statements_stored_after(&self, after: Micros, limit: usize) -> StoreResult<Vec<StoredStatement>>;
+
+    /// Count and mean score of a learner's non-voided statements in a window; scans at
+    /// most `HISTORY_SCAN_LIMIT` statements, newest first.
+    async fn history(&self, filter: &HistoryFilter) -> StoreResult<HistoryCount>;
+
+    /// `evaluated_through` of the last `commit_rules` (0 before the first).
+    async fn rules_evaluated_through(&self) -> StoreResult<Micros>;
+
+    /// Writes the commit atomically (see `RulesCommit`).
+    async fn commit_rules(&self, commit: RulesCommit) -> StoreResult<()>;
+
+    /// The rule's value for `key`, unless missing or expired at `now`.
+    async fn rule_state(&self, rule: &str, key: &str, now: Micros) -> StoreResult<Option<Value>>;
+
+    /// The rule's most recent run records, newest first.
+    async fn rule_runs(&self, rule: &str, limit: usize) -> StoreResult<Vec<RuleRun>>;
+
+    // ---- Rules: outbox and interventions ----
+
+    /// Pending items due at `now`, earliest due first.
+    async fn outbox_due(&self, now: Micros, limit: usize) -> StoreResult<Vec<OutboxItem>>;
+
+    /// Items in a status, most recently updated first.
+    async fn outbox_items(&self, status: OutboxStatus, limit: usize) -> StoreResult<Vec<OutboxItem>>;
+
+    /// Records an attempt's outcome on a pending item; false when the item is not pending.
+    async fn update_outbox(&self, key: &str, update: OutboxUpdate) -> StoreResult<bool>;
+
+    /// Makes a dead-lettered item pending again, due at `now`, with its attempts reset;
+    /// false when no dead letter has this key.
+    async fn redrive_outbox(&self, key: &str, now: Micros) -> StoreResult<bool>;
+
+    async fn query_interventions(&self, query: &InterventionQuery) -> StoreResult<Vec<Intervention>>;
 }
+
+/// The most statements a history summary reads: rules stay cheap on prolific learners.
+pub const HISTORY_SCAN_LIMIT: usize = 10_000;
 
 /// Completes stored JSON: appends `stored` (and `timestamp` when it defaults to `stored`)
 /// to the object text. Shared by every backend so the output is identical.

@@ -80,6 +80,7 @@ pub struct Draft {
     object: Object,
     extra_terms: Vec<IndexTerm>,
     timestamp: Option<String>,
+    scaled_score: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +106,7 @@ impl Draft {
             object: Object::Activity(format!("http://example.com/activities/{id}")),
             extra_terms: Vec::new(),
             timestamp: None,
+            scaled_score: None,
         }
     }
 
@@ -137,6 +139,16 @@ impl Draft {
         self
     }
 
+    pub fn scaled_score(mut self, scaled: f64) -> Self {
+        self.scaled_score = Some(scaled);
+        self
+    }
+
+    pub fn activity(mut self, id: &str) -> Self {
+        self.object = Object::Activity(id.into());
+        self
+    }
+
     pub fn activity_id(&self) -> Option<&str> {
         match &self.object {
             Object::Activity(id) => Some(id),
@@ -145,7 +157,12 @@ impl Draft {
     }
 
     pub fn agent_term(&self) -> IndexTerm {
-        IndexTerm::Agent(format!("mbox::mailto:{}", self.actor))
+        IndexTerm::Agent(self.agent_term_key())
+    }
+
+    /// The actor's IFI key.
+    pub fn agent_term_key(&self) -> String {
+        format!("mbox::mailto:{}", self.actor)
     }
 
     pub fn verb_term(&self) -> IndexTerm {
@@ -177,6 +194,9 @@ impl Draft {
                 Some(*target)
             }
         };
+        if let Some(scaled) = self.scaled_score {
+            json["result"] = json!({"score": {"scaled": scaled}});
+        }
         if let Some(timestamp) = &self.timestamp {
             json["timestamp"] = Value::String(timestamp.clone());
         }

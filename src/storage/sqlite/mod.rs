@@ -2,6 +2,7 @@
 //! jobs together (group commit), queries on a pool of read connections. Built at startup
 //! from `SqliteSettings`; the service layer uses it as a `Store`.
 
+mod automation;
 mod checkpoint;
 mod consistency;
 mod credentials;
@@ -27,6 +28,10 @@ use self::checkpoint::Checkpointer;
 use self::consistency::{Consistency, StoredClock};
 pub use self::writer::WriteStats;
 use self::writer::{Job, WriterHandle};
+use crate::storage::automation::{
+    HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
+    RulesCommit,
+};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
@@ -178,5 +183,56 @@ impl Store for SqliteStore {
     async fn revoke_credential(&self, key: &str) -> StoreResult<bool> {
         let key = key.to_owned();
         self.writer.submit(|reply| Job::RevokeCredential(key, reply)).await
+    }
+
+    async fn statements_stored_after(&self, after: Micros, limit: usize) -> StoreResult<Vec<StoredStatement>> {
+        self.read(move |conn| automation::statements_stored_after(conn, after, limit)).await
+    }
+
+    async fn history(&self, filter: &HistoryFilter) -> StoreResult<HistoryCount> {
+        let filter = filter.clone();
+        self.read(move |conn| automation::history(conn, &filter)).await
+    }
+
+    async fn rules_evaluated_through(&self) -> StoreResult<Micros> {
+        self.read(automation::evaluated_through).await
+    }
+
+    async fn commit_rules(&self, commit: RulesCommit) -> StoreResult<()> {
+        let commit = Box::new(commit);
+        self.writer.submit(|reply| Job::CommitRules(commit, reply)).await
+    }
+
+    async fn rule_state(&self, rule: &str, key: &str, now: Micros) -> StoreResult<Option<Value>> {
+        let (rule, key) = (rule.to_owned(), key.to_owned());
+        self.read(move |conn| automation::rule_state(conn, &rule, &key, now)).await
+    }
+
+    async fn rule_runs(&self, rule: &str, limit: usize) -> StoreResult<Vec<RuleRun>> {
+        let rule = rule.to_owned();
+        self.read(move |conn| automation::rule_runs(conn, &rule, limit)).await
+    }
+
+    async fn outbox_due(&self, now: Micros, limit: usize) -> StoreResult<Vec<OutboxItem>> {
+        self.read(move |conn| automation::outbox_due(conn, now, limit)).await
+    }
+
+    async fn outbox_items(&self, status: OutboxStatus, limit: usize) -> StoreResult<Vec<OutboxItem>> {
+        self.read(move |conn| automation::outbox_items(conn, status, limit)).await
+    }
+
+    async fn update_outbox(&self, key: &str, update: OutboxUpdate) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.writer.submit(|reply| Job::UpdateOutbox(key, update, reply)).await
+    }
+
+    async fn redrive_outbox(&self, key: &str, now: Micros) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.writer.submit(|reply| Job::RedriveOutbox(key, now, reply)).await
+    }
+
+    async fn query_interventions(&self, query: &InterventionQuery) -> StoreResult<Vec<Intervention>> {
+        let query = query.clone();
+        self.read(move |conn| automation::query_interventions(conn, &query)).await
     }
 }

@@ -87,7 +87,7 @@ impl StoredRange {
 }
 
 /// Distinct term keys, the likely most selective first: the first one drives the scan.
-fn driving_order(terms: &[IndexTerm]) -> Vec<i64> {
+pub(super) fn driving_order(terms: &[IndexTerm]) -> Vec<i64> {
     let mut ranked: Vec<&IndexTerm> = terms.iter().collect();
     ranked.sort_by_key(|term| selectivity_rank(term));
     let mut keys: Vec<i64> = Vec::with_capacity(ranked.len());
@@ -116,7 +116,7 @@ fn selectivity_rank(term: &IndexTerm) -> u8 {
 /// With terms, the scan walks the first term's (term, stored) primary-key range in order
 /// (CROSS JOIN fixes the loop order), each further term is one primary-key probe, and the
 /// statement row is fetched by rowid. Without terms it walks `statements` by rowid.
-fn statements_sql(term_count: usize, ascending: bool) -> String {
+pub(super) fn statements_sql(term_count: usize, ascending: bool) -> String {
     let order = if ascending { "ASC" } else { "DESC" };
     if term_count == 0 {
         return format!(
@@ -141,7 +141,7 @@ fn statements_sql(term_count: usize, ascending: bool) -> String {
     sql
 }
 
-fn stored_statement(row: &Row<'_>) -> rusqlite::Result<StoredStatement> {
+pub(super) fn stored_statement(row: &Row<'_>) -> rusqlite::Result<StoredStatement> {
     let id: [u8; 16] = row.get(1)?;
     Ok(StoredStatement { stored: row.get(0)?, id: Uuid::from_bytes(id), json: row.get(2)?, voided: row.get(3)? })
 }

@@ -87,8 +87,70 @@ CREATE TABLE agents (
 ) WITHOUT ROWID;
 ";
 
+/// Version 3: the rules engine's records (see `storage::automation`).
+///
+/// * `rules_progress`: one row, how far evaluation has gone (`stored` of the last
+///   statement evaluated).
+/// * `rule_runs`: runs that failed or produced something, by rule and time.
+/// * `rule_state`: each rule's key-value state; expired rows are ignored on read and
+///   removed when the key is written again.
+/// * `outbox`: intents to deliver; the partial index keeps the due scan small however
+///   many items were delivered.
+/// * `interventions`: assignments recorded by rules, for the API and impact analysis.
+const SCHEMA_V3: &str = "
+CREATE TABLE rules_progress (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    evaluated_through INTEGER NOT NULL
+);
+CREATE TABLE rule_runs (
+    rule TEXT NOT NULL,
+    evaluated INTEGER NOT NULL,
+    trigger BLOB NOT NULL,
+    intents INTEGER NOT NULL,
+    state_changes INTEGER NOT NULL,
+    error TEXT,
+    PRIMARY KEY (rule, evaluated, trigger)
+) WITHOUT ROWID;
+CREATE TABLE rule_state (
+    rule TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    expires INTEGER,
+    PRIMARY KEY (rule, key)
+) WITHOUT ROWID;
+CREATE TABLE outbox (
+    key TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    trigger BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT,
+    intent TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt INTEGER NOT NULL,
+    last_error TEXT,
+    updated INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (next_attempt) WHERE status = 'pending';
+CREATE INDEX outbox_by_status ON outbox (status, updated);
+CREATE TABLE interventions (
+    key TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    trigger BLOB NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    recorded INTEGER NOT NULL
+);
+CREATE INDEX interventions_by_recorded ON interventions (recorded);
+CREATE INDEX interventions_by_activity ON interventions (activity, recorded);
+CREATE INDEX interventions_by_actor ON interventions (actor_id, recorded);
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {

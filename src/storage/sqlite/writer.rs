@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::DefinitionCache;
-use super::{credentials, documents, insert};
+use super::{automation, credentials, documents, insert};
+use crate::storage::automation::{OutboxUpdate, RulesCommit};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StorageError, StoreResult,
 };
@@ -48,6 +49,9 @@ pub(super) enum Job {
     InsertDocument(Box<(DocumentKey, Document, Expectation)>, Reply<bool>),
     DeleteDocument(DocumentKey, Expectation, Reply<bool>),
     DeleteDocuments(DocumentScope, Reply<u64>),
+    CommitRules(Box<RulesCommit>, Reply<()>),
+    UpdateOutbox(String, OutboxUpdate, Reply<bool>),
+    RedriveOutbox(String, Micros, Reply<bool>),
 }
 
 /// A job's reply channel and, once it ran, its result (sent only after COMMIT).
@@ -94,6 +98,13 @@ impl Job {
             }
             Self::DeleteDocument(key, expect, reply) => reply.keep(documents::delete_document(conn, key, expect)),
             Self::DeleteDocuments(scope, reply) => reply.keep(documents::delete_documents(conn, scope)),
+            Self::CommitRules(commit, reply) => reply.keep(automation::commit_rules(conn, commit).map_err(Into::into)),
+            Self::UpdateOutbox(key, update, reply) => {
+                reply.keep(automation::update_outbox(conn, key, update).map_err(Into::into))
+            }
+            Self::RedriveOutbox(key, now, reply) => {
+                reply.keep(automation::redrive_outbox(conn, key, *now).map_err(Into::into))
+            }
         }
     }
 
@@ -106,6 +117,9 @@ impl Job {
             Self::InsertDocument(_, reply) => reply.send(failure),
             Self::DeleteDocument(_, _, reply) => reply.send(failure),
             Self::DeleteDocuments(_, reply) => reply.send(failure),
+            Self::CommitRules(_, reply) => reply.send(failure),
+            Self::UpdateOutbox(_, _, reply) => reply.send(failure),
+            Self::RedriveOutbox(_, _, reply) => reply.send(failure),
         }
     }
 }
