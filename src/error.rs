@@ -17,6 +17,7 @@ pub enum ErrorCode {
     InvalidVersionHeader,
     UnsupportedContentType,
     InvalidRequest,
+    InvalidRule,
     MissingCredentials,
     InvalidCredentials,
     MissingScope,
@@ -39,7 +40,8 @@ impl ErrorCode {
             | Self::MissingParameter
             | Self::InvalidVersionHeader
             | Self::UnsupportedContentType
-            | Self::InvalidRequest => 400,
+            | Self::InvalidRequest
+            | Self::InvalidRule => 400,
             Self::MissingCredentials | Self::InvalidCredentials => 401,
             Self::MissingScope => 403,
             Self::NotFound => 404,
@@ -61,6 +63,7 @@ impl ErrorCode {
             Self::InvalidVersionHeader => "invalid_version_header",
             Self::UnsupportedContentType => "unsupported_content_type",
             Self::InvalidRequest => "invalid_request",
+            Self::InvalidRule => "invalid_rule",
             Self::MissingCredentials => "missing_credentials",
             Self::InvalidCredentials => "invalid_credentials",
             Self::MissingScope => "missing_scope",

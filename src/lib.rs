@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod rules;
 pub mod service;
 pub mod startup;

@@ -5,13 +5,18 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use tokio::sync::{watch, Notify};
 
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
 use crate::http::{self, AppState, CursorSealer};
+use crate::metrics::Metrics;
+use crate::service::rules::{RuleCatalog, RuleRunner, RunnerSettings};
 use crate::service::{DocumentService, StatementService};
 use crate::storage::blobs::AttachmentStore;
 use crate::storage::sqlite::{SqliteSettings, SqliteStore};
@@ -22,6 +27,8 @@ pub struct Application {
     server: Server,
     statements: Arc<StatementService>,
     created_admin: Option<NewCredential>,
+    /// Turned true when the server stops: background tasks finish their step and end.
+    shutdown: watch::Sender<bool>,
 }
 
 /// Opens the embedded store under the data directory.
@@ -42,12 +49,25 @@ impl Application {
         let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let blobs = Arc::new(AttachmentStore::open(settings.data_dir.join("attachments"))?);
-        let statements = Arc::new(StatementService::new(store.clone(), blobs, settings.max_page_size));
+        let metrics = Arc::new(Metrics::new());
+        let statements = Arc::new(
+            StatementService::new(store.clone(), blobs, settings.max_page_size)
+                .counting_into(metrics.statements_stored.clone()),
+        );
+        let outbox_ready = Arc::new(Notify::new());
+        let (shutdown, stopping) = watch::channel(false);
+        let rules = match settings.rules.enabled {
+            true => Some(start_rules(&settings, &store, &statements, &metrics, &outbox_ready, stopping.clone())?),
+            false => None,
+        };
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone()),
             statements: statements.clone(),
             documents: DocumentService::new(store.clone()),
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
+            rules,
+            metrics,
+            outbox_ready,
             settings,
         });
         let server = HttpServer::new(move || {
@@ -55,7 +75,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server, statements, created_admin })
+        Ok(Self { port, server, statements, created_admin, shutdown })
     }
 
     pub fn port(&self) -> u16 {
@@ -73,6 +93,45 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.shutdown.send_replace(true);
+        result
+    }
+}
+
+/// Loads the rules and starts their runner and, when configured, the directory watcher.
+fn start_rules(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    statements: &StatementService,
+    metrics: &Arc<Metrics>,
+    outbox_ready: &Arc<Notify>,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<Arc<RuleCatalog>> {
+    let catalog = Arc::new(RuleCatalog::open(settings.rules_dir(), settings.rules.engine())?);
+    let runner_settings =
+        RunnerSettings { batch_size: settings.rules.batch_size, assign_target: settings.rules.assign_target.clone() };
+    let runner =
+        RuleRunner::new(store.clone(), catalog.clone(), metrics.clone(), runner_settings, outbox_ready.clone());
+    tokio::spawn(runner.run(statements.watch_committed(), stopping.clone()));
+    if settings.rules.reload_seconds > 0 {
+        tokio::spawn(watch_rules_dir(catalog.clone(), Duration::from_secs(settings.rules.reload_seconds), stopping));
+    }
+    Ok(catalog)
+}
+
+/// Reloads the rules whenever their files change on disk.
+async fn watch_rules_dir(catalog: Arc<RuleCatalog>, every: Duration, mut stopping: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopping.changed() => return,
+        }
+        let checked = catalog.clone();
+        match tokio::task::spawn_blocking(move || checked.reload_if_changed()).await {
+            Ok(Err(error)) => tracing::error!(error = %error, "Reloading the rules failed; the previous rules stay."),
+            Err(error) => tracing::error!(error = %error, "Reloading the rules panicked."),
+            Ok(Ok(_)) => {}
+        }
     }
 }

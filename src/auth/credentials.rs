@@ -39,7 +39,7 @@ pub async fn create_credential(
     Ok(NewCredential { key, secret, scopes })
 }
 
-/// Makes sure an administrator (`all`) credential exists. With `configured` key and secret
+/// Makes sure an administrator (`all` and `admin`) credential exists. With `configured` key and secret
 /// (from `FLUENCY_ADMIN_KEY` / `FLUENCY_ADMIN_SECRET`) that credential is created when its
 /// key is unknown; otherwise one is generated when the store has no credential at all.
 /// Returns the credential when one was created, so the caller can show it once.
@@ -52,13 +52,15 @@ pub async fn ensure_admin_credential(
             if store.find_credential(&key).await?.is_some() {
                 return Ok(None);
             }
-            Ok(Some(create_credential(store, vec![Scope::All], "administrator", Some((key, secret))).await?))
+            Ok(Some(
+                create_credential(store, vec![Scope::All, Scope::Admin], "administrator", Some((key, secret))).await?,
+            ))
         }
         None => {
             if !store.query_credentials().await?.is_empty() {
                 return Ok(None);
             }
-            Ok(Some(create_credential(store, vec![Scope::All], "administrator", None).await?))
+            Ok(Some(create_credential(store, vec![Scope::All, Scope::Admin], "administrator", None).await?))
         }
     }
 }

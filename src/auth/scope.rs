@@ -14,10 +14,14 @@ pub enum Scope {
     State,
     Define,
     Profile,
+    /// Fluency's own: managing rules, deliveries and interventions (`/api`).
+    Admin,
+    /// Fluency's own: impact analyses (`/api/impact`).
+    Analytics,
 }
 
 impl Scope {
-    pub const EVERY: [Scope; 8] = [
+    pub const EVERY: [Scope; 10] = [
         Scope::All,
         Scope::AllRead,
         Scope::StatementsWrite,
@@ -26,6 +30,8 @@ impl Scope {
         Scope::State,
         Scope::Define,
         Scope::Profile,
+        Scope::Admin,
+        Scope::Analytics,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +44,8 @@ impl Scope {
             Scope::State => "state",
             Scope::Define => "define",
             Scope::Profile => "profile",
+            Scope::Admin => "admin",
+            Scope::Analytics => "analytics",
         }
     }
 }
@@ -73,6 +81,10 @@ pub enum Access {
     ReadDefinitions,
     /// Changing canonical activity definitions through statements.
     Define,
+    /// Managing rules, the outbox and interventions.
+    Administer,
+    /// Running impact analyses.
+    Analyse,
 }
 
 /// How much of the statements a reader may see.
@@ -89,13 +101,16 @@ pub fn grants(scopes: &[Scope], access: Access) -> bool {
 fn scope_grants(scope: Scope, access: Access) -> bool {
     use Access::*;
     match scope {
-        Scope::All => true,
+        // `all` is the xAPI scope: every xAPI resource, none of Fluency's own.
+        Scope::All => !matches!(access, Administer | Analyse),
         Scope::AllRead => matches!(access, ReadStatements | ReadState | ReadProfiles | ReadDefinitions),
         Scope::StatementsWrite => access == WriteStatements,
         Scope::StatementsRead | Scope::StatementsReadMine => access == ReadStatements,
         Scope::State => matches!(access, ReadState | WriteState),
         Scope::Define => matches!(access, Define | ReadDefinitions),
         Scope::Profile => matches!(access, ReadProfiles | WriteProfiles | ReadDefinitions),
+        Scope::Admin => matches!(access, Administer | Analyse),
+        Scope::Analytics => access == Analyse,
     }
 }
 
@@ -138,6 +153,11 @@ mod tests {
             (Scope::StatementsReadMine, Access::WriteStatements, false),
             (Scope::State, Access::WriteState, true),
             (Scope::State, Access::WriteProfiles, false),
+            (Scope::All, Access::Administer, false),
+            (Scope::Admin, Access::Administer, true),
+            (Scope::Admin, Access::WriteStatements, false),
+            (Scope::Analytics, Access::Analyse, true),
+            (Scope::Analytics, Access::Administer, false),
             (Scope::Profile, Access::WriteProfiles, true),
             (Scope::Define, Access::Define, true),
             (Scope::StatementsWrite, Access::Define, false),

@@ -3,6 +3,7 @@
 //! read, then routes by resource. Nothing below this module knows actix-web.
 
 mod about;
+mod admin;
 mod call;
 mod definitions;
 mod documents;
@@ -12,6 +13,8 @@ mod statement_params;
 mod statements;
 
 use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -24,6 +27,8 @@ pub use reply::Reply;
 use crate::auth::{Authenticator, Principal};
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
+use crate::metrics::Metrics;
+use crate::service::rules::RuleCatalog;
 use crate::service::{DocumentService, StatementService};
 use crate::storage::DocumentKind;
 use crate::xapi::time::format_micros;
@@ -36,6 +41,11 @@ pub struct AppState {
     pub statements: Arc<StatementService>,
     pub documents: DocumentService,
     pub cursors: CursorSealer,
+    /// `None` when rules are turned off.
+    pub rules: Option<Arc<RuleCatalog>>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes the delivery worker (after a re-drive).
+    pub outbox_ready: Arc<Notify>,
 }
 
 /// Headers browsers may send to, and read from, the LRS (content runs in the learner's
@@ -74,7 +84,7 @@ pub fn cors(settings: &Settings) -> actix_cors::Cors {
 
 pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
     let base = state.settings.base_path.clone();
-    config.app_data(state).service(web::scope(&base).default_service(web::to(xapi_entry)));
+    config.app_data(state).configure(admin::configure).service(web::scope(&base).default_service(web::to(xapi_entry)));
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! an activity), checked when the script records them and keyed for idempotent delivery.
 //! Built by the Rhai functions in `functions`; performed later by the delivery layer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use crate::xapi::agent::ifi_key;
 use crate::xapi::XapiVersion;
 
 /// Something a rule asks for; nothing happens until the host performs it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Intent {
     /// Store a derived statement (through the normal write path, as the rules credential).
@@ -25,7 +25,7 @@ pub enum Intent {
 }
 
 /// A notification's content, in the shape each destination needs.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub enum NotifyMessage {
     /// Plain text: Slack's `text`, a one-TextBlock card for Teams, a webhook's `text`.
@@ -39,7 +39,7 @@ pub enum NotifyMessage {
 
 /// An intent with everything delivery needs: who asked, in reaction to what, and the
 /// idempotency key that makes at-least-once delivery safe (sent as `webhook-id`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntentRecord {
     pub key: String,
     pub rule: String,

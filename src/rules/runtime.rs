@@ -219,6 +219,18 @@ impl RuleSet {
         &self.refused
     }
 
+    /// Keeps the run records of rules that did not change (same name and version) from
+    /// the set this one replaces, so a reload neither forgets failures nor re-enables a
+    /// rule disabled for them.
+    pub fn carry_health_from(&self, previous: &RuleSet) {
+        for (rule, health) in self.rules.iter().zip(&self.health) {
+            let unchanged = previous.rules.iter().position(|old| old.name == rule.name && old.version == rule.version);
+            if let Some(position) = unchanged {
+                *health.lock().expect("health lock") = previous.health[position].lock().expect("health lock").clone();
+            }
+        }
+    }
+
     pub fn health(&self, rule: &str) -> Option<RuleHealth> {
         let position = self.rules.iter().position(|r| &*r.name == rule)?;
         Some(self.health[position].lock().expect("health lock").clone())

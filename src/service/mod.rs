@@ -4,7 +4,8 @@
 
 pub mod attachments;
 pub mod documents;
+pub mod rules;
 pub mod statements;
 
 pub use documents::{Conditions, DocumentService, Write};
-pub use statements::{Format, StatementService, StoredEvent};
+pub use statements::{Format, StatementService};

@@ -1,12 +1,12 @@
 //! The Statement resource's rules: validation, preparation, immutability (idempotent
 //! replays accepted, conflicting re-sends refused), atomic batches, voiding, queries and
-//! output formats. Publishes every stored statement on the in-process event stream.
+//! output formats. Announces each commit to in-process consumers (the rules).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::auth::{Access, Principal, ReadReach};
@@ -24,19 +24,9 @@ use crate::xapi::terms::{index_terms, is_voiding, object_statement_ref};
 use crate::xapi::time::Micros;
 use crate::xapi::XapiVersion;
 
-/// Capacity of the event stream; a consumer that falls further behind is told it lagged.
-const EVENT_BUFFER: usize = 65_536;
 /// Concurrent writers of the same ids can race between the conflict check and the insert;
 /// the check is simply run again.
 const INSERT_ATTEMPTS: usize = 4;
-
-/// A statement that was stored and committed.
-#[derive(Clone, Debug)]
-pub struct StoredEvent {
-    pub id: Uuid,
-    pub stored: Micros,
-    pub statement: Arc<Value>,
-}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -60,19 +50,27 @@ impl Format {
 pub struct StatementService {
     store: Arc<dyn Store>,
     blobs: Arc<AttachmentStore>,
-    events: broadcast::Sender<StoredEvent>,
+    committed: watch::Sender<Micros>,
     max_page_size: usize,
+    stored_counter: Option<prometheus::IntCounter>,
 }
 
 impl StatementService {
     pub fn new(store: Arc<dyn Store>, blobs: Arc<AttachmentStore>, max_page_size: usize) -> Self {
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Self { store, blobs, events, max_page_size }
+        let committed = watch::Sender::new(0);
+        Self { store, blobs, committed, max_page_size, stored_counter: None }
     }
 
-    /// Every statement committed from now on, in commit order.
-    pub fn subscribe(&self) -> broadcast::Receiver<StoredEvent> {
-        self.events.subscribe()
+    /// Counts every statement committed through this service into `counter`.
+    pub fn counting_into(mut self, counter: prometheus::IntCounter) -> Self {
+        self.stored_counter = Some(counter);
+        self
+    }
+
+    /// The `stored` of the latest statement committed through this service, updated after
+    /// each commit: consumers wake on it and read what is new from the store.
+    pub fn watch_committed(&self) -> watch::Receiver<Micros> {
+        self.committed.subscribe()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -168,7 +166,7 @@ impl StatementService {
             let batch = build_batch(&pending, may_define);
             match self.store.insert_statements(batch).await {
                 Ok(stored) => {
-                    self.publish(pending, stored);
+                    self.publish(&stored);
                     return Ok(());
                 }
                 Err(StorageError::AlreadyStored(_)) => pending = self.drop_replays(pending).await?,
@@ -206,18 +204,16 @@ impl StatementService {
         Ok(pending.into_iter().filter(|p| !stored_by_id.contains_key(&p.id)).collect())
     }
 
-    fn publish(&self, statements: Vec<Prepared>, stored: Vec<Micros>) {
-        if self.events.receiver_count() == 0 {
-            return;
+    fn publish(&self, stored: &[Micros]) {
+        if let Some(counter) = &self.stored_counter {
+            counter.inc_by(stored.len() as u64);
         }
-        for (prepared, stored) in statements.into_iter().zip(stored) {
-            let mut statement = prepared.statement;
-            let stored_text = crate::xapi::time::format_micros(stored);
-            if prepared.timestamp_from_stored {
-                statement["timestamp"] = Value::String(stored_text.clone());
-            }
-            statement["stored"] = Value::String(stored_text);
-            let _ = self.events.send(StoredEvent { id: prepared.id, stored, statement: Arc::new(statement) });
+        if let Some(&latest) = stored.iter().max() {
+            self.committed.send_if_modified(|current| {
+                let newer = latest > *current;
+                *current = (*current).max(latest);
+                newer
+            });
         }
     }
 

@@ -286,8 +286,8 @@ pub trait Store: Send + Sync + 'static {
     /// most `HISTORY_SCAN_LIMIT` statements, newest first.
     async fn history(&self, filter: &HistoryFilter) -> StoreResult<HistoryCount>;
 
-    /// `evaluated_through` of the last `commit_rules` (0 before the first).
-    async fn rules_evaluated_through(&self) -> StoreResult<Micros>;
+    /// `evaluated_through` of the last `commit_rules` (`None` before the first).
+    async fn rules_evaluated_through(&self) -> StoreResult<Option<Micros>>;
 
     /// Writes the commit atomically (see `RulesCommit`).
     async fn commit_rules(&self, commit: RulesCommit) -> StoreResult<()>;

@@ -83,6 +83,41 @@ impl TestApp {
     pub async fn get_statement(&self, id: &str) -> Response {
         self.get_statements(&[("statementId", id)]).await
     }
+
+    /// A request to Fluency's own API (`/api/...`) with the admin credential.
+    pub fn api(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}/api/{}", self.address, path.trim_start_matches('/')))
+            .header("Authorization", basic(ADMIN_KEY, ADMIN_SECRET))
+    }
+
+    /// GETs an `/api` path and returns its JSON, failing on any status but 200.
+    pub async fn api_json(&self, path: &str) -> Value {
+        let response = self.api(Method::GET, path).send().await.expect("request sent");
+        assert_eq!(response.status(), 200, "GET /api/{path}");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Installs a rule file through the admin API.
+    pub async fn put_rule(&self, name: &str, source: &str) -> Response {
+        self.api(Method::PUT, &format!("rules/{name}")).body(source.to_string()).send().await.expect("request sent")
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `seconds`.
+pub async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 pub fn unique_mbox() -> String {

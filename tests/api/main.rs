@@ -6,4 +6,5 @@ mod conformance;
 mod documents;
 mod helpers;
 mod process;
+mod rules;
 mod statements;

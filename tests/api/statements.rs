@@ -159,15 +159,17 @@ async fn a_body_over_the_configured_limit_gets_413() {
 }
 
 #[tokio::test]
-async fn stored_statements_are_published_on_the_event_stream_after_commit() {
+async fn each_commit_is_announced_with_the_latest_stored_time() {
     let app = TestApp::spawn().await;
-    let mut events = app.statements.subscribe();
+    let mut committed = app.statements.watch_committed();
+    let before = *committed.borrow_and_update();
 
     let ids = ids_of(app.post_statements(&statement("http://adlnet.gov/expapi/verbs/attempted")).await).await;
 
-    let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
-    assert_eq!(event.id.to_string(), ids[0]);
-    assert!(event.statement["stored"].is_string());
+    tokio::time::timeout(Duration::from_secs(5), committed.changed()).await.unwrap().unwrap();
+    let announced = *committed.borrow();
+    let stored = app.statements.store().find_statements(&[ids[0].parse().unwrap()]).await.unwrap()[0].stored;
+    assert!(before < announced && announced == stored, "{before} {announced} {stored}");
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ fn commit(through: i64) -> RulesCommit {
 
 pub async fn a_rules_commit_is_durable_and_idempotent(h: Harness) {
     // Arrange
-    assert_eq!(h.store.rules_evaluated_through().await.unwrap(), 0);
+    assert_eq!(h.store.rules_evaluated_through().await.unwrap(), None);
 
     // Act: the same commit twice (a replay after a crash), then reopen.
     h.store.commit_rules(commit(500)).await.unwrap();
@@ -66,7 +66,7 @@ pub async fn a_rules_commit_is_durable_and_idempotent(h: Harness) {
     let h = h.reopen().await;
 
     // Assert
-    assert_eq!(h.store.rules_evaluated_through().await.unwrap(), 500, "progress never goes back");
+    assert_eq!(h.store.rules_evaluated_through().await.unwrap(), Some(500), "progress never goes back");
     assert_eq!(h.store.rule_runs("nudge", 10).await.unwrap(), commit(0).runs);
     assert_eq!(h.store.rule_state("nudge", "failures", 0).await.unwrap(), Some(json!(2)));
     let pending = h.store.outbox_items(OutboxStatus::Pending, 10).await.unwrap();

@@ -147,13 +147,11 @@ pub(super) fn history(conn: &Connection, filter: &HistoryFilter) -> anyhow::Resu
     Ok(HistoryCount { count: count as u64, average_score })
 }
 
-pub(super) fn evaluated_through(conn: &Connection) -> anyhow::Result<Micros> {
-    let through = conn
-        .prepare_cached("SELECT evaluated_through FROM rules_progress WHERE id = 1")?
+pub(super) fn evaluated_through(conn: &Connection) -> anyhow::Result<Option<Micros>> {
+    conn.prepare_cached("SELECT evaluated_through FROM rules_progress WHERE id = 1")?
         .query_row([], |row| row.get(0))
         .optional()
-        .context("reading rules progress")?;
-    Ok(through.unwrap_or(0))
+        .context("reading rules progress")
 }
 
 pub(super) fn rule_state(conn: &Connection, rule: &str, key: &str, now: Micros) -> anyhow::Result<Option<Value>> {

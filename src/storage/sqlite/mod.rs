@@ -194,7 +194,7 @@ impl Store for SqliteStore {
         self.read(move |conn| automation::history(conn, &filter)).await
     }
 
-    async fn rules_evaluated_through(&self) -> StoreResult<Micros> {
+    async fn rules_evaluated_through(&self) -> StoreResult<Option<Micros>> {
         self.read(automation::evaluated_through).await
     }
 

@@ -2,6 +2,10 @@
 //! (`FLUENCY_*`) < command-line flags. Read once by `main`; everything else receives
 //! the resolved `Settings`. README's configuration table documents every field.
 
+mod automation;
+
+pub use automation::RulesConfig;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +38,7 @@ pub struct Settings {
     /// Browser origins allowed by CORS: `*` for any, or a list such as
     /// `https://lms.example.com`. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
+    pub rules: RulesConfig,
 }
 
 impl Default for Settings {
@@ -49,6 +54,7 @@ impl Default for Settings {
             read_pool_size: 8,
             log: "info".to_string(),
             cors_origins: vec!["*".to_string()],
+            rules: RulesConfig::default(),
         }
     }
 }
@@ -68,10 +74,13 @@ pub struct SettingsLayer {
     pub log: Option<String>,
     /// Comma-separated origins.
     pub cors_origins: Option<String>,
+    /// The whole `[rules]` table (a later layer's table replaces an earlier one's).
+    pub rules: Option<RulesConfig>,
+    pub rules_dir: Option<PathBuf>,
 }
 
 /// Environment variable for each field, in the order of the README table.
-const ENVIRONMENT: [(&str, &str); 10] = [
+const ENVIRONMENT: [(&str, &str); 11] = [
     ("FLUENCY_BIND", "bind"),
     ("FLUENCY_DATA_DIR", "data_dir"),
     ("FLUENCY_BASE_PATH", "base_path"),
@@ -82,6 +91,7 @@ const ENVIRONMENT: [(&str, &str); 10] = [
     ("FLUENCY_READ_POOL_SIZE", "read_pool_size"),
     ("FLUENCY_LOG", "log"),
     ("FLUENCY_CORS_ORIGINS", "cors_origins"),
+    ("FLUENCY_RULES_DIR", "rules_dir"),
 ];
 
 impl SettingsLayer {
@@ -108,6 +118,7 @@ impl SettingsLayer {
                 "read_pool_size" => layer.read_pool_size = Some(number(&value)? as u32),
                 "log" => layer.log = Some(value),
                 "cors_origins" => layer.cors_origins = Some(value),
+                "rules_dir" => layer.rules_dir = Some(value.into()),
                 _ => unreachable!("every environment variable names a field"),
             }
         }
@@ -161,6 +172,12 @@ impl Settings {
         if let Some(origins) = layer.cors_origins {
             self.cors_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
         }
+        if let Some(rules) = layer.rules {
+            self.rules = rules;
+        }
+        if let Some(dir) = layer.rules_dir {
+            self.rules.dir = Some(dir);
+        }
         Ok(())
     }
 
@@ -179,7 +196,12 @@ impl Settings {
         if self.read_pool_size == 0 {
             bail!("read_pool_size: must be at least 1");
         }
-        Ok(())
+        self.rules.check()
+    }
+
+    /// The rules directory: configured, else `<data_dir>/rules`.
+    pub fn rules_dir(&self) -> PathBuf {
+        self.rules.dir.clone().unwrap_or_else(|| self.data_dir.join("rules"))
     }
 
     /// Where the embedded store keeps its database file.
@@ -222,6 +244,25 @@ mod tests {
         assert!(format!("{error:#}").contains("FLUENCY_MAX_PAGE_SIZE"));
         let error = Settings::resolve([environment(&[("FLUENCY_VERSION_WHEN_MISSING", "0.9")])]).unwrap_err();
         assert!(format!("{error:#}").contains("version_when_missing"));
+    }
+
+    #[test]
+    fn the_rules_table_is_read_whole_and_checked() {
+        let file: SettingsLayer = toml::from_str(
+            "[rules]\nbatch_size = 10\nassign_target = \"lms\"\n[rules.sandbox]\nmax_operations = 500\n",
+        )
+        .unwrap();
+        let env = environment(&[("FLUENCY_RULES_DIR", "/srv/rules")]);
+
+        let settings = Settings::resolve([file, env]).unwrap();
+
+        assert_eq!(settings.rules.batch_size, 10);
+        assert_eq!(settings.rules.assign_target.as_deref(), Some("lms"));
+        assert_eq!(settings.rules.sandbox.max_operations, 500);
+        assert_eq!(settings.rules_dir(), PathBuf::from("/srv/rules"));
+        assert!(toml::from_str::<SettingsLayer>("[rules]\nbatchsize = 1\n").is_err());
+        let zero: SettingsLayer = toml::from_str("[rules]\nbatch_size = 0\n").unwrap();
+        assert!(format!("{:#}", Settings::resolve([zero]).unwrap_err()).contains("rules.batch_size"));
     }
 
     #[test]

@@ -1,0 +1,63 @@
+//! The `[rules]` table: where rule files live, how the runner works, and the engine's
+//! limits. Read from the TOML file as a whole table; `FLUENCY_RULES_DIR` overrides `dir`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::rules::{RulesSettings, SandboxSettings};
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Run rules at all.
+    pub enabled: bool,
+    /// The rules directory; `<data_dir>/rules` when unset.
+    pub dir: Option<PathBuf>,
+    /// How often the directory is checked for changed files; 0 turns reloading off.
+    pub reload_seconds: u64,
+    /// Statements evaluated per rules commit.
+    pub batch_size: usize,
+    /// The delivery target that receives `assign` intents (they are recorded either way).
+    pub assign_target: Option<String>,
+    pub max_consecutive_failures: u32,
+    pub max_emission_depth: u64,
+    pub sandbox: SandboxSettings,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        let engine = RulesSettings::default();
+        Self {
+            enabled: true,
+            dir: None,
+            reload_seconds: 2,
+            batch_size: 256,
+            assign_target: None,
+            max_consecutive_failures: engine.max_consecutive_failures,
+            max_emission_depth: engine.max_emission_depth,
+            sandbox: engine.sandbox,
+        }
+    }
+}
+
+impl RulesConfig {
+    /// The engine's share of the table.
+    pub fn engine(&self) -> RulesSettings {
+        RulesSettings {
+            max_consecutive_failures: self.max_consecutive_failures,
+            max_emission_depth: self.max_emission_depth,
+            sandbox: self.sandbox.clone(),
+        }
+    }
+
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.batch_size == 0 {
+            anyhow::bail!("rules.batch_size: must be at least 1");
+        }
+        if self.max_consecutive_failures == 0 {
+            anyhow::bail!("rules.max_consecutive_failures: must be at least 1");
+        }
+        self.sandbox.check().map_err(|e| anyhow::anyhow!("rules.sandbox: {e}"))
+    }
+}

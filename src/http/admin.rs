@@ -1,0 +1,242 @@
+//! Fluency's own API beside the xAPI base path: `/api/rules` (list, get, create or
+//! replace, enable, disable, delete), `/api/outbox` (inspect, re-drive dead letters),
+//! `/api/interventions`, and `/metrics`. Everything under `/api` needs the `admin` scope.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::{AppState, Reply};
+use crate::auth::{Access, Principal};
+use crate::error::{ApiError, ErrorCode};
+use crate::service::rules::{CatalogError, RuleCatalog};
+use crate::storage::{InterventionQuery, OutboxStatus};
+use crate::xapi::time::{now_micros, parse_timestamp, to_micros};
+
+/// Most items one listing returns.
+const MAX_LISTING: usize = 1000;
+/// Run records shown with a rule.
+const RECENT_RUNS: usize = 20;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.route("/metrics", web::get().to(get_metrics)).service(
+        web::scope("/api")
+            .route("/rules", web::get().to(list_rules))
+            .route("/rules/{name}", web::get().to(get_rule))
+            .route("/rules/{name}", web::put().to(put_rule))
+            .route("/rules/{name}", web::delete().to(delete_rule))
+            .route("/rules/{name}/enable", web::post().to(enable_rule))
+            .route("/rules/{name}/disable", web::post().to(disable_rule))
+            .route("/outbox", web::get().to(list_outbox))
+            .route("/outbox/{key}/redrive", web::post().to(redrive))
+            .route("/interventions", web::get().to(list_interventions)),
+    );
+}
+
+async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}
+
+/// Authenticates the caller and checks it may `access`.
+pub(super) async fn authorize(state: &AppState, request: &HttpRequest, access: Access) -> Result<Principal, ApiError> {
+    let header = request.headers().get("Authorization").and_then(|v| v.to_str().ok());
+    let principal = state.auth.authenticate(header).await?;
+    principal.require(access)?;
+    Ok(principal)
+}
+
+fn respond(result: Result<Reply, ApiError>) -> HttpResponse {
+    result.unwrap_or_else(Reply::from).into_http(false)
+}
+
+fn catalog(state: &AppState) -> Result<Arc<RuleCatalog>, ApiError> {
+    state.rules.clone().ok_or_else(|| ApiError::not_found("rules are turned off on this server (rules.enabled)"))
+}
+
+fn catalog_error(error: CatalogError) -> ApiError {
+    match error {
+        CatalogError::Invalid(error) => ApiError::new(ErrorCode::InvalidRule, error.to_string()),
+        other => ApiError::internal(anyhow::Error::new(other)),
+    }
+}
+
+/// Runs a catalog edit (file I/O and compilation) off the async threads.
+async fn edit<T: Send + 'static>(
+    catalog: Arc<RuleCatalog>,
+    change: impl FnOnce(&RuleCatalog) -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(move || change(&catalog)).await.map_err(ApiError::internal)?.map_err(catalog_error)
+}
+
+fn json_reply(status: u16, value: impl serde::Serialize) -> Result<Reply, ApiError> {
+    Ok(Reply::json(status, &serde_json::to_value(value).map_err(ApiError::internal)?))
+}
+
+async fn list_rules(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            json_reply(200, catalog(&state)?.list())
+        }
+        .await,
+    )
+}
+
+async fn get_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let (view, source) = catalog(&state)?.get(&name).ok_or_else(|| no_rule(&name))?;
+            let runs = state.statements.store().rule_runs(&name, RECENT_RUNS).await?;
+            let mut body = serde_json::to_value(view).map_err(ApiError::internal)?;
+            body["source"] = Value::String(source);
+            body["recent_runs"] = serde_json::to_value(runs).map_err(ApiError::internal)?;
+            Ok(Reply::json(200, &body))
+        }
+        .await,
+    )
+}
+
+async fn put_rule(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let source = String::from_utf8(body.to_vec())
+                .map_err(|_| ApiError::new(ErrorCode::InvalidRule, "body: a rule file must be UTF-8 text"))?;
+            let name = name.into_inner();
+            let (view, created) = edit(catalog(&state)?, move |c| c.put(&name, &source)).await?;
+            json_reply(if created { 201 } else { 200 }, view)
+        }
+        .await,
+    )
+}
+
+async fn delete_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let wanted = name.clone();
+            let deleted = edit(catalog(&state)?, move |c| c.delete(&wanted)).await?;
+            if deleted {
+                Ok(Reply::empty(204))
+            } else {
+                Err(no_rule(&name))
+            }
+        }
+        .await,
+    )
+}
+
+async fn enable_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+    set_enabled(request, state, name.into_inner(), true).await
+}
+
+async fn disable_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+    set_enabled(request, state, name.into_inner(), false).await
+}
+
+async fn set_enabled(request: HttpRequest, state: web::Data<AppState>, name: String, enabled: bool) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let wanted = name.clone();
+            let view = edit(catalog(&state)?, move |c| c.set_enabled(&wanted, enabled)).await?;
+            json_reply(200, view.ok_or_else(|| no_rule(&name))?)
+        }
+        .await,
+    )
+}
+
+fn no_rule(name: &str) -> ApiError {
+    ApiError::not_found(format!("name: no rule is named {name:?}"))
+}
+
+type Query = web::Query<HashMap<String, String>>;
+
+fn limit_param(query: &Query) -> Result<usize, ApiError> {
+    match query.get("limit") {
+        None => Ok(100),
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if (1..=MAX_LISTING).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::invalid_parameter("limit", format!("must be a whole number from 1 to {MAX_LISTING}"))),
+        },
+    }
+}
+
+fn time_param(query: &Query, name: &str) -> Result<Option<i64>, ApiError> {
+    let Some(text) = query.get(name) else { return Ok(None) };
+    let instant = parse_timestamp(text)
+        .ok_or_else(|| ApiError::invalid_parameter(name, format!("{text:?} must be an ISO 8601 timestamp")))?;
+    Ok(Some(to_micros(&instant)))
+}
+
+fn refuse_unknown(query: &Query, known: &[&str]) -> Result<(), ApiError> {
+    match query.keys().find(|name| !known.contains(&name.as_str())) {
+        Some(name) => Err(ApiError::new(
+            ErrorCode::UnknownParameter,
+            format!("{name}: unknown parameter; known: {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn list_outbox(request: HttpRequest, state: web::Data<AppState>, query: Query) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            refuse_unknown(&query, &["status", "limit"])?;
+            let status_text = query.get("status").map_or("dead_letter", String::as_str);
+            let status = OutboxStatus::parse(status_text)
+                .ok_or_else(|| ApiError::invalid_parameter("status", "must be pending, delivered or dead_letter"))?;
+            let items = state.statements.store().outbox_items(status, limit_param(&query)?).await?;
+            json_reply(200, json!({ "items": items }))
+        }
+        .await,
+    )
+}
+
+async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Path<String>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            if !state.statements.store().redrive_outbox(&key, now_micros()).await? {
+                return Err(ApiError::not_found(format!("key: no dead letter has the key {:?}", key.as_str())));
+            }
+            state.outbox_ready.notify_one();
+            json_reply(200, json!({ "key": key.as_str(), "status": "pending" }))
+        }
+        .await,
+    )
+}
+
+async fn list_interventions(request: HttpRequest, state: web::Data<AppState>, query: Query) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            refuse_unknown(&query, &["rule", "activity", "agent", "since", "until", "limit"])?;
+            let actor_id = match query.get("agent") {
+                Some(text) => Some(super::statement_params::parse_agent(text, false)?.1),
+                None => None,
+            };
+            let filter = InterventionQuery {
+                rule: query.get("rule").cloned(),
+                activity: query.get("activity").cloned(),
+                actor_id,
+                since: time_param(&query, "since")?,
+                until: time_param(&query, "until")?,
+                limit: limit_param(&query)?,
+            };
+            let interventions = state.statements.store().query_interventions(&filter).await?;
+            json_reply(200, json!({ "interventions": interventions }))
+        }
+        .await,
+    )
+}

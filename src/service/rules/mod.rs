@@ -1,0 +1,10 @@
+//! The rules engine inside the running LRS: the catalog of rule files, the store-backed
+//! host, and the runner that evaluates stored statements and commits what rules produce.
+
+pub mod catalog;
+pub mod host;
+pub mod runner;
+
+pub use catalog::{CatalogError, RuleCatalog, RuleView, RulesListing};
+pub use host::StoreHost;
+pub use runner::{RuleRunner, RunnerSettings};

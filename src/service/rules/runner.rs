@@ -1,0 +1,221 @@
+//! The rules runner: follows the store's statements in `stored` order from where the last
+//! rules commit left off, runs the rules on each, and writes what they produced (run
+//! records, state, outbox items, interventions) with the new position in one rules commit.
+//! It never holds up ingestion: it wakes on commits and works on its own task, in batches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{watch, Notify};
+
+use super::catalog::RuleCatalog;
+use super::host::StoreHost;
+use crate::metrics::Metrics;
+use crate::rules::{Intent, RuleHost, RuleOutcome, RuleSet, TriggerStatement};
+use crate::storage::{Intervention, NewOutboxItem, OutboxKind, RuleRun, RulesCommit, Store, StoredStatement};
+use crate::xapi::time::Micros;
+
+/// How long to wait before retrying after the store failed.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Statements are also looked for this often without a commit signal (writes from
+/// another process on the same store).
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Debug)]
+pub struct RunnerSettings {
+    /// Statements evaluated per rules commit.
+    pub batch_size: usize,
+    /// The target that receives `assign` intents, if any; they are recorded either way.
+    pub assign_target: Option<String>,
+}
+
+pub struct RuleRunner {
+    store: Arc<dyn Store>,
+    catalog: Arc<RuleCatalog>,
+    host: Arc<StoreHost>,
+    metrics: Arc<Metrics>,
+    settings: RunnerSettings,
+    /// Woken when new outbox items were committed.
+    outbox_ready: Arc<Notify>,
+}
+
+impl RuleRunner {
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<RuleCatalog>,
+        metrics: Arc<Metrics>,
+        settings: RunnerSettings,
+        outbox_ready: Arc<Notify>,
+    ) -> Self {
+        let host = Arc::new(StoreHost::new(store.clone(), tokio::runtime::Handle::current()));
+        Self { store, catalog, host, metrics, settings, outbox_ready }
+    }
+
+    /// Runs until `shutdown` turns true. On the very first start (no rules commit yet),
+    /// starts after the statements already stored: rules apply from now on.
+    pub async fn run(self, mut committed: watch::Receiver<Micros>, mut shutdown: watch::Receiver<bool>) {
+        let mut cursor = loop {
+            match self.store.rules_evaluated_through().await {
+                Ok(Some(through)) => break through,
+                Ok(None) => break self.store.consistent_through().saturating_sub(1),
+                Err(error) => tracing::error!(error = %error, "Reading the rules position failed; retrying."),
+            }
+            if wait(&mut shutdown, RETRY_DELAY).await {
+                return;
+            }
+        };
+        while !*shutdown.borrow() {
+            match self.store.statements_stored_after(cursor, self.settings.batch_size.max(1)).await {
+                Ok(batch) if !batch.is_empty() => {
+                    let commit = self.evaluate(batch).await;
+                    let Some(through) = self.commit(commit, &mut shutdown).await else { return };
+                    cursor = through;
+                }
+                Ok(_) => {
+                    tokio::select! {
+                        _ = committed.changed() => {}
+                        _ = shutdown.changed() => {}
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "Reading statements for the rules failed; retrying.");
+                    if wait(&mut shutdown, RETRY_DELAY).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the rules on a blocking thread (scripts are CPU work with a deadline).
+    async fn evaluate(&self, batch: Vec<StoredStatement>) -> RulesCommit {
+        let rules = self.catalog.current();
+        let host = self.host.clone();
+        let metrics = self.metrics.clone();
+        let assign_target = self.settings.assign_target.clone();
+        let through = batch.last().map_or(0, |s| s.stored);
+        let evaluated = tokio::task::spawn_blocking(move || {
+            let mut commit = RulesCommit { evaluated_through: through, ..Default::default() };
+            let dyn_host: Arc<dyn RuleHost> = host.clone();
+            for statement in &batch {
+                for outcome in evaluate_statement(&rules, &dyn_host, statement) {
+                    observe(&metrics, &outcome);
+                    record(&mut commit, outcome, statement.stored, assign_target.as_deref());
+                }
+            }
+            commit.state = host.take_state_writes();
+            commit
+        })
+        .await;
+        evaluated.unwrap_or_else(|error| {
+            // A panic outside the scripts' own guard: skip the batch rather than stall forever.
+            tracing::error!(error = %error, "Evaluating rules failed; the batch is skipped.");
+            RulesCommit { evaluated_through: through, ..Default::default() }
+        })
+    }
+
+    /// Writes the commit, retrying until it lands; `None` when shut down first.
+    async fn commit(&self, commit: RulesCommit, shutdown: &mut watch::Receiver<bool>) -> Option<Micros> {
+        let through = commit.evaluated_through;
+        let has_outbox = !commit.outbox.is_empty();
+        loop {
+            match self.store.commit_rules(commit.clone()).await {
+                Ok(()) => break,
+                Err(error) => tracing::error!(error = %error, "Writing the rules commit failed; retrying."),
+            }
+            if wait(shutdown, RETRY_DELAY).await {
+                return None;
+            }
+        }
+        if has_outbox {
+            self.outbox_ready.notify_one();
+        }
+        Some(through)
+    }
+}
+
+/// True when shut down before `delay` passed.
+async fn wait(shutdown: &mut watch::Receiver<bool>, delay: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.changed() => true,
+        _ = tokio::time::sleep(delay) => *shutdown.borrow(),
+    }
+}
+
+fn evaluate_statement(rules: &RuleSet, host: &Arc<dyn RuleHost>, statement: &StoredStatement) -> Vec<RuleOutcome> {
+    if rules.rules().is_empty() {
+        return Vec::new();
+    }
+    let json: Value = match serde_json::from_str(&statement.json) {
+        Ok(json) => json,
+        Err(error) => {
+            tracing::error!(id = %statement.id, error = %error, "A stored statement is not JSON; rules skip it.");
+            return Vec::new();
+        }
+    };
+    let trigger = TriggerStatement { id: statement.id, time: statement.stored, statement: &json };
+    rules.evaluate(&trigger, host)
+}
+
+fn observe(metrics: &Metrics, outcome: &RuleOutcome) {
+    metrics.rule_evaluations.with_label_values(&[&outcome.rule]).inc();
+    metrics.rule_evaluation_seconds.observe(outcome.elapsed.as_secs_f64());
+    if let Err(error) = &outcome.result {
+        metrics.rule_failures.with_label_values(&[&outcome.rule, error.kind.as_str()]).inc();
+    }
+}
+
+/// Adds a run's products to the commit: intents become outbox items (assignments also
+/// interventions), and the run is recorded when it failed or produced something.
+fn record(commit: &mut RulesCommit, outcome: RuleOutcome, now: Micros, assign_target: Option<&str>) {
+    let rule = outcome.rule.to_string();
+    let mut run = RuleRun {
+        rule: rule.clone(),
+        trigger: outcome.trigger,
+        evaluated: now,
+        intents: 0,
+        state_changes: 0,
+        error: None,
+    };
+    match outcome.result {
+        Err(error) => run.error = Some(serde_json::to_value(&error).unwrap_or(Value::Null)),
+        Ok(evaluated) => {
+            run.intents = evaluated.intents.len() as u32;
+            run.state_changes = evaluated.state_changes.len() as u32;
+            for intent in evaluated.intents {
+                let (kind, target) = match &intent.intent {
+                    Intent::EmitStatement { .. } => (OutboxKind::Emit, None),
+                    Intent::Notify { target, .. } => (OutboxKind::Notify, Some(target.clone())),
+                    Intent::Assign { actor, actor_id, activity, reason } => {
+                        commit.interventions.push(Intervention {
+                            key: intent.key.clone(),
+                            rule: rule.clone(),
+                            trigger: intent.trigger,
+                            actor_id: actor_id.clone(),
+                            actor: actor.clone(),
+                            activity: activity.clone(),
+                            reason: reason.clone(),
+                            recorded: now,
+                        });
+                        let Some(target) = assign_target else { continue };
+                        (OutboxKind::Assign, Some(target.to_string()))
+                    }
+                };
+                commit.outbox.push(NewOutboxItem {
+                    key: intent.key.clone(),
+                    rule: rule.clone(),
+                    trigger: intent.trigger,
+                    kind,
+                    target,
+                    intent: serde_json::to_value(&intent).unwrap_or(Value::Null),
+                    created: now,
+                });
+            }
+        }
+    }
+    if run.error.is_some() || run.intents > 0 || run.state_changes > 0 {
+        commit.runs.push(run);
+    }
+}
