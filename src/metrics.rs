@@ -10,6 +10,8 @@ const EVALUATION_BUCKETS: [f64; 10] = [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.0
 pub struct Metrics {
     registry: Registry,
     pub statements_stored: IntCounter,
+    /// Statements the rules runner has gone through (whether or not a rule matched).
+    pub rules_statements: IntCounter,
     /// By rule.
     pub rule_evaluations: IntCounterVec,
     /// By rule and error kind.
@@ -41,6 +43,8 @@ impl Metrics {
             counters
         };
         let statements_stored = counter("fluency_statements_stored_total", "Statements committed to the store.");
+        let rules_statements =
+            counter("fluency_rules_statements_total", "Statements the rules runner has evaluated rules on.");
         let rule_evaluations = counters("fluency_rule_evaluations_total", "Rule runs, by rule.", &["rule"]);
         let rule_failures = counters(
             "fluency_rule_failures_total",
@@ -59,6 +63,7 @@ impl Metrics {
         Self {
             registry,
             statements_stored,
+            rules_statements,
             rule_evaluations,
             rule_failures,
             rule_evaluation_seconds,

@@ -5,6 +5,7 @@
 
 mod generator;
 mod measure;
+mod rules;
 mod server;
 
 use std::time::Instant;
@@ -35,6 +36,9 @@ struct Options {
     /// Smaller counts, for a quick check that everything runs.
     #[arg(long)]
     quick: bool,
+    /// Only measure ingest with 0, 10 and 100 active rules (a fresh server each).
+    #[arg(long)]
+    rules: bool,
     /// Seed of the statement generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -43,7 +47,7 @@ struct Options {
     bench: bool,
 }
 
-fn progress(length: u64, label: &str) -> ProgressBar {
+pub fn progress(length: u64, label: &str) -> ProgressBar {
     let bar = ProgressBar::new(length);
     bar.set_style(
         ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
@@ -57,6 +61,24 @@ fn progress(length: u64, label: &str) -> ProgressBar {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
+    let scale = if options.quick { 10 } else { 1 };
+    if options.rules {
+        anyhow::ensure!(options.url.is_none(), "--rules measures Fluency's own rules engine; it takes no --url");
+        let runs = rules::rules_suite(options.seed, scale).await?;
+        rules::print_rules_table(&runs);
+        let results = json!({
+            "machine": machine_description(),
+            "rules": runs.iter().map(|run| json!({
+                "rules": run.rules,
+                "single_32_clients": run.single.to_json("single-statement POST, 32 clients"),
+                "batch_100": run.batches.to_json("100-statement batch POST, 8 clients"),
+                "catch_up_seconds": run.catch_up.as_secs_f64(),
+            })).collect::<Vec<Value>>(),
+        });
+        std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
+        println!("\nJSON written to {}", options.out);
+        return Ok(());
+    }
     let target = match &options.url {
         Some(url) => server::Target {
             base: url.trim_end_matches('/').to_string(),
@@ -68,7 +90,6 @@ async fn main() -> anyhow::Result<()> {
     };
     let client = Client::new(&target);
     let mut generator = Generator::new(options.seed);
-    let scale = if options.quick { 10 } else { 1 };
     let mut rows: Vec<(String, Stats)> = Vec::new();
     let mut stored = 0usize;
     let (mut sent_bytes, mut sent_statements) = (0usize, 0usize);
@@ -128,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn batch_body(generator: &mut Generator, size: usize) -> Vec<u8> {
+pub fn batch_body(generator: &mut Generator, size: usize) -> Vec<u8> {
     let batch: Vec<Value> = (0..size).map(|_| generator.statement()).collect();
     serde_json::to_vec(&batch).unwrap()
 }

@@ -123,6 +123,13 @@ impl Client {
         Ok(Stats::new(latencies, count * statements_each, elapsed, true))
     }
 
+    /// The server's `/metrics` text (beside the xAPI base path, at the origin).
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        let origin: String = self.base.split('/').take(3).collect::<Vec<_>>().join("/");
+        let response = self.http.get(format!("{origin}/metrics")).send().await?;
+        Ok(response.error_for_status()?.text().await?)
+    }
+
     async fn timed_get(&self, url: &str) -> anyhow::Result<(Duration, Value)> {
         let sent = Instant::now();
         let response = self.request(reqwest::Method::GET, url).send().await?;

@@ -52,6 +52,11 @@ fn dir_size(path: PathBuf) -> u64 {
 }
 
 pub fn start_local() -> Target {
+    start_local_with(&[])
+}
+
+/// A local server with extra environment settings.
+pub fn start_local_with(environment: &[(&str, String)]) -> Target {
     let data_dir = tempfile::tempdir().expect("temporary data directory");
     let (key, secret) = ("bench".to_string(), "bench-secret".to_string());
     let mut child = Command::new(env!("CARGO_BIN_EXE_fluency"))
@@ -60,6 +65,7 @@ pub fn start_local() -> Target {
         .env("FLUENCY_ADMIN_KEY", &key)
         .env("FLUENCY_ADMIN_SECRET", &secret)
         .env("FLUENCY_LOG", "warn,fluency=info")
+        .envs(environment.iter().map(|(name, value)| (*name, value.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -68,8 +68,10 @@ impl RuleRunner {
         while !*shutdown.borrow() {
             match self.store.statements_stored_after(cursor, self.settings.batch_size.max(1)).await {
                 Ok(batch) if !batch.is_empty() => {
+                    let count = batch.len() as u64;
                     let commit = self.evaluate(batch).await;
                     let Some(through) = self.commit(commit, &mut shutdown).await else { return };
+                    self.metrics.rules_statements.inc_by(count);
                     cursor = through;
                 }
                 Ok(_) => {
