@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 use crate::auth::{create_credential, scope::parse_scopes};
 use crate::config::{Settings, SettingsLayer};
 use crate::rules::dry_run::{dry_run, fixture_failures, StatementsFile};
-use crate::rules::{RuleFile, RulesSettings};
-use crate::startup::{open_store, Application};
+use crate::rules::RuleFile;
+use crate::startup::{open_store_shared, Application};
 use crate::storage::Store;
 
 #[derive(Debug, Parser)]
@@ -109,7 +109,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
         Command::Credentials { action } => credentials(settings, action).await,
-        Command::Rules { action } => rules(action),
+        Command::Rules { action } => rules(&settings, action),
     }
 }
 
@@ -130,7 +130,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = open_store(&settings)?;
+    let store: Arc<dyn Store> = open_store_shared(&settings)?;
     match action {
         CredentialsAction::Create { scopes, label } => {
             let scopes = parse_scopes(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
@@ -162,7 +162,7 @@ async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::R
     Ok(())
 }
 
-fn rules(action: RulesAction) -> anyhow::Result<()> {
+fn rules(settings: &Settings, action: RulesAction) -> anyhow::Result<()> {
     let RulesAction::Test { rule, statements, json } = action;
     let file = RuleFile::read(&rule)?;
     let text = std::fs::read_to_string(&statements).with_context(|| format!("reading {}", statements.display()))?;
@@ -171,7 +171,7 @@ fn rules(action: RulesAction) -> anyhow::Result<()> {
         StatementsFile::Statements(steps) => (Vec::new(), steps, None),
         StatementsFile::Fixture(fixture) => (fixture.history.clone(), fixture.statements(), Some(fixture)),
     };
-    let run = dry_run(file, RulesSettings::default(), &history, &steps)?;
+    let run = dry_run(file, settings.rules.engine(), &history, &steps)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {

@@ -31,12 +31,22 @@ pub struct Application {
     shutdown: watch::Sender<bool>,
 }
 
-/// Opens the embedded store under the data directory.
+/// Opens the embedded store under the data directory, alone (see `SqliteSettings::exclusive`).
 pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(settings, true)
+}
+
+/// Opens the embedded store beside a server that may be running (credential commands).
+pub fn open_store_shared(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(settings, false)
+}
+
+fn open_store_with(settings: &Settings, exclusive: bool) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
     let mut sqlite = SqliteSettings::new(settings.database_path());
     sqlite.read_pool_size = settings.read_pool_size;
+    sqlite.exclusive = exclusive;
     let store = SqliteStore::open(sqlite).context("opening the embedded store")?;
     Ok(Arc::new(store))
 }

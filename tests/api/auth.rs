@@ -27,7 +27,7 @@ async fn requests_without_or_with_bad_credentials_get_401_with_a_challenge() {
 #[tokio::test]
 async fn a_read_only_credential_cannot_write_statements() {
     let app = TestApp::spawn().await;
-    let store = fluency::startup::open_store(&settings_for(&app)).unwrap();
+    let store = fluency::startup::open_store_shared(&settings_for(&app)).unwrap();
     let reader = fluency::auth::create_credential(&store, vec![fluency::auth::Scope::StatementsRead], "reader", None)
         .await
         .unwrap();

@@ -48,11 +48,15 @@ pub struct SqliteSettings {
     /// Statements the writer gathers into one transaction (group commit) before committing;
     /// a larger batch still commits whole, alone.
     pub max_batch_statements: usize,
+    /// Hold the database alone: another process opening it exclusively is refused. Every
+    /// process that writes statements must (the `stored` clock and the consistency horizon
+    /// live in the process); a short credentials command need not.
+    pub exclusive: bool,
 }
 
 impl SqliteSettings {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), read_pool_size: 4, max_batch_statements: 1000 }
+        Self { path: path.into(), read_pool_size: 4, max_batch_statements: 1000, exclusive: true }
     }
 }
 
@@ -61,6 +65,8 @@ pub struct SqliteStore {
     // Dropped in order: the writer finishes its queue before the last checkpoint.
     writer: WriterHandle,
     _checkpointer: Checkpointer,
+    /// The exclusive lock, released when the store closes.
+    _lock: Option<std::fs::File>,
     pool: Pool<SqliteConnectionManager>,
     consistency: Arc<Consistency>,
     stats: Arc<WriteStats>,
@@ -69,6 +75,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens or creates the database, migrates its schema and starts the writer thread.
     pub fn open(settings: SqliteSettings) -> anyhow::Result<SqliteStore> {
+        let lock = if settings.exclusive { Some(lock_exclusively(&settings.path)?) } else { None };
         let conn = schema::open_writer_connection(&settings.path)?;
         let last_stored = schema::find_last_stored(&conn)?;
         let pool = schema::open_read_pool(&settings.path, settings.read_pool_size)?;
@@ -83,7 +90,7 @@ impl SqliteStore {
         )?;
         let checkpointer = Checkpointer::start(&settings.path)?;
         tracing::info!(path = %settings.path.display(), last_stored, "Opened the SQLite store.");
-        Ok(Self { writer, _checkpointer: checkpointer, pool, consistency, stats })
+        Ok(Self { writer, _checkpointer: checkpointer, _lock: lock, pool, consistency, stats })
     }
 
     /// Counters of the write path (transactions and jobs), e.g. to export as metrics.
@@ -105,6 +112,31 @@ impl SqliteStore {
         .await
         .context("a SQLite read task failed")?;
         Ok(result?)
+    }
+}
+
+/// Takes the advisory lock beside the database file (`<file>.lock`).
+fn lock_exclusively(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the directory {}", dir.display()))?;
+    }
+    let lock_path = path.with_extension("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening the lock file {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the database {} is in use by another Fluency process (a running server?); stop it, \
+             or send the data to that server over HTTP (--url)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {}", lock_path.display()))
+        }
     }
 }
 
@@ -234,5 +266,25 @@ impl Store for SqliteStore {
     async fn query_interventions(&self, query: &InterventionQuery) -> StoreResult<Vec<Intervention>> {
         let query = query.clone();
         self.read(move |conn| automation::query_interventions(conn, &query)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_exclusive_open_is_refused_while_shared_opens_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SqliteSettings::new(dir.path().join("lrs.db"));
+        let first = SqliteStore::open(settings.clone()).unwrap();
+
+        let second = SqliteStore::open(settings.clone()).err().expect("refused");
+        let shared = SqliteStore::open(SqliteSettings { exclusive: false, ..settings.clone() });
+
+        assert!(format!("{second:#}").contains("in use by another Fluency process"), "{second:#}");
+        assert!(shared.is_ok());
+        drop((first, shared));
+        assert!(SqliteStore::open(settings).is_ok(), "the lock goes with the store");
     }
 }
