@@ -2,7 +2,11 @@
 //! application, so tests running several servers in one process do not share counts.
 //! Names follow `fluency_<thing>_<unit>_total` for counters.
 
+use std::sync::{Arc, Mutex};
+
 use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+use crate::delivery::DeliveryStats;
 
 /// Evaluation time buckets, in seconds: from well under a millisecond to the deadline.
 const EVALUATION_BUCKETS: [f64; 10] = [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25];
@@ -17,10 +21,16 @@ pub struct Metrics {
     /// By rule and error kind.
     pub rule_failures: IntCounterVec,
     pub rule_evaluation_seconds: Histogram,
-    /// By outbox kind (notify, emit, assign).
-    pub intents_delivered: IntCounterVec,
-    pub intent_retries: IntCounterVec,
-    pub intents_dead_lettered: IntCounterVec,
+    delivery: Mutex<Option<FollowedDelivery>>,
+}
+
+/// The delivery worker's counters, copied into Prometheus counters when scraped.
+struct FollowedDelivery {
+    stats: Arc<DeliveryStats>,
+    attempts: IntCounter,
+    delivered: IntCounter,
+    retried: IntCounter,
+    dead_lettered: IntCounter,
 }
 
 impl Default for Metrics {
@@ -51,11 +61,6 @@ impl Metrics {
             "Rule runs that failed, by rule and error kind.",
             &["rule", "kind"],
         );
-        let intents_delivered = counters("fluency_intents_delivered_total", "Intents delivered, by kind.", &["kind"]);
-        let intent_retries =
-            counters("fluency_intent_retries_total", "Delivery attempts that failed and will be retried.", &["kind"]);
-        let intents_dead_lettered =
-            counters("fluency_intents_dead_lettered_total", "Intents moved to the dead-letter list.", &["kind"]);
         let options = HistogramOpts::new("fluency_rule_evaluation_seconds", "Time of one rule run.")
             .buckets(EVALUATION_BUCKETS.to_vec());
         let rule_evaluation_seconds = Histogram::with_opts(options).expect("valid metric");
@@ -67,14 +72,44 @@ impl Metrics {
             rule_evaluations,
             rule_failures,
             rule_evaluation_seconds,
-            intents_delivered,
-            intent_retries,
-            intents_dead_lettered,
+            delivery: Mutex::new(None),
         }
+    }
+
+    /// Reports the delivery worker's counters from now on.
+    pub fn follow_delivery(&self, stats: Arc<DeliveryStats>) {
+        let counter = |name: &str, help: &str| {
+            let counter = IntCounter::new(name, help).expect("valid metric");
+            self.registry.register(Box::new(counter.clone())).expect("unique metric");
+            counter
+        };
+        let followed = FollowedDelivery {
+            stats,
+            attempts: counter(
+                "fluency_delivery_attempts_total",
+                "Intents attempted (requests, statement writes, refusals).",
+            ),
+            delivered: counter("fluency_intents_delivered_total", "Intents delivered."),
+            retried: counter("fluency_intent_retries_total", "Attempts that failed and were scheduled again."),
+            dead_lettered: counter("fluency_intents_dead_lettered_total", "Intents moved to the dead-letter list."),
+        };
+        *self.delivery.lock().expect("metrics lock") = Some(followed);
     }
 
     /// Every metric in the text exposition format.
     pub fn render(&self) -> String {
+        if let Some(followed) = &*self.delivery.lock().expect("metrics lock") {
+            let now = followed.stats.snapshot();
+            // The worker's counts only grow, so the difference is what happened since.
+            for (counter, value) in [
+                (&followed.attempts, now.attempts),
+                (&followed.delivered, now.delivered),
+                (&followed.retried, now.retried),
+                (&followed.dead_lettered, now.dead_lettered),
+            ] {
+                counter.inc_by(value.saturating_sub(counter.get()));
+            }
+        }
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("encoding into memory");
         String::from_utf8(out).expect("the text format is UTF-8")
@@ -96,5 +131,20 @@ mod tests {
         assert!(text.contains("fluency_rule_evaluations_total{rule=\"nudge\"} 3"), "{text}");
         assert!(text.contains("fluency_rule_evaluation_seconds_count 1"), "{text}");
         assert!(text.contains("# TYPE fluency_statements_stored_total counter"), "{text}");
+    }
+
+    #[test]
+    fn delivery_counts_are_followed_at_each_scrape() {
+        let metrics = Metrics::new();
+        let stats = Arc::new(DeliveryStats::default());
+        metrics.follow_delivery(stats.clone());
+
+        stats.delivered.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        let first = metrics.render();
+        stats.delivered.fetch_add(3, std::sync::atomic::Ordering::Relaxed);
+        let second = metrics.render();
+
+        assert!(first.contains("fluency_intents_delivered_total 2"), "{first}");
+        assert!(second.contains("fluency_intents_delivered_total 5"), "{second}");
     }
 }

@@ -14,9 +14,10 @@ use tokio::sync::{watch, Notify};
 
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
+use crate::delivery::{DeliveryWorker, Targets};
 use crate::http::{self, AppState, CursorSealer};
 use crate::metrics::Metrics;
-use crate::service::rules::{RuleCatalog, RuleRunner, RunnerSettings};
+use crate::service::rules::{LrsEmitter, RuleCatalog, RuleRunner, RuleScheduler, RunnerSettings, StoreOutbox};
 use crate::service::{DocumentService, StatementService};
 use crate::storage::blobs::AttachmentStore;
 use crate::storage::sqlite::{SqliteSettings, SqliteStore};
@@ -64,11 +65,14 @@ impl Application {
             StatementService::new(store.clone(), blobs, settings.max_page_size)
                 .counting_into(metrics.statements_stored.clone()),
         );
-        let outbox_ready = Arc::new(Notify::new());
         let (shutdown, stopping) = watch::channel(false);
-        let rules = match settings.rules.enabled {
-            true => Some(start_rules(&settings, &store, &statements, &metrics, &outbox_ready, stopping.clone())?),
-            false => None,
+        let (rules, outbox_ready) = match settings.rules.enabled {
+            true => {
+                let outbox_ready = start_delivery(&settings, &store, &statements, &metrics, stopping.clone())?;
+                let catalog = start_rules(&settings, &store, &statements, &metrics, &outbox_ready, stopping.clone())?;
+                (Some(catalog), outbox_ready)
+            }
+            false => (None, Arc::new(Notify::new())),
         };
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone()),
@@ -109,6 +113,25 @@ impl Application {
     }
 }
 
+/// Starts the delivery worker on the store's outbox; returns its wake-up signal.
+fn start_delivery(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    statements: &Arc<StatementService>,
+    metrics: &Arc<Metrics>,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<Arc<Notify>> {
+    let targets = Targets::parse(&settings.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (policy, worker_settings) = settings.delivery.build(&targets).map_err(anyhow::Error::msg)?;
+    let outbox = Arc::new(StoreOutbox::new(store.clone()));
+    let emitter = Arc::new(LrsEmitter::new(statements.clone(), settings.public_url.clone()));
+    let worker = DeliveryWorker::new(outbox, emitter, targets, policy, worker_settings)?;
+    metrics.follow_delivery(worker.stats());
+    let waker = worker.waker();
+    tokio::spawn(worker.run(stopping));
+    Ok(waker)
+}
+
 /// Loads the rules and starts their runner and, when configured, the directory watcher.
 fn start_rules(
     settings: &Settings,
@@ -119,11 +142,21 @@ fn start_rules(
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<Arc<RuleCatalog>> {
     let catalog = Arc::new(RuleCatalog::open(settings.rules_dir(), settings.rules.engine())?);
-    let runner_settings =
-        RunnerSettings { batch_size: settings.rules.batch_size, assign_target: settings.rules.assign_target.clone() };
+    let runner_settings = RunnerSettings {
+        batch_size: settings.rules.batch_size,
+        assign_target: settings.delivery.assign_target.clone(),
+    };
     let runner =
         RuleRunner::new(store.clone(), catalog.clone(), metrics.clone(), runner_settings, outbox_ready.clone());
     tokio::spawn(runner.run(statements.watch_committed(), stopping.clone()));
+    let scheduler = RuleScheduler::new(
+        store.clone(),
+        catalog.clone(),
+        metrics.clone(),
+        settings.delivery.assign_target.clone(),
+        outbox_ready.clone(),
+    );
+    tokio::spawn(scheduler.run(stopping.clone()));
     if settings.rules.reload_seconds > 0 {
         tokio::spawn(watch_rules_dir(catalog.clone(), Duration::from_secs(settings.rules.reload_seconds), stopping));
     }

@@ -18,8 +18,6 @@ pub struct RulesConfig {
     pub reload_seconds: u64,
     /// Statements evaluated per rules commit.
     pub batch_size: usize,
-    /// The delivery target that receives `assign` intents (they are recorded either way).
-    pub assign_target: Option<String>,
     pub max_consecutive_failures: u32,
     pub max_emission_depth: u64,
     pub sandbox: SandboxSettings,
@@ -33,7 +31,6 @@ impl Default for RulesConfig {
             dir: None,
             reload_seconds: 2,
             batch_size: 256,
-            assign_target: None,
             max_consecutive_failures: engine.max_consecutive_failures,
             max_emission_depth: engine.max_emission_depth,
             sandbox: engine.sandbox,

@@ -6,12 +6,14 @@ mod automation;
 
 pub use automation::RulesConfig;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::delivery::{DeliverySettings, TargetSettings, Targets};
 use crate::xapi::XapiVersion;
 
 /// The resolved configuration of one Fluency process.
@@ -39,6 +41,9 @@ pub struct Settings {
     /// `https://lms.example.com`. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
     pub rules: RulesConfig,
+    /// Named delivery targets (`[targets.<name>]`); their URLs and secrets are secrets.
+    pub targets: BTreeMap<String, TargetSettings>,
+    pub delivery: DeliverySettings,
 }
 
 impl Default for Settings {
@@ -55,6 +60,8 @@ impl Default for Settings {
             log: "info".to_string(),
             cors_origins: vec!["*".to_string()],
             rules: RulesConfig::default(),
+            targets: BTreeMap::new(),
+            delivery: DeliverySettings::default(),
         }
     }
 }
@@ -77,6 +84,9 @@ pub struct SettingsLayer {
     /// The whole `[rules]` table (a later layer's table replaces an earlier one's).
     pub rules: Option<RulesConfig>,
     pub rules_dir: Option<PathBuf>,
+    /// The `[targets.*]` tables, replacing an earlier layer's.
+    pub targets: Option<BTreeMap<String, TargetSettings>>,
+    pub delivery: Option<DeliverySettings>,
 }
 
 /// Environment variable for each field, in the order of the README table.
@@ -178,6 +188,12 @@ impl Settings {
         if let Some(dir) = layer.rules_dir {
             self.rules.dir = Some(dir);
         }
+        if let Some(targets) = layer.targets {
+            self.targets = targets;
+        }
+        if let Some(delivery) = layer.delivery {
+            self.delivery = delivery;
+        }
         Ok(())
     }
 
@@ -196,7 +212,10 @@ impl Settings {
         if self.read_pool_size == 0 {
             bail!("read_pool_size: must be at least 1");
         }
-        self.rules.check()
+        self.rules.check()?;
+        let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.delivery.build(&targets).map_err(anyhow::Error::msg)?;
+        Ok(())
     }
 
     /// The rules directory: configured, else `<data_dir>/rules`.
@@ -248,21 +267,29 @@ mod tests {
 
     #[test]
     fn the_rules_table_is_read_whole_and_checked() {
-        let file: SettingsLayer = toml::from_str(
-            "[rules]\nbatch_size = 10\nassign_target = \"lms\"\n[rules.sandbox]\nmax_operations = 500\n",
-        )
-        .unwrap();
+        let file: SettingsLayer =
+            toml::from_str("[rules]\nbatch_size = 10\n[rules.sandbox]\nmax_operations = 500\n").unwrap();
         let env = environment(&[("FLUENCY_RULES_DIR", "/srv/rules")]);
 
         let settings = Settings::resolve([file, env]).unwrap();
 
         assert_eq!(settings.rules.batch_size, 10);
-        assert_eq!(settings.rules.assign_target.as_deref(), Some("lms"));
         assert_eq!(settings.rules.sandbox.max_operations, 500);
         assert_eq!(settings.rules_dir(), PathBuf::from("/srv/rules"));
         assert!(toml::from_str::<SettingsLayer>("[rules]\nbatchsize = 1\n").is_err());
         let zero: SettingsLayer = toml::from_str("[rules]\nbatch_size = 0\n").unwrap();
         assert!(format!("{:#}", Settings::resolve([zero]).unwrap_err()).contains("rules.batch_size"));
+    }
+
+    #[test]
+    fn targets_and_delivery_are_checked_together() {
+        let good = "[delivery]\nassign_target = \"lms\"\n[targets.lms]\nkind = \"webhook\"\nurl = \"https://lms.example.com/hook\"\nsecret = \"whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"\n";
+        let settings = Settings::resolve([toml::from_str::<SettingsLayer>(good).unwrap()]).unwrap();
+        assert_eq!(settings.targets.len(), 1);
+
+        let dangling = toml::from_str::<SettingsLayer>("[delivery]\nassign_target = \"crm\"\n").unwrap();
+        let error = format!("{:#}", Settings::resolve([dangling]).unwrap_err());
+        assert!(error.contains("delivery.assign_target"), "{error}");
     }
 
     #[test]

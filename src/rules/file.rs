@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::error::RuleError;
+use super::schedule::Schedule;
 use super::trigger::{Trigger, TriggerSettings};
 
 /// The prefix of metadata lines.
@@ -26,6 +27,7 @@ struct RawMetadata {
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     trigger: Option<Spanned<TriggerSettings>>,
+    schedule: Option<Spanned<String>>,
 }
 
 fn enabled_by_default() -> bool {
@@ -41,6 +43,8 @@ pub struct RuleFile {
     pub description: String,
     pub enabled: bool,
     pub trigger: Trigger,
+    /// Set for a rule that runs on a schedule instead of on statements.
+    pub schedule: Option<Schedule>,
     /// The whole file: the metadata lines are comments to Rhai, so lines keep their numbers.
     pub source: String,
     /// sha256 of the file in hex: changes whenever the file does.
@@ -115,6 +119,17 @@ impl RuleFile {
                 format!("metadata: name {name:?} must be 1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.'"),
             ));
         }
+        let schedule = match &raw.schedule {
+            Some(text) if raw.trigger.is_some() => {
+                let message = "metadata: a rule runs either on statements ([trigger]) or on a schedule, not both";
+                return Err(block.error_at(text.span().start, message));
+            }
+            Some(text) => Some(
+                Schedule::parse(text.get_ref())
+                    .map_err(|e| block.error_at(text.span().start, format!("metadata: {e}")))?,
+            ),
+            None => None,
+        };
         let trigger = match &raw.trigger {
             Some(trigger) => trigger.get_ref().build().map_err(|e| block.error_at(trigger.span().start, e))?,
             None => Trigger::default(),
@@ -125,6 +140,7 @@ impl RuleFile {
             description: raw.description,
             enabled: raw.enabled,
             trigger,
+            schedule,
             source: source.to_string(),
             version: hex::encode(Sha256::digest(source.as_bytes())),
         })
@@ -160,6 +176,8 @@ mod tests {
             ("bad name", "//! name = \"a b\"\n", (1, 12), "name \"a b\""),
             ("missing name", "//! enabled = true\n", (1, 5), "name"),
             ("bad trigger", "//! name = \"a\"\n//! [trigger]\n//! verbs = [\"failed\"]\n", (2, 5), "trigger.verbs"),
+            ("bad schedule", "//! name = \"a\"\n//! schedule = \"0 9 * *\"\n", (2, 16), "five fields"),
+            ("both", "//! name = \"a\"\n//! schedule = \"0 9 * * MON\"\n//! [trigger]\n", (2, 16), "not both"),
         ];
         for (description, source, (line, column), needle) in cases {
             let error = RuleFile::parse("r.rhai", source).unwrap_err();

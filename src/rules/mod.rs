@@ -12,6 +12,7 @@ pub mod host;
 pub mod intent;
 pub mod runtime;
 pub mod sandbox;
+pub mod schedule;
 pub mod statement;
 pub mod trigger;
 
@@ -24,3 +25,4 @@ pub use host::{HistoryQuery, HistorySummary, HostError, MemoryHost, RuleHost, St
 pub use intent::{Intent, IntentRecord, NotifyMessage};
 pub use runtime::{Evaluated, RuleHealth, RuleOutcome, RuleSet, RulesSettings, TriggerStatement};
 pub use sandbox::{build_engine, SandboxSettings};
+pub use schedule::Schedule;

@@ -21,6 +21,7 @@ use super::file::RuleFile;
 use super::host::{RuleHost, StateChange};
 use super::intent::IntentRecord;
 use super::sandbox::{build_engine, SandboxSettings};
+use super::schedule::{scheduled_trigger_id, Schedule};
 use super::statement;
 use super::trigger::{Trigger, TriggerIndex};
 use crate::xapi::time::{now_micros, Micros};
@@ -72,6 +73,8 @@ pub struct CompiledRule {
     pub file: String,
     pub enabled: bool,
     pub trigger: Trigger,
+    /// Set for rules that run on a schedule; they never run on statements.
+    pub schedule: Option<Schedule>,
     ast: Arc<AST>,
 }
 
@@ -278,6 +281,42 @@ impl RuleSet {
         Ok(converted)
     }
 
+    /// Why the rule does not run at all, if it does not.
+    fn inactive(&self, position: usize) -> Option<&'static str> {
+        if !self.rules[position].enabled {
+            return Some("the rule is not enabled");
+        }
+        if self.health[position].lock().expect("health lock").disabled {
+            return Some("the rule was disabled after consecutive failures");
+        }
+        None
+    }
+
+    /// The active scheduled rules: name, version and schedule.
+    pub fn scheduled(&self) -> Vec<(Arc<str>, Arc<str>, Schedule)> {
+        let active =
+            |(position, rule): &(usize, &CompiledRule)| self.inactive(*position).is_none() && rule.schedule.is_some();
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(active)
+            .filter_map(|(_, rule)| Some((rule.name.clone(), rule.version.clone(), rule.schedule.clone()?)))
+            .collect()
+    }
+
+    /// Runs a scheduled rule for its time `at`, with `statement` set to `()`; `None` when
+    /// the rule is unknown, inactive or not scheduled.
+    pub fn run_scheduled(&self, rule: &str, at: Micros, host: &Arc<dyn RuleHost>) -> Option<RuleOutcome> {
+        let position = self.rules.iter().position(|r| &*r.name == rule)?;
+        let compiled = &self.rules[position];
+        if compiled.schedule.is_none() || self.inactive(position).is_some() {
+            return None;
+        }
+        let id = scheduled_trigger_id(&compiled.name, &compiled.version, at);
+        let trigger = TriggerStatement { id, time: at, statement: &Value::Null };
+        Some(self.run(position, Ok(Dynamic::UNIT), &trigger, 0, host))
+    }
+
     fn skip_reason(
         &self,
         position: usize,
@@ -285,12 +324,12 @@ impl RuleSet {
         emission: Option<(&str, u64)>,
         actor: &OnceCell<Option<String>>,
     ) -> Option<&'static str> {
-        let rule = &self.rules[position];
-        if !rule.enabled {
-            return Some("the rule is not enabled");
+        if let Some(reason) = self.inactive(position) {
+            return Some(reason);
         }
-        if self.health[position].lock().expect("health lock").disabled {
-            return Some("the rule was disabled after consecutive failures");
+        let rule = &self.rules[position];
+        if rule.schedule.is_some() {
+            return Some("the rule runs on a schedule, not on statements");
         }
         match emission {
             Some((by, _)) if by == &*rule.name => return Some("the rule emitted this statement"),
@@ -402,6 +441,7 @@ pub fn compile(engine: &Engine, file: RuleFile) -> Result<CompiledRule, RuleErro
         file: file.file,
         enabled: file.enabled,
         trigger: file.trigger,
+        schedule: file.schedule,
         ast: Arc::new(ast),
     })
 }

@@ -14,8 +14,9 @@ use crate::xapi::time::Micros;
 /// and nothing applied twice.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RulesCommit {
-    /// Every statement with `stored` at or before this has been evaluated.
-    pub evaluated_through: Micros,
+    /// Every statement with `stored` at or before this has been evaluated; `None` leaves
+    /// the position alone (scheduled runs).
+    pub evaluated_through: Option<Micros>,
     pub runs: Vec<RuleRun>,
     /// Applied in order.
     pub state: Vec<StateWrite>,

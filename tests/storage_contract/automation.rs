@@ -41,7 +41,7 @@ fn set(rule: &str, key: &str, value: Value, expires: Option<i64>) -> StateWrite 
 
 fn commit(through: i64) -> RulesCommit {
     RulesCommit {
-        evaluated_through: through,
+        evaluated_through: Some(through),
         runs: vec![RuleRun {
             rule: "nudge".into(),
             trigger: Uuid::from_u128(7),
@@ -67,6 +67,8 @@ pub async fn a_rules_commit_is_durable_and_idempotent(h: Harness) {
 
     // Assert
     assert_eq!(h.store.rules_evaluated_through().await.unwrap(), Some(500), "progress never goes back");
+    h.store.commit_rules(RulesCommit { evaluated_through: None, ..commit(0) }).await.unwrap();
+    assert_eq!(h.store.rules_evaluated_through().await.unwrap(), Some(500), "a commit without a position keeps it");
     assert_eq!(h.store.rule_runs("nudge", 10).await.unwrap(), commit(0).runs);
     assert_eq!(h.store.rule_state("nudge", "failures", 0).await.unwrap(), Some(json!(2)));
     let pending = h.store.outbox_items(OutboxStatus::Pending, 10).await.unwrap();

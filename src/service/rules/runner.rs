@@ -69,8 +69,11 @@ impl RuleRunner {
             match self.store.statements_stored_after(cursor, self.settings.batch_size.max(1)).await {
                 Ok(batch) if !batch.is_empty() => {
                     let count = batch.len() as u64;
+                    let through = batch.last().map_or(cursor, |s| s.stored);
                     let commit = self.evaluate(batch).await;
-                    let Some(through) = self.commit(commit, &mut shutdown).await else { return };
+                    if !commit_until_landed(&*self.store, commit, &mut shutdown, &self.outbox_ready).await {
+                        return;
+                    }
                     self.metrics.rules_statements.inc_by(count);
                     cursor = through;
                 }
@@ -99,7 +102,7 @@ impl RuleRunner {
         let assign_target = self.settings.assign_target.clone();
         let through = batch.last().map_or(0, |s| s.stored);
         let evaluated = tokio::task::spawn_blocking(move || {
-            let mut commit = RulesCommit { evaluated_through: through, ..Default::default() };
+            let mut commit = RulesCommit { evaluated_through: Some(through), ..Default::default() };
             let dyn_host: Arc<dyn RuleHost> = host.clone();
             for statement in &batch {
                 for outcome in evaluate_statement(&rules, &dyn_host, statement) {
@@ -114,32 +117,37 @@ impl RuleRunner {
         evaluated.unwrap_or_else(|error| {
             // A panic outside the scripts' own guard: skip the batch rather than stall forever.
             tracing::error!(error = %error, "Evaluating rules failed; the batch is skipped.");
-            RulesCommit { evaluated_through: through, ..Default::default() }
+            RulesCommit { evaluated_through: Some(through), ..Default::default() }
         })
-    }
-
-    /// Writes the commit, retrying until it lands; `None` when shut down first.
-    async fn commit(&self, commit: RulesCommit, shutdown: &mut watch::Receiver<bool>) -> Option<Micros> {
-        let through = commit.evaluated_through;
-        let has_outbox = !commit.outbox.is_empty();
-        loop {
-            match self.store.commit_rules(commit.clone()).await {
-                Ok(()) => break,
-                Err(error) => tracing::error!(error = %error, "Writing the rules commit failed; retrying."),
-            }
-            if wait(shutdown, RETRY_DELAY).await {
-                return None;
-            }
-        }
-        if has_outbox {
-            self.outbox_ready.notify_one();
-        }
-        Some(through)
     }
 }
 
+/// Writes the commit, retrying until it lands (false: shut down first), then wakes the
+/// delivery worker if there is something to deliver.
+pub(super) async fn commit_until_landed(
+    store: &dyn Store,
+    commit: RulesCommit,
+    shutdown: &mut watch::Receiver<bool>,
+    outbox_ready: &Notify,
+) -> bool {
+    let has_outbox = !commit.outbox.is_empty();
+    loop {
+        match store.commit_rules(commit.clone()).await {
+            Ok(()) => break,
+            Err(error) => tracing::error!(error = %error, "Writing the rules commit failed; retrying."),
+        }
+        if wait(shutdown, RETRY_DELAY).await {
+            return false;
+        }
+    }
+    if has_outbox {
+        outbox_ready.notify_one();
+    }
+    true
+}
+
 /// True when shut down before `delay` passed.
-async fn wait(shutdown: &mut watch::Receiver<bool>, delay: Duration) -> bool {
+pub(super) async fn wait(shutdown: &mut watch::Receiver<bool>, delay: Duration) -> bool {
     tokio::select! {
         _ = shutdown.changed() => true,
         _ = tokio::time::sleep(delay) => *shutdown.borrow(),
@@ -161,7 +169,7 @@ fn evaluate_statement(rules: &RuleSet, host: &Arc<dyn RuleHost>, statement: &Sto
     rules.evaluate(&trigger, host)
 }
 
-fn observe(metrics: &Metrics, outcome: &RuleOutcome) {
+pub(super) fn observe(metrics: &Metrics, outcome: &RuleOutcome) {
     metrics.rule_evaluations.with_label_values(&[&outcome.rule]).inc();
     metrics.rule_evaluation_seconds.observe(outcome.elapsed.as_secs_f64());
     if let Err(error) = &outcome.result {
@@ -171,7 +179,7 @@ fn observe(metrics: &Metrics, outcome: &RuleOutcome) {
 
 /// Adds a run's products to the commit: intents become outbox items (assignments also
 /// interventions), and the run is recorded when it failed or produced something.
-fn record(commit: &mut RulesCommit, outcome: RuleOutcome, now: Micros, assign_target: Option<&str>) {
+pub(super) fn record(commit: &mut RulesCommit, outcome: RuleOutcome, now: Micros, assign_target: Option<&str>) {
     let rule = outcome.rule.to_string();
     let mut run = RuleRun {
         rule: rule.clone(),

@@ -18,12 +18,14 @@ use crate::xapi::time::Micros;
 // ---- Writer side ----
 
 pub(super) fn commit_rules(conn: &Connection, commit: &RulesCommit) -> anyhow::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO rules_progress (id, evaluated_through) VALUES (1, ?1)
-         ON CONFLICT (id) DO UPDATE SET evaluated_through = max(evaluated_through, excluded.evaluated_through)",
-    )?
-    .execute([commit.evaluated_through])
-    .context("recording rules progress")?;
+    if let Some(through) = commit.evaluated_through {
+        conn.prepare_cached(
+            "INSERT INTO rules_progress (id, evaluated_through) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET evaluated_through = max(evaluated_through, excluded.evaluated_through)",
+        )?
+        .execute([through])
+        .context("recording rules progress")?;
+    }
     let mut run = conn.prepare_cached("INSERT OR IGNORE INTO rule_runs VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
     for record in &commit.runs {
         let error = record.error.as_ref().map(Value::to_string);
