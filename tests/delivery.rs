@@ -1,12 +1,14 @@
 //! Delivery against a real HTTP receiver: an actix-web server on 127.0.0.1:0 that answers
 //! from a script and records every request, as a Slack, Teams or webhook endpoint would.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+#[path = "support/receiver.rs"]
+mod receiver;
 
-use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use receiver::{reply, Receiver, Reply};
+
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fluency::delivery::{
@@ -15,7 +17,7 @@ use fluency::delivery::{
 };
 use fluency::rules::{Intent, IntentRecord, NotifyMessage};
 use serde_json::{json, Value};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 const SECRET: &str = "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
@@ -25,114 +27,6 @@ const KEY: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00
 /// so intents queued side by side need their own.
 fn key(target: &str) -> String {
     format!("{}{target}", &KEY[..40])
-}
-
-// ---- the receiver ----
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    retry_after: Option<&'static str>,
-    body: &'static str,
-    delay: Duration,
-}
-
-fn reply(status: u16) -> Reply {
-    Reply { status, retry_after: None, body: "", delay: Duration::ZERO }
-}
-
-struct Recorded {
-    at: Instant,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-struct ReceiverState {
-    script: Mutex<VecDeque<Reply>>,
-    otherwise: Reply,
-    requests: Mutex<Vec<Recorded>>,
-    /// Ids of requests answered 2xx: what a deduplicating receiver processed.
-    processed: Mutex<HashSet<String>>,
-    arrived: Notify,
-}
-
-struct Receiver {
-    url: String,
-    state: web::Data<ReceiverState>,
-}
-
-async fn receive(state: web::Data<ReceiverState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let headers = request
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.as_str().to_string(), value.to_str().unwrap_or("").to_string()))
-        .collect::<HashMap<_, _>>();
-    let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| state.otherwise.clone());
-    tokio::time::sleep(reply.delay).await;
-    if (200..300).contains(&reply.status) {
-        let id = headers.get("webhook-id").or(headers.get("idempotency-key")).cloned().unwrap_or_default();
-        state.processed.lock().unwrap().insert(id);
-    }
-    let body = String::from_utf8(body.to_vec()).unwrap();
-    state.requests.lock().unwrap().push(Recorded { at: Instant::now(), headers, body });
-    state.arrived.notify_one();
-    let mut response = HttpResponse::build(StatusCode::from_u16(reply.status).unwrap());
-    if let Some(value) = reply.retry_after {
-        response.insert_header(("Retry-After", value));
-    }
-    if (300..400).contains(&reply.status) {
-        response.insert_header(("Location", "http://127.0.0.1:9/elsewhere"));
-    }
-    response.body(reply.body)
-}
-
-impl Receiver {
-    /// Answers `script` in order, then `otherwise` forever.
-    fn start(script: impl IntoIterator<Item = Reply>, otherwise: Reply) -> Self {
-        let state = web::Data::new(ReceiverState {
-            script: Mutex::new(script.into_iter().collect()),
-            otherwise,
-            requests: Mutex::default(),
-            processed: Mutex::default(),
-            arrived: Notify::new(),
-        });
-        let data = state.clone();
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(receive)))
-            .workers(1)
-            .disable_signals()
-            .bind(("127.0.0.1", 0))
-            .expect("receiver binds");
-        let port = server.addrs()[0].port();
-        tokio::spawn(server.run());
-        Self { url: format!("http://127.0.0.1:{port}/services/T0/B0/SECRETPATH"), state }
-    }
-
-    fn count(&self) -> usize {
-        self.state.requests.lock().unwrap().len()
-    }
-
-    fn processed(&self) -> usize {
-        self.state.processed.lock().unwrap().len()
-    }
-
-    fn header(&self, request: usize, name: &str) -> Option<String> {
-        self.state.requests.lock().unwrap()[request].headers.get(name).cloned()
-    }
-
-    fn body(&self, request: usize) -> String {
-        self.state.requests.lock().unwrap()[request].body.clone()
-    }
-
-    /// Waits (bounded) until `n` requests have arrived.
-    async fn wait_for(&self, n: usize) {
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while self.count() < n {
-                self.state.arrived.notified().await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("expected {n} requests, got {}", self.count()));
-    }
 }
 
 // ---- the sending side ----

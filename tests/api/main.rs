@@ -3,8 +3,11 @@
 mod about;
 mod auth;
 mod conformance;
+mod delivery;
 mod documents;
 mod helpers;
 mod process;
+#[path = "../support/receiver.rs"]
+mod receiver;
 mod rules;
 mod statements;

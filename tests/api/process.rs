@@ -7,13 +7,42 @@ use serde_json::Value;
 
 use crate::helpers::{basic, statement, ADMIN_KEY, ADMIN_SECRET};
 
-struct Server {
-    child: Child,
-    base: String,
+pub struct Server {
+    pub child: Child,
+    /// The xAPI base URL, e.g. `http://127.0.0.1:PORT/xapi`.
+    pub base: String,
+}
+
+impl Server {
+    /// The URL of `path` under Fluency's own API (`/api`).
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/{}", self.base.trim_end_matches("/xapi"), path)
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fluency"))
+    start_with_config(data_dir, None)
+}
+
+/// Starts `fluency serve` on `data_dir`, with a configuration file if given.
+pub fn start_with_config(data_dir: &std::path::Path, config: Option<&std::path::Path>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fluency"));
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("FLUENCY_ADMIN_KEY", ADMIN_KEY)
@@ -43,7 +72,7 @@ fn start(data_dir: &std::path::Path) -> Server {
 async fn acknowledged_statements_survive_a_kill_and_restart() {
     let data_dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let mut server = start(data_dir.path());
+    let server = start(data_dir.path());
     let sends = (0..40).map(|_| {
         let request = client
             .post(format!("{}/statements", server.base))
@@ -54,9 +83,8 @@ async fn acknowledged_statements_survive_a_kill_and_restart() {
     });
     let acknowledged: Vec<String> = futures_util::future::join_all(sends).await.into_iter().flatten().collect();
 
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
-    let mut restarted = start(data_dir.path());
+    server.kill();
+    let restarted = start(data_dir.path());
 
     for id in &acknowledged {
         let response = client
@@ -72,5 +100,4 @@ async fn acknowledged_statements_survive_a_kill_and_restart() {
         assert_eq!(body["id"], id.as_str());
     }
     assert_eq!(acknowledged.len(), 40);
-    restarted.child.kill().unwrap();
 }
