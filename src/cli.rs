@@ -69,8 +69,9 @@ pub enum RulesAction {
 pub enum CredentialsAction {
     /// Create a credential and print its key and secret (the secret is shown only once).
     Create {
-        /// Comma-separated xAPI scopes: all, all/read, statements/write, statements/read,
-        /// statements/read/mine, state, define, profile.
+        /// Comma-separated scopes: the xAPI ones (all, all/read, statements/write,
+        /// statements/read, statements/read/mine, state, define, profile) and Fluency's
+        /// admin and analytics.
         #[arg(long)]
         scopes: String,
         #[arg(long, default_value = "")]
