@@ -8,6 +8,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod http;
+pub mod impact;
 pub mod metrics;
 pub mod rules;
 pub mod service;
