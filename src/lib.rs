@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod impact;
+pub mod kpi;
 pub mod metrics;
 pub mod rules;
 pub mod service;

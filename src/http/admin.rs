@@ -1,6 +1,7 @@
 //! Fluency's own API beside the xAPI base path: `/api/rules` (list, get, create or
 //! replace, enable, disable, delete), `/api/outbox` (inspect, re-drive dead letters),
-//! `/api/interventions`, and `/metrics`. Everything under `/api` needs the `admin` scope.
+//! `/api/interventions`, `/api/impact` and `/metrics`. Everything under `/api` needs the
+//! `admin` scope, but `/api/impact`, which `analytics` is enough for.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 use super::{AppState, Reply};
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ErrorCode};
+use crate::service::impact::{run_impact, ImpactRequest};
 use crate::service::rules::{CatalogError, RuleCatalog};
 use crate::storage::{InterventionQuery, OutboxStatus};
 use crate::xapi::time::{now_micros, parse_timestamp, to_micros};
@@ -32,7 +34,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/rules/{name}/disable", web::post().to(disable_rule))
             .route("/outbox", web::get().to(list_outbox))
             .route("/outbox/{key}/redrive", web::post().to(redrive))
-            .route("/interventions", web::get().to(list_interventions)),
+            .route("/interventions", web::get().to(list_interventions))
+            .route("/impact", web::post().to(post_impact)),
     );
 }
 
@@ -212,6 +215,19 @@ async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Pat
             }
             state.outbox_ready.notify_one();
             json_reply(200, json!({ "key": key.as_str(), "status": "pending" }))
+        }
+        .await,
+    )
+}
+
+async fn post_impact(request: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Analyse).await?;
+            let wanted: ImpactRequest = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("body: not an impact request: {e}")))?;
+            let answer = run_impact(&**state.statements.store(), &wanted).await?;
+            json_reply(200, answer)
         }
         .await,
     )

@@ -27,6 +27,17 @@ pub enum KpiDirection {
 }
 
 impl KpiDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HigherIsBetter => "higher_is_better",
+            Self::LowerIsBetter => "lower_is_better",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::HigherIsBetter, Self::LowerIsBetter].into_iter().find(|d| d.as_str() == text)
+    }
+
     /// +1 or −1: multiplying a raw change by it gives the change in the "better" direction.
     pub fn sign(self) -> f64 {
         match self {

@@ -4,6 +4,7 @@
 
 pub mod attachments;
 pub mod documents;
+pub mod impact;
 pub mod rules;
 pub mod statements;
 

@@ -1,5 +1,7 @@
-//! The command line: `serve`, `credentials` and `rules test`. `main` parses it and calls
-//! `run`.
+//! The command line: `serve`, `credentials`, `rules test`, `kpi import`, `demo load` and
+//! `impact`. `main` parses it and calls `run`.
+
+mod impact;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::{create_credential, scope::parse_scopes};
 use crate::config::{Settings, SettingsLayer};
+use crate::kpi::command::{DemoAction, KpiAction};
 use crate::rules::dry_run::{dry_run, fixture_failures, StatementsFile};
 use crate::rules::RuleFile;
 use crate::startup::{open_store_shared, Application};
@@ -45,6 +48,18 @@ pub enum Command {
         #[command(subcommand)]
         action: RulesAction,
     },
+    /// KPI observations for impact analysis.
+    Kpi {
+        #[command(subcommand)]
+        action: KpiAction,
+    },
+    /// Demo data for the impact report.
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
+    /// Did a training move a KPI? Prints the analysis and writes an HTML report.
+    Impact(impact::ImpactArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +107,11 @@ impl Cli {
         layers.push(SettingsLayer::from_environment(|name| std::env::var(name).ok())?);
         let bind = match &self.command {
             Command::Serve { bind } => bind.clone(),
-            Command::Credentials { .. } | Command::Rules { .. } => None,
+            Command::Credentials { .. }
+            | Command::Rules { .. }
+            | Command::Kpi { .. }
+            | Command::Demo { .. }
+            | Command::Impact(_) => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -111,6 +130,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Serve { .. } => serve(settings).await,
         Command::Credentials { action } => credentials(settings, action).await,
         Command::Rules { action } => rules(&settings, action),
+        Command::Kpi { action } => crate::kpi::command::kpi(settings, action).await,
+        Command::Demo { action } => crate::kpi::command::demo(settings, action).await,
+        Command::Impact(args) => impact::impact(settings, args).await,
     }
 }
 

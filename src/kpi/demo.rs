@@ -1,0 +1,406 @@
+//! A seeded synthetic helpdesk for the impact demo and the end-to-end tests: weekly
+//! average-handling-time observations for every agent, course completions for the
+//! trained ones, unrelated noise, and the truth the analysis should recover. Used by
+//! `fluency demo load` and by tests.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::profile::{kpi_statement, Direction, KpiDefinition, KpiObservation};
+use crate::xapi::agent::ifi_key;
+use crate::xapi::time::format_utc;
+
+pub const DEMO_KPI: &str = "https://helpdesk.example.com/kpi/average-handling-time";
+pub const DEMO_CSAT_KPI: &str = "https://helpdesk.example.com/kpi/customer-satisfaction";
+pub const DEMO_COURSE: &str = "https://lms.example.com/courses/de-escalation";
+const OTHER_COURSE: &str = "https://lms.example.com/courses/spreadsheet-basics";
+const VERB_COMPLETED: &str = "http://adlnet.gov/expapi/verbs/completed";
+const VERB_LAUNCHED: &str = "http://adlnet.gov/expapi/verbs/launched";
+
+/// The helpdesk's numbers, in seconds of average handling time.
+const BASELINE_MEAN: f64 = 360.0;
+const BASELINE_SD: f64 = 40.0;
+const WEEKLY_NOISE_SD: f64 = 25.0;
+/// Everyone gets a little quicker with experience, trained or not.
+const TREND_PER_WEEK: f64 = -0.5;
+/// Course licence plus four hours off the phones, per participant.
+const COST_PER_PARTICIPANT: f64 = 400.0;
+/// Yearly value per agent of one second less handling time: about 5,000 calls a year at
+/// 0.008 EUR per agent-second.
+const VALUE_PER_SECOND: f64 = 40.0;
+
+/// What to generate. `effect` is the true change of the KPI caused by the course, in
+/// seconds (negative: quicker, which is better).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoSpec {
+    pub seed: u64,
+    pub agents: usize,
+    pub effect: f64,
+    /// The programme start (a Monday): courses are completed in the week before and the
+    /// week after it.
+    pub start: NaiveDate,
+    pub weeks_before: u32,
+    pub weeks_after: u32,
+    pub treated_share: f64,
+}
+
+impl Default for DemoSpec {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            agents: 300,
+            effect: -30.0,
+            start: NaiveDate::from_ymd_opt(2024, 4, 29).expect("a valid date"),
+            weeks_before: 8,
+            weeks_after: 8,
+            treated_share: 0.5,
+        }
+    }
+}
+
+/// What the generator put in, for tests and the demo's closing message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoTruth {
+    pub effect: f64,
+    pub trend_per_week: f64,
+    /// Every agent's IFI key, in generation order.
+    pub agents: Vec<String>,
+    /// Each trained agent's key and course completion time.
+    pub completions: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl DemoTruth {
+    pub fn is_treated(&self, actor_key: &str) -> bool {
+        self.completions.contains_key(actor_key)
+    }
+}
+
+pub struct DemoData {
+    /// Ordered by timestamp; every id is derived from the seed, so loading twice stores
+    /// nothing new.
+    pub statements: Vec<Value>,
+    pub truth: DemoTruth,
+}
+
+/// The demo's main KPI.
+pub fn demo_kpi() -> KpiDefinition {
+    KpiDefinition {
+        id: DEMO_KPI.into(),
+        name: Some("Average handling time".into()),
+        unit: Some("seconds".into()),
+        direction: Some(Direction::LowerIsBetter),
+    }
+}
+
+fn csat_kpi() -> KpiDefinition {
+    KpiDefinition {
+        id: DEMO_CSAT_KPI.into(),
+        name: Some("Customer satisfaction".into()),
+        unit: Some("percent".into()),
+        direction: Some(Direction::HigherIsBetter),
+    }
+}
+
+/// How many agents the spec trains.
+pub fn treated_count(spec: &DemoSpec) -> usize {
+    ((spec.agents as f64 * spec.treated_share).round() as usize).min(spec.agents)
+}
+
+/// A half-open time window `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn contains_micros(&self, micros: i64) -> bool {
+        self.start.timestamp_micros() <= micros && micros < self.end.timestamp_micros()
+    }
+}
+
+/// The analysis windows (pre, post): every week before the programme except the last,
+/// and every week after it except the first, so no window holds a week in which people
+/// were still completing the course.
+pub fn demo_windows(spec: &DemoSpec) -> (Window, Window) {
+    let start = midnight_utc(spec.start);
+    let pre = Window { start: start - Duration::weeks(spec.weeks_before.into()), end: start - Duration::weeks(1) };
+    let post = Window { start: start + Duration::weeks(1), end: start + Duration::weeks(spec.weeks_after.into()) };
+    (pre, post)
+}
+
+/// Generates the demo. Agents are nominated for the course with a preference for long
+/// handling times, as managers do: the groups differ before the course, so a post-only
+/// comparison is biased while difference-in-differences is not.
+pub fn generate_demo(spec: &DemoSpec) -> DemoData {
+    let mut rng = StdRng::seed_from_u64(spec.seed);
+    let start = midnight_utc(spec.start);
+    let agents: Vec<Agent> = (0..spec.agents)
+        .map(|index| Agent {
+            actor: json!({
+                "objectType": "Agent",
+                "name": format!("Agent {:03}", index + 1),
+                "mbox": format!("mailto:agent{:03}@helpdesk.example.com", index + 1),
+            }),
+            team: format!("team-{}", (index % 6) + 1),
+            baseline: normal(&mut rng, BASELINE_MEAN, BASELINE_SD),
+        })
+        .collect();
+
+    let mut nomination: Vec<(f64, usize)> =
+        agents.iter().enumerate().map(|(index, a)| (a.baseline + normal(&mut rng, 0.0, BASELINE_SD), index)).collect();
+    nomination.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut completed: Vec<Option<DateTime<Utc>>> = vec![None; agents.len()];
+    for &(_, index) in nomination.iter().take(treated_count(spec)) {
+        let minutes = rng.gen_range(9 * 60..17 * 60);
+        let day = rng.gen_range(-7..7);
+        completed[index] = Some(start + Duration::days(day) + Duration::minutes(minutes));
+    }
+
+    let mut statements = Vec::new();
+    let weeks = -(spec.weeks_before as i64)..spec.weeks_after as i64;
+    for (agent, completion) in agents.iter().zip(&completed) {
+        for (step, week) in weeks.clone().enumerate() {
+            let monday = start + Duration::weeks(week);
+            // The weekly figure is reported on Friday at five.
+            let timestamp = monday + Duration::days(4) + Duration::hours(17);
+            let trained = completion.is_some_and(|done| timestamp >= done);
+            let value = agent.baseline
+                + TREND_PER_WEEK * step as f64
+                + normal(&mut rng, 0.0, WEEKLY_NOISE_SD)
+                + if trained { spec.effect } else { 0.0 };
+            let observation = KpiObservation {
+                actor: agent.actor.clone(),
+                value: (value * 10.0).round() / 10.0,
+                timestamp,
+                period: Some(monday.format("%G-W%V").to_string()),
+                team: Some(agent.team.clone()),
+            };
+            statements.push(kpi_statement(&demo_kpi(), &observation));
+        }
+        statements.extend(noise(&mut rng, agent, start, spec));
+        if let Some(done) = completion {
+            statements.push(learning(
+                &mut rng,
+                &agent.actor,
+                VERB_LAUNCHED,
+                DEMO_COURSE,
+                *done - Duration::minutes(150),
+            ));
+            statements.push(learning(&mut rng, &agent.actor, VERB_COMPLETED, DEMO_COURSE, *done));
+        }
+    }
+    statements.sort_by_key(|s| s["timestamp"].as_str().unwrap_or_default().to_string());
+
+    let keys: Vec<String> = agents.iter().map(|a| ifi_key(&a.actor).unwrap_or_default()).collect();
+    let completions = keys.iter().zip(&completed).filter_map(|(key, done)| Some((key.clone(), (*done)?))).collect();
+    let truth = DemoTruth { effect: spec.effect, trend_per_week: TREND_PER_WEEK, agents: keys, completions };
+    DemoData { statements, truth }
+}
+
+struct Agent {
+    actor: Value,
+    team: String,
+    baseline: f64,
+}
+
+/// Statements the analysis must not mistake for the training or the KPI: monthly
+/// satisfaction scores, an unrelated course, and some launches of the course that were
+/// never completed.
+fn noise(rng: &mut StdRng, agent: &Agent, start: DateTime<Utc>, spec: &DemoSpec) -> Vec<Value> {
+    let mut statements = Vec::new();
+    let first = start - Duration::weeks(spec.weeks_before.into());
+    let last = start + Duration::weeks(spec.weeks_after.into());
+    let mut month_end = first + Duration::weeks(4);
+    while month_end <= last {
+        let observation = KpiObservation {
+            actor: agent.actor.clone(),
+            value: normal(rng, 85.0, 5.0).clamp(0.0, 100.0).round(),
+            timestamp: month_end,
+            period: None,
+            team: Some(agent.team.clone()),
+        };
+        statements.push(kpi_statement(&csat_kpi(), &observation));
+        month_end += Duration::weeks(4);
+    }
+    let span_minutes = (last - first).num_minutes();
+    if rng.gen_bool(0.3) {
+        let when = first + Duration::minutes(rng.gen_range(0..span_minutes));
+        statements.push(learning(rng, &agent.actor, VERB_COMPLETED, OTHER_COURSE, when));
+    }
+    if rng.gen_bool(0.05) {
+        let when = start + Duration::minutes(rng.gen_range(0..7 * 24 * 60));
+        statements.push(learning(rng, &agent.actor, VERB_LAUNCHED, DEMO_COURSE, when));
+    }
+    statements
+}
+
+fn learning(rng: &mut StdRng, actor: &Value, verb: &str, course: &str, when: DateTime<Utc>) -> Value {
+    let display = verb.rsplit('/').next().unwrap_or(verb);
+    let mut statement = json!({
+        "id": Uuid::from_bytes(rng.gen()).to_string(),
+        "actor": actor,
+        "verb": { "id": verb, "display": { "en": display } },
+        "object": {
+            "objectType": "Activity",
+            "id": course,
+            "definition": { "type": "http://adlnet.gov/expapi/activities/course" },
+        },
+        "timestamp": format_utc(&when.fixed_offset()),
+    });
+    if verb == VERB_COMPLETED {
+        statement["result"] = json!({ "completion": true, "duration": "PT2H30M" });
+    }
+    statement
+}
+
+/// The TOML spec of the demo's impact report (`fluency impact --spec`, the same document
+/// as `POST /api/impact`). Windows are relative to each person's completion date; the
+/// comparison group's reference date is the treated group's median one.
+pub fn demo_impact_spec(spec: &DemoSpec) -> String {
+    let treated = treated_count(spec);
+    format!(
+        r#"# Did the de-escalation course shorten average handling time?
+# Written by `fluency demo load` (seed {seed}, {agents} agents, true effect {effect} seconds).
+title = "De-escalation course: average handling time"
+kpi = "{kpi}"
+direction = "lower_is_better"
+
+[treated]
+# People with a statement of this verb on this activity; their date is the first one.
+verb = "{completed}"
+activity = "{course}"
+
+[comparison]
+# Everyone else with observations of the KPI.
+group = "not_treated"
+
+[windows]
+# Days relative to each person's date: four weeks before (and three more before those,
+# to check that both groups moved alike), then six weeks after a week to settle in.
+pre_days = 28
+earlier_pre_days = 21
+post_lag_days = 7
+post_days = 42
+
+[roi]
+currency = "EUR"
+# Fully loaded: course licence and four hours off the phones for each of {treated} participants.
+program_cost = {cost:.1}
+# Yearly value per person of one second less handling time (about 5,000 calls a year at
+# 0.008 EUR per agent-second), counted for one year.
+value_per_unit = {value:.1}
+periods = 1
+months_per_period = 12
+"#,
+        seed = spec.seed,
+        agents = spec.agents,
+        effect = spec.effect,
+        kpi = DEMO_KPI,
+        completed = VERB_COMPLETED,
+        course = DEMO_COURSE,
+        cost = treated as f64 * COST_PER_PARTICIPANT,
+        value = VALUE_PER_SECOND,
+    )
+}
+
+fn midnight_utc(date: NaiveDate) -> DateTime<Utc> {
+    date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+/// A normal draw by the Box-Muller transform (one draw per call keeps the sequence simple).
+fn normal(rng: &mut StdRng, mean: f64, sd: f64) -> f64 {
+    let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.gen();
+    mean + sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::profile::read_kpi_statement;
+    use crate::xapi::XapiVersion;
+
+    fn small() -> DemoSpec {
+        DemoSpec { agents: 40, ..DemoSpec::default() }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_statements_and_another_seed_does_not() {
+        let first = generate_demo(&small());
+        let again = generate_demo(&small());
+        let other = generate_demo(&DemoSpec { seed: 7, ..small() });
+
+        assert_eq!(first.statements, again.statements);
+        assert_eq!(first.truth, again.truth);
+        assert_ne!(first.statements, other.statements);
+    }
+
+    #[test]
+    fn every_statement_is_valid_and_ids_are_unique() {
+        let data = generate_demo(&small());
+
+        let mut ids: Vec<&str> = data.statements.iter().map(|s| s["id"].as_str().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), data.statements.len());
+        let all = Value::from(data.statements.clone());
+        crate::validation::validate_statements(&all, XapiVersion::V1_0_3).expect("valid statements");
+    }
+
+    #[test]
+    fn the_treated_half_completed_the_course_around_the_start_and_got_the_effect() {
+        let spec = small();
+        let data = generate_demo(&spec);
+        let start = midnight_utc(spec.start);
+
+        assert_eq!(data.truth.completions.len(), 20);
+        for done in data.truth.completions.values() {
+            assert!(*done >= start - Duration::weeks(1) && *done < start + Duration::weeks(1), "{done}");
+        }
+        let completions: Vec<&Value> = data
+            .statements
+            .iter()
+            .filter(|s| s["verb"]["id"] == VERB_COMPLETED && s["object"]["id"] == DEMO_COURSE)
+            .collect();
+        assert_eq!(completions.len(), 20);
+        let aht: Vec<_> =
+            data.statements.iter().filter_map(read_kpi_statement).filter(|o| o.kpi_id == DEMO_KPI).collect();
+        assert_eq!(aht.len(), 40 * 16);
+
+        // Difference in differences over the demo windows recovers the effect roughly.
+        let (pre, post) = demo_windows(&spec);
+        let mean = |treated: bool, window: Window| {
+            let values: Vec<f64> = aht
+                .iter()
+                .filter(|o| {
+                    data.truth.is_treated(&o.actor_key) == treated && window.contains_micros(o.timestamp_micros)
+                })
+                .map(|o| o.value)
+                .collect();
+            values.iter().sum::<f64>() / values.len() as f64
+        };
+        let treated_change = mean(true, post) - mean(true, pre);
+        let control_change = mean(false, post) - mean(false, pre);
+        let estimate = treated_change - control_change;
+        assert!((estimate - spec.effect).abs() < 10.0, "estimate {estimate}");
+        assert!(mean(true, pre) > mean(false, pre), "nominated for long times");
+    }
+
+    #[test]
+    fn the_impact_spec_is_an_impact_request_with_the_windows_and_the_money() {
+        let text = demo_impact_spec(&DemoSpec::default());
+
+        let request: crate::service::impact::ImpactRequest = toml::from_str(&text).expect("a valid impact request");
+
+        assert_eq!(request.kpi, DEMO_KPI);
+        assert_eq!(request.treated.activity.as_deref(), Some(DEMO_COURSE));
+        assert_eq!((request.windows.pre_days, request.windows.post_days), (28, 42));
+        assert_eq!(request.roi.unwrap().program_cost, 60_000.0);
+    }
+}

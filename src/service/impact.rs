@@ -1,0 +1,349 @@
+//! Impact analyses over the store: reads a KPI's observations (statements of the KPI
+//! profile, `kpi::profile`), builds the treated group (a statement query, or the
+//! interventions a rule recorded) and a comparison group (everyone else, the not yet
+//! treated, or another query), and runs `impact::analyze` with an optional Phillips ROI.
+//! Called by `POST /api/impact`, `fluency impact` and the rules' `impact(...)`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::impact::{
+    analyze, roi, trend_series, ImpactData, ImpactReport, ImpactSpec, KpiDirection, Observation, RoiInput, RoiReport,
+    TrendSeries,
+};
+use crate::kpi::profile::{read_kpi_definition, read_kpi_statement, VERB_MEASURED};
+use crate::storage::{IndexTerm, InterventionQuery, StatementQuery, Store};
+use crate::xapi::agent::ifi_key;
+use crate::xapi::time::{parse_timestamp, to_micros, Micros};
+
+/// Statements read per page while gathering a group or a KPI's observations.
+const PAGE: usize = 1000;
+/// Most statements one analysis reads for one purpose: bounds memory and time.
+const MAX_STATEMENTS: usize = 2_000_000;
+/// Width of the trend chart's periods.
+const TREND_PERIOD_DAYS: u32 = 7;
+
+/// What to analyse: the same document as JSON (`POST /api/impact`), TOML (`--spec`) or a
+/// Rhai map (`impact(...)`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactRequest {
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The KPI's activity IRI.
+    pub kpi: String,
+    /// Which way the KPI should move; by default, what the KPI's definition says.
+    #[serde(default)]
+    pub direction: Option<KpiDirection>,
+    pub treated: Selection,
+    #[serde(default)]
+    pub comparison: Comparison,
+    pub windows: Windows,
+    /// The treated were chosen for their KPI values (e.g. the worst performers).
+    #[serde(default)]
+    pub selected_by_kpi: bool,
+    #[serde(default)]
+    pub min_persons_per_group: Option<usize>,
+    #[serde(default)]
+    pub roi: Option<RoiSpec>,
+}
+
+/// Persons selected by their statements (earliest matching `timestamp` in the range is
+/// their date), or by the interventions a rule recorded (date: when it was recorded).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    pub verb: Option<String>,
+    pub activity: Option<String>,
+    /// Interventions of this rule instead of statements.
+    pub rule: Option<String>,
+    /// Inclusive range of the statements' `timestamp` (or the interventions' time).
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ComparisonGroup {
+    /// Everyone else with observations of the KPI who never matched the treatment.
+    #[default]
+    NotTreated,
+    /// Persons who matched the treatment only after the treated group's post window.
+    NotYetTreated,
+    /// Persons matching `comparison`'s own selection (and not treated).
+    Query,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    #[serde(default)]
+    pub group: ComparisonGroup,
+    #[serde(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Windows {
+    pub pre_days: u32,
+    pub post_days: u32,
+    #[serde(default)]
+    pub post_lag_days: u32,
+    /// A second, earlier pre window, for the parallel-trend check.
+    #[serde(default)]
+    pub earlier_pre_days: Option<u32>,
+    /// Reference date of comparison persons; by default the treated group's median date.
+    #[serde(default)]
+    pub intervention: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoiSpec {
+    /// Fully loaded programme cost.
+    pub program_cost: f64,
+    /// Money value of one KPI unit of improvement, per person and period.
+    pub value_per_unit: f64,
+    #[serde(default = "one")]
+    pub periods: f64,
+    /// Months in one period (12 when `value_per_unit` is yearly).
+    #[serde(default = "twelve")]
+    pub months_per_period: f64,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn twelve() -> f64 {
+    12.0
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct ImpactAnswer {
+    pub title: String,
+    pub kpi: KpiSummary,
+    pub treated_persons: usize,
+    pub comparison_persons: usize,
+    pub report: ImpactReport,
+    pub roi: Option<RoiReport>,
+    pub currency: Option<String>,
+    pub trend: TrendSeries,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct KpiSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub unit: Option<String>,
+    pub direction: KpiDirection,
+    pub observations: usize,
+}
+
+fn invalid(field: &str, rule: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid_parameter(field, rule)
+}
+
+fn time(field: &str, text: &Option<String>) -> Result<Option<Micros>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    let instant =
+        parse_timestamp(text).ok_or_else(|| invalid(field, format!("{text:?} must be an ISO 8601 timestamp")))?;
+    Ok(Some(to_micros(&instant)))
+}
+
+/// Runs the analysis the request describes.
+pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<ImpactAnswer, ApiError> {
+    let observations = kpi_observations(store, &request.kpi).await?;
+    if observations.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("kpi: no observations of {:?} are stored (verb {VERB_MEASURED})", request.kpi),
+        ));
+    }
+    let definition = kpi_definition(store, &request.kpi).await?;
+    let direction = request.direction.or(definition.as_ref().and_then(|d| d.direction)).ok_or_else(|| {
+        invalid("direction", "the KPI's definition has none; give higher_is_better or lower_is_better")
+    })?;
+
+    let treated = select(store, "treated", &request.treated).await?;
+    if treated.is_empty() {
+        return Err(invalid("treated", "no person matches the treatment selection"));
+    }
+    let reference = match time("windows.intervention", &request.windows.intervention)? {
+        Some(at) => at,
+        None => median(treated.values().copied().collect()),
+    };
+    let comparison_dates = comparison(store, request, &treated, &observations, reference).await?;
+
+    let mut spec = ImpactSpec::new(direction, request.windows.pre_days, request.windows.post_days);
+    spec.post_lag_days = request.windows.post_lag_days;
+    spec.earlier_pre_days = request.windows.earlier_pre_days;
+    spec.selected_by_kpi = request.selected_by_kpi;
+    spec.intervention_us = Some(reference);
+    if let Some(min) = request.min_persons_per_group {
+        spec.min_persons_per_group = min;
+    }
+    spec.validate().map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("windows: {e}")))?;
+
+    let mut data = ImpactData::default();
+    for observation in &observations {
+        if treated.contains_key(&observation.person) {
+            data.treated.push(observation.clone());
+        } else if comparison_dates.contains(&observation.person) {
+            data.comparison.push(observation.clone());
+        }
+    }
+    data.treatment_dates_us = treated.clone().into_iter().collect();
+    let report = analyze(&spec, &data).map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
+    let trend = trend_series(&spec, &data, TREND_PERIOD_DAYS)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
+    let roi = match (&request.roi, report.difference_in_differences) {
+        (Some(money), Some(effect)) => Some(
+            roi(&RoiInput {
+                effect_per_person_per_period: effect,
+                direction,
+                value_per_unit: money.value_per_unit,
+                persons: report.treated.persons_analyzed as u64,
+                periods: money.periods,
+                months_per_period: money.months_per_period,
+                costs: money.program_cost,
+            })
+            .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("roi: {e}")))?,
+        ),
+        _ => None,
+    };
+    let name = definition.as_ref().and_then(|d| d.name.clone());
+    Ok(ImpactAnswer {
+        title: request.title.clone().or(name.clone()).unwrap_or_else(|| request.kpi.clone()),
+        kpi: KpiSummary {
+            id: request.kpi.clone(),
+            name,
+            unit: definition.and_then(|d| d.unit),
+            direction,
+            observations: observations.len(),
+        },
+        treated_persons: treated.len(),
+        comparison_persons: comparison_dates.len(),
+        report,
+        roi,
+        currency: request.roi.as_ref().and_then(|r| r.currency.clone()),
+        trend,
+    })
+}
+
+/// Every statement matching `terms`, oldest first, in pages.
+async fn all_statements(store: &dyn Store, terms: Vec<IndexTerm>) -> Result<Vec<Value>, ApiError> {
+    let mut found = Vec::new();
+    let mut query = StatementQuery { terms, ascending: true, limit: PAGE, ..Default::default() };
+    loop {
+        let page = store.query_statements(&query).await?;
+        for statement in &page.statements {
+            found.push(serde_json::from_str(&statement.json).map_err(ApiError::internal)?);
+        }
+        if !page.more || found.len() >= MAX_STATEMENTS {
+            return Ok(found);
+        }
+        query.after = page.statements.last().map(|s| s.stored);
+    }
+}
+
+async fn kpi_observations(store: &dyn Store, kpi: &str) -> Result<Vec<Observation>, ApiError> {
+    let terms = vec![IndexTerm::Verb(VERB_MEASURED.into()), IndexTerm::Activity(kpi.into())];
+    let statements = all_statements(store, terms).await?;
+    Ok(statements
+        .iter()
+        .filter_map(read_kpi_statement)
+        .map(|o| Observation { person: o.actor_key, timestamp_us: o.timestamp_micros, value: o.value })
+        .collect())
+}
+
+async fn kpi_definition(store: &dyn Store, kpi: &str) -> Result<Option<crate::kpi::profile::KpiDefinition>, ApiError> {
+    let found = store.find_activity_definitions(&[kpi.to_string()]).await?;
+    Ok(found
+        .into_iter()
+        .next()
+        .and_then(|(id, definition)| read_kpi_definition(&json!({"id": id, "definition": definition}))))
+}
+
+/// Persons selected, each with their earliest date in the range.
+async fn select(store: &dyn Store, field: &str, selection: &Selection) -> Result<BTreeMap<String, Micros>, ApiError> {
+    let since = time(&format!("{field}.since"), &selection.since)?.unwrap_or(Micros::MIN);
+    let until = time(&format!("{field}.until"), &selection.until)?.unwrap_or(Micros::MAX);
+    let mut persons: BTreeMap<String, Micros> = BTreeMap::new();
+    let mut keep = |person: String, at: Micros| {
+        if (since..=until).contains(&at) {
+            let date = persons.entry(person).or_insert(at);
+            *date = (*date).min(at);
+        }
+    };
+    if let Some(rule) = &selection.rule {
+        let query = InterventionQuery {
+            rule: Some(rule.clone()),
+            activity: selection.activity.clone(),
+            limit: MAX_STATEMENTS,
+            ..Default::default()
+        };
+        for intervention in store.query_interventions(&query).await? {
+            keep(intervention.actor_id, intervention.recorded);
+        }
+        return Ok(persons);
+    }
+    let mut terms: Vec<IndexTerm> = selection.verb.clone().map(IndexTerm::Verb).into_iter().collect();
+    terms.extend(selection.activity.clone().map(IndexTerm::Activity));
+    if terms.is_empty() {
+        return Err(invalid(field, "give a verb and/or an activity, or a rule"));
+    }
+    for statement in all_statements(store, terms).await? {
+        let person = statement.get("actor").and_then(ifi_key);
+        let at = statement.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp).map(|t| to_micros(&t));
+        if let (Some(person), Some(at)) = (person, at) {
+            keep(person, at);
+        }
+    }
+    Ok(persons)
+}
+
+/// The comparison persons (their reference date is the common `reference`).
+async fn comparison(
+    store: &dyn Store,
+    request: &ImpactRequest,
+    treated: &BTreeMap<String, Micros>,
+    observations: &[Observation],
+    reference: Micros,
+) -> Result<BTreeSet<String>, ApiError> {
+    let ever_treated = || async {
+        let unbounded = Selection { since: None, until: None, ..request.treated.clone() };
+        select(store, "treated", &unbounded).await
+    };
+    let persons = match request.comparison.group {
+        ComparisonGroup::NotTreated => {
+            let ever = ever_treated().await?;
+            observations.iter().map(|o| &o.person).filter(|p| !ever.contains_key(*p)).cloned().collect()
+        }
+        ComparisonGroup::NotYetTreated => {
+            let windows = &request.windows;
+            let end = reference + i64::from(windows.post_lag_days + windows.post_days) * crate::impact::input::DAY_US;
+            let ever = ever_treated().await?;
+            ever.into_iter()
+                .filter(|(person, date)| *date >= end && !treated.contains_key(person))
+                .map(|(p, _)| p)
+                .collect()
+        }
+        ComparisonGroup::Query => {
+            let selected = select(store, "comparison", &request.comparison.selection).await?;
+            selected.into_keys().filter(|p| !treated.contains_key(p)).collect()
+        }
+    };
+    Ok(persons)
+}
+
+fn median(mut values: Vec<Micros>) -> Micros {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
