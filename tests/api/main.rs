@@ -6,6 +6,7 @@ mod conformance;
 mod delivery;
 mod documents;
 mod helpers;
+mod impact;
 mod process;
 #[path = "../support/receiver.rs"]
 mod receiver;

@@ -1,0 +1,113 @@
+//! Impact analytics end to end: a seeded synthetic helpdesk (KPI statements and course
+//! completions for a few hundred agents) is posted through the xAPI API, then
+//! `POST /api/impact` must recover the true effect within its confidence interval, and
+//! find nothing where there is nothing. Bad requests get clear errors.
+
+use fluency::kpi::{demo_impact_spec, generate_demo, DemoSpec};
+use fluency::service::impact::ImpactRequest;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{basic, TestApp};
+
+async fn load_demo(app: &TestApp, spec: &DemoSpec) -> ImpactRequest {
+    let data = generate_demo(spec);
+    for batch in data.statements.chunks(500) {
+        let response = app.post_statements(&Value::Array(batch.to_vec())).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+    toml::from_str(&demo_impact_spec(spec)).unwrap()
+}
+
+async fn analyse(app: &TestApp, request: &Value) -> (u16, Value) {
+    let response = app.api(Method::POST, "impact").json(request).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_analysis_recovers_a_true_effect_within_its_interval() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 200, effect: -30.0, seed: 7, ..DemoSpec::default() };
+    let request = load_demo(&app, &spec).await;
+
+    // Act
+    let (status, answer) = analyse(&app, &serde_json::to_value(&request).unwrap()).await;
+
+    // Assert
+    assert_eq!(status, 200, "{answer}");
+    let did = &answer["report"]["did_test"];
+    let (low, high) = (did["ci_low"].as_f64().unwrap(), did["ci_high"].as_f64().unwrap());
+    assert!(low <= -30.0 && -30.0 <= high, "the true effect is inside [{low}, {high}]");
+    assert!(high < 0.0, "and the interval excludes zero");
+    assert_eq!(answer["report"]["verdict"]["kind"], "improved");
+    assert_eq!(answer["treated_persons"], 100);
+    assert!(answer["roi"]["roi_percent"].as_f64().is_some(), "{answer}");
+    assert!(!answer["trend"]["treated"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn no_true_effect_gives_an_interval_containing_zero() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 200, effect: 0.0, seed: 11, ..DemoSpec::default() };
+    let request = load_demo(&app, &spec).await;
+
+    // Act
+    let (status, answer) = analyse(&app, &serde_json::to_value(&request).unwrap()).await;
+
+    // Assert
+    assert_eq!(status, 200, "{answer}");
+    let did = &answer["report"]["did_test"];
+    let (low, high) = (did["ci_low"].as_f64().unwrap(), did["ci_high"].as_f64().unwrap());
+    assert!(low < 0.0 && 0.0 < high, "zero is inside [{low}, {high}]");
+    assert_eq!(answer["report"]["verdict"]["kind"], "no_detectable_effect");
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_with_the_field_and_small_groups_are_insufficient() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 8, seed: 3, ..DemoSpec::default() };
+    let request = serde_json::to_value(load_demo(&app, &spec).await).unwrap();
+    let xapi_only =
+        fluency::auth::create_credential(app.statements.store(), vec![fluency::auth::Scope::All], "an LMS", None)
+            .await
+            .unwrap();
+    let mut unknown_kpi = request.clone();
+    unknown_kpi["kpi"] = json!("https://example.com/kpi/nothing");
+    let mut nobody = request.clone();
+    nobody["treated"] =
+        json!({"verb": "http://adlnet.gov/expapi/verbs/completed", "activity": "https://example.com/none"});
+    let mut bad_window = request.clone();
+    bad_window["windows"]["pre_days"] = json!(0);
+
+    // Act
+    let small = analyse(&app, &request).await;
+    let unknown = analyse(&app, &unknown_kpi).await;
+    let empty = analyse(&app, &nobody).await;
+    let window = analyse(&app, &bad_window).await;
+    let typo = analyse(&app, &json!({"kpi": "x", "treatd": {}})).await;
+    let forbidden = app
+        .client
+        .post(format!("{}/api/impact", app.address))
+        .header("Authorization", basic(&xapi_only.key, &xapi_only.secret))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(small.0, 200);
+    assert_eq!(small.1["report"]["verdict"]["kind"], "insufficient_data", "{}", small.1);
+    assert!(!small.1.to_string().contains("NaN"));
+    assert_eq!(unknown.0, 404);
+    assert!(unknown.1["message"].as_str().unwrap().starts_with("kpi:"), "{}", unknown.1);
+    assert_eq!(empty.0, 400);
+    assert!(empty.1["message"].as_str().unwrap().starts_with("treated:"), "{}", empty.1);
+    assert_eq!(window.0, 400);
+    assert!(window.1["message"].as_str().unwrap().contains("pre_days"), "{}", window.1);
+    assert_eq!(typo.0, 400);
+    assert!(typo.1["message"].as_str().unwrap().contains("treatd"), "{}", typo.1);
+    assert_eq!(forbidden.status(), 403, "`all` is the xAPI scope; analyses need `analytics`");
+}
