@@ -87,6 +87,12 @@ impl Drop for Entered {
     }
 }
 
+/// Moves the current evaluation's deadline later by `by`: for host work the rule does not
+/// control the length of (an impact analysis), which must not use up its time.
+pub(crate) fn extend_deadline(by: std::time::Duration) {
+    DEADLINE.with(|d| d.set(d.get().map(|deadline| deadline + by)));
+}
+
 /// True once the current evaluation's deadline has passed (false outside evaluations).
 pub(crate) fn past_deadline() -> bool {
     DEADLINE.with(|d| d.get()).is_some_and(|deadline| Instant::now() >= deadline)

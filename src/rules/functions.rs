@@ -26,6 +26,7 @@ pub(crate) fn register(engine: &mut Engine) {
     register_statement_helpers(engine);
     register_history_and_state(engine);
     register_intents(engine);
+    super::analytics::register(engine);
 }
 
 fn register_statement_helpers(engine: &mut Engine) {
@@ -138,21 +139,21 @@ fn option<T: Into<Dynamic>>(value: Option<T>) -> Dynamic {
     value.map_or(Dynamic::UNIT, Into::into)
 }
 
-fn error(ctx: &NativeCallContext, message: impl Into<String>) -> Box<EvalAltResult> {
+pub(super) fn error(ctx: &NativeCallContext, message: impl Into<String>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(message.into().into(), ctx.call_position()).into()
 }
 
-fn to_json(ctx: &NativeCallContext, value: Dynamic) -> RhaiResult<Value> {
+pub(super) fn to_json(ctx: &NativeCallContext, value: Dynamic) -> RhaiResult<Value> {
     rhai::serde::from_dynamic(&value).map_err(|e| error(ctx, format!("{} cannot become JSON: {e}", ctx.fn_name())))
 }
 
 /// Runs `f` on the current evaluation; outside one the call is refused.
-fn current<R>(ctx: &NativeCallContext, f: impl FnOnce(&mut Evaluation) -> R) -> RhaiResult<R> {
+pub(super) fn current<R>(ctx: &NativeCallContext, f: impl FnOnce(&mut Evaluation) -> R) -> RhaiResult<R> {
     context::with_current(f).ok_or_else(|| error(ctx, format!("{} works only while a rule runs", ctx.fn_name())))
 }
 
 /// Notes a host failure on the evaluation (so it is reported as such) and makes the error.
-fn host_failed(evaluation: &mut Evaluation, message: String) -> Box<EvalAltResult> {
+pub(super) fn host_failed(evaluation: &mut Evaluation, message: String) -> Box<EvalAltResult> {
     evaluation.host_error = Some(message.clone());
     EvalAltResult::ErrorRuntime(message.into(), Position::NONE).into()
 }

@@ -62,6 +62,13 @@ pub trait RuleHost: Send + Sync {
 
     /// Applies a successful run's state changes, in order, all or nothing.
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError>;
+
+    /// Runs the impact analysis `request` describes (the JSON of `POST /api/impact`) and
+    /// returns its answer. Only a host with a store can.
+    fn impact(&self, request: &Value) -> Result<Value, HostError> {
+        let _ = request;
+        Err(HostError("impact analyses read the LRS's store, which this host does not have".into()))
+    }
 }
 
 #[derive(Clone, Debug)]

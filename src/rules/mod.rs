@@ -3,6 +3,7 @@
 //! notify, assign) for the host to perform. Fed by the statement event stream; tested with
 //! `fluency rules test`. Delivery, store-backed history and the admin API build on this.
 
+mod analytics;
 mod context;
 pub mod dry_run;
 mod error;

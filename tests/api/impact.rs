@@ -111,3 +111,46 @@ async fn bad_requests_are_refused_with_the_field_and_small_groups_are_insufficie
     assert!(typo.1["message"].as_str().unwrap().contains("treatd"), "{}", typo.1);
     assert_eq!(forbidden.status(), 403, "`all` is the xAPI scope; analyses need `analytics`");
 }
+
+#[tokio::test]
+async fn a_rule_can_ask_for_an_impact_analysis_and_post_its_headline() {
+    // Arrange: the demo data, and a rule that answers report requests with the headline.
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 60, seed: 5, ..DemoSpec::default() };
+    let request = serde_json::to_value(load_demo(&app, &spec).await).unwrap();
+    let rule = format!(
+        "//! name = \"impact-on-request\"\n//! [trigger]\n//! verbs = [\"http://example.com/verbs/requested-report\"]\n\
+         let answer = impact({});\nnotify(\"ld-team\", answer.report.headline);\nanswer.report.verdict.kind\n",
+        rhai_map(&request)
+    );
+    assert_eq!(app.put_rule("impact-on-request", &rule).await.status(), 201);
+
+    // Act
+    let asked = crate::helpers::statement("http://example.com/verbs/requested-report");
+    assert_eq!(app.post_statements(&asked).await.status(), 200);
+
+    // Assert: the notification is queued (its target is not configured, so it ends as a
+    // dead letter) with the analysis's headline.
+    let items = crate::helpers::eventually(15, "the notification", || async {
+        let items = app.api_json("outbox?status=dead_letter").await["items"].as_array().cloned().unwrap_or_default();
+        (!items.is_empty()).then_some(items)
+    })
+    .await;
+    let text = items[0]["intent"]["intent"]["message"]["text"].as_str().unwrap().to_string();
+    assert!(text.starts_with("Improved"), "{text}");
+    let health = app.api_json("rules/impact-on-request").await["health"].clone();
+    assert_eq!(health["failures"], 0, "{health}");
+}
+
+/// A JSON object as a Rhai map literal.
+fn rhai_map(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let entries: Vec<String> = map.iter().map(|(k, v)| format!("{k:?}: {}", rhai_map(v))).collect();
+            format!("#{{{}}}", entries.join(", "))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(rhai_map).collect::<Vec<_>>().join(", ")),
+        Value::Null => "()".into(),
+        other => other.to_string(),
+    }
+}

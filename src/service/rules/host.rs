@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
 use crate::rules::{HistoryQuery, HistorySummary, HostError, RuleHost, StateChange};
+use crate::service::impact::{run_impact, ImpactRequest};
 use crate::storage::{HistoryFilter, StateWrite, Store};
 use crate::xapi::time::Micros;
 
@@ -62,6 +63,24 @@ impl RuleHost for StoreHost {
         }
         drop(pending);
         self.runtime.block_on(self.store.rule_state(rule, key, now)).map_err(host_error)
+    }
+
+    fn impact(&self, request: &Value) -> Result<Value, HostError> {
+        let request: ImpactRequest = serde_json::from_value(request.clone())
+            .map_err(|e| HostError(format!("impact: not an impact request: {e}")))?;
+        let answer = self
+            .runtime
+            .block_on(run_impact(&*self.store, &request))
+            .map_err(|e| HostError(format!("impact: {}", e.message)))?;
+        // The trend series is for charts; scripts get the figures.
+        Ok(json!({
+            "title": answer.title,
+            "kpi": answer.kpi,
+            "treated_persons": answer.treated_persons,
+            "comparison_persons": answer.comparison_persons,
+            "report": answer.report,
+            "roi": answer.roi,
+        }))
     }
 
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError> {
