@@ -9,7 +9,7 @@ use fluency::cli::{run, Cli};
 use fluency::config::{Settings, SettingsLayer};
 use fluency::kpi::demo::{generate_demo, DemoSpec, DEMO_COURSE, DEMO_KPI};
 use fluency::kpi::read_kpi_statement;
-use fluency::startup::{open_store, Application};
+use fluency::startup::{open_store_shared, Application};
 use serde_json::Value;
 
 const CSV: &str = "\
@@ -90,7 +90,7 @@ async fn stored_in(settings: &Settings) -> Vec<Value> {
     if !settings.database_path().exists() {
         return Vec::new();
     }
-    let store = open_store(settings).expect("the store opens");
+    let store = open_store_shared(settings).expect("the store opens");
     let statements = store.statements_stored_after(0, 100_000).await.expect("statements");
     statements.iter().map(|s| serde_json::from_str(&s.json).expect("stored JSON")).collect()
 }
