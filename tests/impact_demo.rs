@@ -1,0 +1,42 @@
+//! The README's demo, as a user runs it: `fluency demo load` then `fluency impact --spec`
+//! on the real binary. The summary states the verdict, and the HTML report is a complete,
+//! self-contained page with both charts (an SVG structure check: no browser needed).
+
+use std::process::Command;
+
+fn fluency(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_fluency"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("FLUENCY_LOG", "warn")
+        .output()
+        .expect("the fluency binary runs");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "fluency {args:?}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+#[test]
+fn the_demo_report_states_the_effect_and_draws_both_charts() {
+    let workspace = tempfile::tempdir().unwrap();
+    let data = workspace.path().join("data");
+    let spec = workspace.path().join("demo-impact.toml");
+
+    fluency(&data, &["demo", "load", "--agents", "120"]);
+    let summary = fluency(&data, &["impact", "--spec", spec.to_str().unwrap()]);
+
+    assert!(summary.contains("Verdict: improved"), "{summary}");
+    assert!(summary.contains("Difference in differences: -"), "{summary}");
+    let html = std::fs::read_to_string(workspace.path().join("demo-impact.html")).expect("the report is written");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert!(!html.contains("<script") && !html.contains(" src=") && !html.contains("<link"), "self-contained");
+    let charts: Vec<&str> = html.split("<svg").skip(1).map(|rest| &rest[..rest.find("</svg>").unwrap()]).collect();
+    assert_eq!(charts.len(), 2, "a trend chart and an effect chart");
+    let (trend, effect) = (charts[0], charts[1]);
+    assert_eq!(trend.matches("<polyline").count(), 2, "one line per group");
+    assert!(trend.contains("class=\"intervention\""), "the treatment date is marked");
+    assert!(trend.matches("<circle").count() >= 2 * 8, "one point per week and group");
+    assert!(effect.contains("class=\"ci\"") && effect.contains("class=\"estimate\""), "the effect with its interval");
+    assert!(!html.contains("NaN") && !html.contains("inf\""));
+}
