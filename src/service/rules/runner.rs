@@ -18,8 +18,8 @@ use crate::xapi::time::Micros;
 
 /// How long to wait before retrying after the store failed.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
-/// Statements are also looked for this often without a commit signal (writes from
-/// another process on the same store).
+/// Statements are also looked for this often without a commit signal, so a missed
+/// signal delays evaluation by at most this much.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug)]
@@ -58,7 +58,16 @@ impl RuleRunner {
         let mut cursor = loop {
             match self.store.rules_evaluated_through().await {
                 Ok(Some(through)) => break through,
-                Ok(None) => break self.store.consistent_through().saturating_sub(1),
+                Ok(None) => {
+                    // Recorded at once: statements stored before a crash that comes ahead
+                    // of the first evaluation are still evaluated after the restart.
+                    let start = self.store.consistent_through().saturating_sub(1);
+                    let position = RulesCommit { evaluated_through: Some(start), ..Default::default() };
+                    if !commit_until_landed(&*self.store, position, &mut shutdown, &self.outbox_ready).await {
+                        return;
+                    }
+                    break start;
+                }
                 Err(error) => tracing::error!(error = %error, "Reading the rules position failed; retrying."),
             }
             if wait(&mut shutdown, RETRY_DELAY).await {
