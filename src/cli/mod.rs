@@ -12,10 +12,11 @@ use clap::{Parser, Subcommand};
 use crate::auth::{create_credential, scope::parse_scopes};
 use crate::config::{Settings, SettingsLayer};
 use crate::kpi::command::{DemoAction, KpiAction};
-use crate::rules::dry_run::{dry_run, fixture_failures, StatementsFile};
+use crate::rules::dry_run::{dry_run, dry_run_scheduled, fixture_failures, StatementsFile};
 use crate::rules::RuleFile;
 use crate::startup::{open_store_shared, Application};
 use crate::storage::Store;
+use crate::xapi::time::{parse_timestamp, to_micros};
 
 #[derive(Debug, Parser)]
 #[command(name = "fluency", version, about = "A conformant xAPI Learning Record Store")]
@@ -66,14 +67,18 @@ pub enum Command {
 pub enum RulesAction {
     /// Dry-run a rule file on statements: for each, whether the rule matched, what it
     /// returned, its intents and timing. Nothing is delivered; history and state are kept
-    /// in memory for the run.
+    /// in memory for the run. A scheduled rule runs at the `--at` times instead, with the
+    /// statements (if any) as its history.
     Test {
         /// The rule file (`.rhai`).
         rule: PathBuf,
         /// JSON file: a statement, an array of statements, or a fixture
         /// (`{"history": [...], "steps": [...]}`) whose expectations are then checked.
+        #[arg(long, required_unless_present = "at")]
+        statements: Option<PathBuf>,
+        /// For a scheduled rule: run it at this time (RFC 3339); repeatable.
         #[arg(long)]
-        statements: PathBuf,
+        at: Vec<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -186,15 +191,36 @@ async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::R
 }
 
 fn rules(settings: &Settings, action: RulesAction) -> anyhow::Result<()> {
-    let RulesAction::Test { rule, statements, json } = action;
+    let RulesAction::Test { rule, statements, at, json } = action;
     let file = RuleFile::read(&rule)?;
-    let text = std::fs::read_to_string(&statements).with_context(|| format!("reading {}", statements.display()))?;
-    let input = StatementsFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", statements.display()))?;
+    let input = match &statements {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            StatementsFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => StatementsFile::Statements(Vec::new()),
+    };
     let (history, steps, fixture) = match input {
         StatementsFile::Statements(steps) => (Vec::new(), steps, None),
         StatementsFile::Fixture(fixture) => (fixture.history.clone(), fixture.statements(), Some(fixture)),
     };
-    let run = dry_run(file, settings.rules.engine(), &history, &steps)?;
+    let run = match (file.schedule.is_some(), at.is_empty()) {
+        (true, true) => anyhow::bail!("{} runs on a schedule: give the times to run it at with --at", file.file),
+        (false, false) => anyhow::bail!("--at is for scheduled rules; {} runs on statements", file.file),
+        (true, false) => {
+            let times = at
+                .iter()
+                .map(|text| {
+                    parse_timestamp(text)
+                        .map(|t| to_micros(&t))
+                        .with_context(|| format!("--at {text:?}: not an RFC 3339 time"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let history: Vec<_> = history.into_iter().chain(steps).collect();
+            dry_run_scheduled(file, settings.rules.engine(), &history, &times)?
+        }
+        (false, true) => dry_run(file, settings.rules.engine(), &history, &steps)?,
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {

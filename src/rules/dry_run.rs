@@ -16,6 +16,7 @@ use super::file::RuleFile;
 use super::host::{MemoryHost, RuleHost};
 use super::runtime::{RuleOutcome, RuleSet, RulesSettings, TriggerStatement};
 use crate::validation::validate_statement;
+use crate::xapi::time::{format_micros, Micros};
 use crate::xapi::XapiVersion;
 
 /// A fixture: statements already in the LRS (`history`), then steps, each a statement
@@ -94,7 +95,11 @@ pub struct DryRun {
 pub struct DryRunStep {
     /// Position in the statements given, from 0.
     pub index: usize,
+    /// The statement's id; for a scheduled run, its trigger id.
     pub statement_id: Uuid,
+    /// The time of a scheduled run (`None` for a statement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
     /// Set when the statement is not valid xAPI; the rule did not see it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid: Option<String>,
@@ -135,6 +140,7 @@ pub fn dry_run(
             let mut step = DryRunStep {
                 index,
                 statement_id: trigger.id,
+                at: None,
                 invalid: None,
                 matched: false,
                 skipped: None,
@@ -149,6 +155,46 @@ pub fn dry_run(
             step.matched = step.skipped.is_none();
             step.outcome = set.evaluate(&trigger, &host).into_iter().next();
             step
+        })
+        .collect();
+    Ok(DryRun { rule: name, steps })
+}
+
+/// Runs a scheduled `rule` (enabled for the occasion) at each of `times`, after recording
+/// `history`: what the server would do at those times.
+pub fn dry_run_scheduled(
+    mut rule: RuleFile,
+    settings: RulesSettings,
+    history: &[Value],
+    times: &[Micros],
+) -> Result<DryRun, DryRunError> {
+    rule.enabled = true;
+    let name = rule.name.clone();
+    let set = RuleSet::build(settings, vec![rule]).map_err(DryRunError::Settings)?;
+    if let Some(error) = set.refused().first() {
+        return Err(DryRunError::Refused(error.clone()));
+    }
+    let memory = Arc::new(MemoryHost::new());
+    for (index, statement) in history.iter().enumerate() {
+        validate_statement(statement, XapiVersion::V2_0_0)
+            .map_err(|e| DryRunError::InvalidHistory(index, e.to_string()))?;
+        memory.record(statement);
+    }
+    let host: Arc<dyn RuleHost> = memory;
+    let steps = times
+        .iter()
+        .enumerate()
+        .map(|(index, &at)| {
+            let outcome = set.run_scheduled(&name, at, &host);
+            DryRunStep {
+                index,
+                statement_id: outcome.as_ref().map_or(Uuid::nil(), |o| o.trigger),
+                at: Some(format_micros(at)),
+                invalid: None,
+                matched: outcome.is_some(),
+                skipped: outcome.is_none().then_some("the rule has no schedule"),
+                outcome,
+            }
         })
         .collect();
     Ok(DryRun { rule: name, steps })
@@ -226,7 +272,10 @@ pub fn contains(actual: &Value, expected: &Value) -> bool {
 impl fmt::Display for DryRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for step in &self.steps {
-            write!(f, "statement {} ({}): ", step.index, step.statement_id)?;
+            match &step.at {
+                Some(at) => write!(f, "scheduled run at {at} ({}): ", step.statement_id)?,
+                None => write!(f, "statement {} ({}): ", step.index, step.statement_id)?,
+            }
             if let Some(invalid) = &step.invalid {
                 writeln!(f, "not valid xAPI, skipped: {invalid}")?;
                 continue;
@@ -266,6 +315,21 @@ impl fmt::Display for DryRun {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_scheduled_rule_is_dry_run_at_the_times_given() {
+        let source = "//! name = \"weekly\"\n//! schedule = \"0 9 * * MON\"\nnotify(\"ld-team\", `week of ${now()}`);\nstatement\n";
+        let rule = RuleFile::parse("weekly.rhai", source).unwrap();
+        let monday = crate::xapi::time::to_micros(&crate::xapi::time::parse_timestamp("2026-11-30T09:00:00Z").unwrap());
+
+        let run = dry_run_scheduled(rule, RulesSettings::default(), &[], &[monday]).unwrap();
+
+        let outcome = run.steps[0].outcome.as_ref().unwrap();
+        let evaluated = outcome.result.as_ref().unwrap();
+        assert_eq!(evaluated.returned, Value::Null, "a scheduled run has no statement");
+        assert_eq!(evaluated.intents.len(), 1);
+        assert!(run.to_string().starts_with("scheduled run at 2026-11-30T09:00:00"), "{run}");
+    }
 
     #[test]
     fn contains_allows_extra_object_keys_but_not_extra_array_elements() {
