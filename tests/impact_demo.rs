@@ -38,5 +38,6 @@ fn the_demo_report_states_the_effect_and_draws_both_charts() {
     assert!(trend.contains("class=\"intervention\""), "the treatment date is marked");
     assert!(trend.matches("<circle").count() >= 2 * 8, "one point per week and group");
     assert!(effect.contains("class=\"ci\"") && effect.contains("class=\"estimate\""), "the effect with its interval");
+    assert!(html.contains("<table class=\"roi\">") && html.contains("EUR"), "the ROI of the demo's money section");
     assert!(!html.contains("NaN") && !html.contains("inf\""));
 }

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::config::Settings;
+use crate::impact::report::RoiSection;
 use crate::impact::{render_html, Verdict};
 use crate::service::impact::{run_impact, ImpactAnswer, ImpactRequest};
 use crate::startup::open_store;
@@ -45,7 +46,8 @@ pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> 
     };
     print!("{}", summary(&answer));
     let out = args.out.unwrap_or_else(|| report_path(&args.spec));
-    std::fs::write(&out, render_html(&answer.report, &answer.trend, &answer.title))
+    let roi = answer.roi.as_ref().map(|roi| RoiSection { roi, currency: answer.currency.as_deref().unwrap_or("") });
+    std::fs::write(&out, render_html(&answer.report, &answer.trend, &answer.title, roi))
         .with_context(|| format!("writing {}", out.display()))?;
     println!("\nReport: {}", out.display());
     Ok(())

@@ -8,6 +8,7 @@ use super::analysis::{ImpactReport, TrendCheckStatus, Verdict};
 use super::chart::{effect_chart, trend_chart};
 use super::format::{escape, number, p_value, percent, signed};
 use super::input::KpiDirection;
+use super::roi::RoiReport;
 use super::stats::TTest;
 use super::trend::TrendSeries;
 
@@ -22,9 +23,15 @@ th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #ddd}td.num{text-a
 svg{width:100%;height:auto;font-size:11px}svg .axis-label{font-size:12px}svg .annotation{font-size:11px;fill:#444}\
 .notes{font-size:.9em;color:#444}";
 
+/// Phillips ROI to show with the report, in `currency` (any label, e.g. "EUR").
+pub struct RoiSection<'a> {
+    pub roi: &'a RoiReport,
+    pub currency: &'a str,
+}
+
 /// Render the full HTML document. `title` names the study (e.g. "Handle time after the
 /// de-escalation module"); every text is escaped.
-pub fn render_html(report: &ImpactReport, trend: &TrendSeries, title: &str) -> String {
+pub fn render_html(report: &ImpactReport, trend: &TrendSeries, title: &str, roi: Option<RoiSection<'_>>) -> String {
     let mut html = String::new();
     let kind = match &report.verdict {
         Verdict::InsufficientData { .. } => "insufficient_data",
@@ -51,9 +58,30 @@ pub fn render_html(report: &ImpactReport, trend: &TrendSeries, title: &str) -> S
     let _ = write!(html, "<h2>Effect</h2>{}", effect_chart(report));
     group_table(&mut html, report);
     effect_table(&mut html, report);
+    if let Some(section) = roi {
+        roi_table(&mut html, &section);
+    }
     notes(&mut html, report);
     html.push_str("</main></body></html>\n");
     html
+}
+
+fn roi_table(html: &mut String, section: &RoiSection<'_>) {
+    let roi = section.roi;
+    let money = |value: f64| format!("{} {}", number(value), escape(section.currency));
+    html.push_str("<h2>Return on investment (Phillips)</h2><table class=\"roi\"><tbody>");
+    let rows = [
+        ("Benefits", money(roi.benefits)),
+        ("Costs", money(roi.costs)),
+        ("Net benefits", money(roi.net_benefits)),
+        ("Benefit-cost ratio", optional(roi.benefit_cost_ratio, number)),
+        ("ROI", optional(roi.roi_percent, |p| format!("{}%", number(p)))),
+        ("Payback", optional(roi.payback_months, |m| format!("{} months", number(m)))),
+    ];
+    for (label, value) in rows {
+        let _ = write!(html, "<tr><th>{label}</th><td class=\"num\">{value}</td></tr>");
+    }
+    html.push_str("</tbody></table>");
 }
 
 fn optional(value: Option<f64>, show: fn(f64) -> String) -> String {
@@ -172,7 +200,7 @@ mod tests {
     fn the_report_is_one_self_contained_document_with_both_charts() {
         let (report, trend) = example(KpiDirection::HigherIsBetter, 4.0);
 
-        let html = render_html(&report, &trend, "Sales after the negotiation module");
+        let html = render_html(&report, &trend, "Sales after the negotiation module", None);
 
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert_eq!(html.matches("<svg ").count(), 2);
@@ -190,7 +218,7 @@ mod tests {
         let (mut report, trend) = example(KpiDirection::HigherIsBetter, 4.0);
         report.headline = "<b>bold</b> & \"quoted\"".into();
 
-        let html = render_html(&report, &trend, "<script>alert('x')</script>");
+        let html = render_html(&report, &trend, "<script>alert('x')</script>", None);
 
         assert!(!html.contains("<script>") && !html.contains("<b>"));
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
@@ -208,7 +236,7 @@ mod tests {
         let report = crate::impact::analyze(&spec, &empty).unwrap();
         let trend = crate::impact::trend::trend_series(&spec, &empty, 7).unwrap();
 
-        let html = render_html(&report, &trend, "Empty");
+        let html = render_html(&report, &trend, "Empty", None);
 
         assert!(html.contains("class=\"headline insufficient_data\""));
         assert!(html.contains("<ul class=\"warnings\">"));
