@@ -42,6 +42,12 @@ pub fn open_store_shared(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> 
     open_store_with(settings, false)
 }
 
+/// The statement service over `store`, with the attachments of the data directory.
+pub fn open_statement_service(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<StatementService> {
+    let blobs = Arc::new(AttachmentStore::open(settings.data_dir.join("attachments"))?);
+    Ok(StatementService::new(store, blobs, settings.max_page_size))
+}
+
 fn open_store_with(settings: &Settings, exclusive: bool) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
@@ -59,11 +65,9 @@ impl Application {
         let created_admin = ensure_admin_credential(&store, admin).await?;
         let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let blobs = Arc::new(AttachmentStore::open(settings.data_dir.join("attachments"))?);
         let metrics = Arc::new(Metrics::new());
         let statements = Arc::new(
-            StatementService::new(store.clone(), blobs, settings.max_page_size)
-                .counting_into(metrics.statements_stored.clone()),
+            open_statement_service(&settings, store.clone())?.counting_into(metrics.statements_stored.clone()),
         );
         let (shutdown, stopping) = watch::channel(false);
         let (rules, outbox_ready) = match settings.rules.enabled {

@@ -35,6 +35,13 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A principal whose authority is the account `name` on this LRS (`public_url`):
+    /// credentials, rules and importers all write statements as such an account.
+    pub fn for_account(public_url: &str, name: &str, scopes: Vec<Scope>) -> Self {
+        let authority = json!({"objectType": "Agent", "account": {"homePage": public_url, "name": name}});
+        Self { key: name.to_string(), scopes, authority: Arc::new(authority) }
+    }
+
     pub fn require(&self, access: Access) -> Result<(), ApiError> {
         if scope::grants(&self.scopes, access) {
             return Ok(());
@@ -135,11 +142,7 @@ impl Authenticator {
 
     fn principal(&self, record: &CredentialRecord) -> Principal {
         let scopes = record.scopes.iter().filter_map(|s| s.parse().ok()).collect();
-        let authority = json!({
-            "objectType": "Agent",
-            "account": {"homePage": self.public_url, "name": record.key},
-        });
-        Principal { key: record.key.clone(), scopes, authority: Arc::new(authority) }
+        Principal::for_account(&self.public_url, &record.key, scopes)
     }
 
     fn fingerprint(&self, key: &str, secret: &str) -> [u8; 32] {

@@ -2,18 +2,15 @@
 //! `StatementService` as the API, or another LRS over HTTP. Sends in batches with a
 //! progress bar. Used by `fluency kpi import` and `fluency demo load`.
 
-use std::sync::Arc;
-
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Scope};
 use crate::config::Settings;
 use crate::service::StatementService;
-use crate::startup::open_store;
-use crate::storage::blobs::AttachmentStore;
+use crate::startup::{open_statement_service, open_store};
 use crate::xapi::XapiVersion;
 
 /// Statements per request or transaction: large enough to be quick, small enough that a
@@ -44,19 +41,10 @@ impl StatementSink {
     /// The store in the data directory. `importer` names the authority of the statements:
     /// an account on this LRS (`settings.public_url`), e.g. `kpi-import`.
     pub fn local(settings: &Settings, importer: &str) -> anyhow::Result<Self> {
-        let store = open_store(settings)?;
-        let blobs = Arc::new(AttachmentStore::open(settings.data_dir.join("attachments"))?);
-        let service = StatementService::new(store, blobs, settings.max_page_size);
-        let authority = json!({
-            "objectType": "Agent",
-            "account": { "homePage": settings.public_url, "name": importer },
-        });
+        let service = open_statement_service(settings, open_store(settings)?)?;
         // Define: the KPI's name, unit and direction become its activity definition.
-        let principal = Principal {
-            key: importer.to_string(),
-            scopes: vec![Scope::StatementsWrite, Scope::Define],
-            authority: Arc::new(authority),
-        };
+        let principal =
+            Principal::for_account(&settings.public_url, importer, vec![Scope::StatementsWrite, Scope::Define]);
         let data_dir = settings.data_dir.display().to_string();
         Ok(Self { target: Target::Local { service, principal, data_dir } })
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::{Principal, Scope};
 use crate::delivery::{EmitError, Outbox, OutboxEntry, StatementEmitter};
@@ -105,9 +105,7 @@ impl LrsEmitter {
     }
 
     fn principal(&self, rule: &str) -> Principal {
-        let name = format!("rule:{rule}");
-        let authority = json!({"objectType": "Agent", "account": {"homePage": self.public_url, "name": name}});
-        Principal { key: name, scopes: vec![Scope::StatementsWrite], authority: Arc::new(authority) }
+        Principal::for_account(&self.public_url, &format!("rule:{rule}"), vec![Scope::StatementsWrite])
     }
 }
 
