@@ -39,6 +39,19 @@ struct Options {
     /// Only measure ingest with 0, 10 and 100 active rules (a fresh server each).
     #[arg(long)]
     rules: bool,
+    /// Only the ingest rows (no fill, queries or documents): quick comparisons of builds.
+    #[arg(long)]
+    ingest_only: bool,
+    /// With --url: the process id of that server, when it is a Fluency on this machine, to
+    /// measure its CPU time.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// With --ingest-only: then fill to this many statements and measure the fill.
+    #[arg(long)]
+    fill_to: Option<usize>,
+    /// The `fluency` binary to start instead of this build's (to compare two builds).
+    #[arg(long)]
+    server: Option<String>,
     /// Seed of the statement generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -85,8 +98,9 @@ async fn main() -> anyhow::Result<()> {
             key: options.key.clone(),
             secret: options.secret.clone(),
             local: None,
+            pid: options.pid,
         },
-        None => server::start_local(),
+        None => server::start_local(options.server.as_deref()),
     };
     let client = Client::new(&target);
     let mut generator = Generator::new(options.seed);
@@ -100,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
         sent_bytes += bodies.iter().map(Vec::len).sum::<usize>();
         sent_statements += bodies.len();
         let bar = progress(count as u64, &format!("single POST, {clients} clients"));
-        let stats = client.post_all(bodies, clients, 1, &bar).await?;
+        let stats = ingest(&client, &target, bodies, clients, 1, &bar).await?;
         bar.finish_and_clear();
         stored += count;
         rows.push((format!("ingest: single-statement POST, {clients} clients"), stats));
@@ -109,10 +123,25 @@ async fn main() -> anyhow::Result<()> {
         let batches = 400 / scale;
         let bodies: Vec<Vec<u8>> = (0..batches).map(|_| batch_body(&mut generator, 100)).collect();
         let bar = progress(batches as u64, "batch POST (100), 8 clients");
-        let stats = client.post_all(bodies, 8, 100, &bar).await?;
+        let stats = ingest(&client, &target, bodies, 8, 100, &bar).await?;
         bar.finish_and_clear();
         stored += batches * 100;
         rows.push(("ingest: 100-statement batch POST, 8 clients".into(), stats));
+    }
+    if options.ingest_only {
+        if let Some(size) = options.fill_to {
+            let (filled, row) = fill(&client, &target, &mut generator, stored, size).await?;
+            stored = filled;
+            rows.extend(row);
+        }
+        let rss = target.local.as_ref().and_then(server::LocalServer::peak_rss_bytes);
+        print_table(&rows, stored, rss, None, sent_bytes as f64 / sent_statements.max(1) as f64);
+        let results = json!({
+            "machine": machine_description(),
+            "measurements": rows.iter().map(|(name, s)| s.to_json(name)).collect::<Vec<Value>>(),
+        });
+        std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
+        return Ok(());
     }
 
     let mut sizes = vec![100_000 / scale];
@@ -121,7 +150,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut query_results = Vec::new();
     for size in sizes {
-        stored = fill(&client, &mut generator, stored, size).await?;
+        let (filled, row) = fill(&client, &target, &mut generator, stored, size).await?;
+        stored = filled;
+        rows.extend(row);
         let label = if size >= 1_000_000 { "1M".to_string() } else { format!("{}k", size / 1000) };
         let queries = measure::query_suite(&client, &generator, &label).await?;
         query_results.push((label, stored, queries.len()));
@@ -149,29 +180,66 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `Client::post_all`, plus the local server's CPU time per statement over the run.
+async fn ingest(
+    client: &Client,
+    target: &server::Target,
+    bodies: Vec<Vec<u8>>,
+    clients: usize,
+    statements_each: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<Stats> {
+    let before = target.cpu_times();
+    let mut stats = client.post_all(bodies, clients, statements_each, bar).await?;
+    set_cpu(&mut stats, target, before);
+    Ok(stats)
+}
+
+/// The local server's CPU time per statement since `before`.
+fn set_cpu(stats: &mut Stats, target: &server::Target, before: Option<server::CpuTimes>) {
+    let after = target.cpu_times();
+    if let (Some(before), Some(after)) = (before, after) {
+        let per_statement = |used: std::time::Duration| used.as_secs_f64() * 1e6 / stats.statements.max(1) as f64;
+        stats.server_cpu_us = Some(per_statement(after.process.saturating_sub(before.process)));
+        stats.writer_cpu_us = after.writer.zip(before.writer).map(|(a, b)| per_statement(a.saturating_sub(b)));
+    }
+}
+
 pub fn batch_body(generator: &mut Generator, size: usize) -> Vec<u8> {
     let batch: Vec<Value> = (0..size).map(|_| generator.statement()).collect();
     serde_json::to_vec(&batch).unwrap()
 }
 
-/// Fills the store up to `size` statements with 100-statement batches.
-async fn fill(client: &Client, generator: &mut Generator, stored: usize, size: usize) -> anyhow::Result<usize> {
+/// Fills the store up to `size` statements with 100-statement batches; the row measures
+/// the whole fill (None when the store already holds that many).
+async fn fill(
+    client: &Client,
+    target: &server::Target,
+    generator: &mut Generator,
+    stored: usize,
+    size: usize,
+) -> anyhow::Result<(usize, Option<(String, Stats)>)> {
     if stored >= size {
-        return Ok(stored);
+        return Ok((stored, None));
     }
     let batches = (size - stored).div_ceil(100);
     let bar = progress(batches as u64 * 100, &format!("filling to {size}"));
+    let before = target.cpu_times();
     let started = Instant::now();
+    let mut latencies = Vec::new();
     let mut done = 0;
     while done < batches {
         let chunk = (batches - done).min(500);
         let bodies: Vec<Vec<u8>> = (0..chunk).map(|_| batch_body(generator, 100)).collect();
-        client.post_all(bodies, 8, 100, &bar).await?;
+        latencies.extend(client.post_all(bodies, 8, 100, &bar).await?.latencies);
         done += chunk;
     }
     bar.finish_and_clear();
+    let mut stats = Stats::new(latencies, batches * 100, started.elapsed(), true);
+    set_cpu(&mut stats, target, before);
     println!("filled {} statements in {:.1}s", batches * 100, started.elapsed().as_secs_f64());
-    Ok(stored + batches * 100)
+    let label = format!("fill from {stored} to {size}: 100-statement batch POST, 8 clients");
+    Ok((stored + batches * 100, Some((label, stats))))
 }
 
 fn machine_description() -> String {
@@ -189,15 +257,24 @@ fn machine_description() -> String {
 
 fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: Option<u64>, statement_bytes: f64) {
     println!("\nFluency benchmark: {}", machine_description());
-    println!("{:<58} {:>9} {:>12} {:>10} {:>10}", "measurement", "requests", "stmts/s", "p50 ms", "p99 ms");
+    println!(
+        "{:<58} {:>9} {:>12} {:>10} {:>10} {:>14}",
+        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms", "CPU µs/stmt"
+    );
+    let micros = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
     for (name, stats) in rows {
+        let cpu = match stats.server_cpu_us {
+            Some(_) => format!("{} ({} writer)", micros(stats.server_cpu_us), micros(stats.writer_cpu_us)),
+            None => "-".into(),
+        };
         println!(
-            "{:<58} {:>9} {:>12} {:>10.2} {:>10.2}",
+            "{:<58} {:>9} {:>12} {:>10.2} {:>10.2} {:>14}",
             name,
             stats.requests,
             stats.statements_per_second().map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into()),
             stats.percentile_ms(50.0),
-            stats.percentile_ms(99.0)
+            stats.percentile_ms(99.0),
+            cpu
         );
     }
     println!("statements stored: {stored}");

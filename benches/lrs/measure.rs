@@ -22,13 +22,25 @@ pub struct Stats {
     pub latencies: Vec<Duration>,
     /// Latency-only rows (queries) print no throughput.
     pub throughput: bool,
+    /// Server CPU time per statement, in microseconds (local server, ingest rows).
+    pub server_cpu_us: Option<f64>,
+    /// The SQLite writer thread's share of `server_cpu_us`.
+    pub writer_cpu_us: Option<f64>,
 }
 
 impl Stats {
-    fn new(latencies: Vec<Duration>, statements: usize, elapsed: Duration, throughput: bool) -> Self {
+    pub fn new(latencies: Vec<Duration>, statements: usize, elapsed: Duration, throughput: bool) -> Self {
         let mut latencies = latencies;
         latencies.sort();
-        Self { requests: latencies.len(), statements, elapsed, latencies, throughput }
+        Self {
+            requests: latencies.len(),
+            statements,
+            elapsed,
+            latencies,
+            throughput,
+            server_cpu_us: None,
+            writer_cpu_us: None,
+        }
     }
 
     pub fn statements_per_second(&self) -> Option<f64> {
@@ -50,6 +62,8 @@ impl Stats {
             "statements_per_second": self.statements_per_second(),
             "p50_ms": self.percentile_ms(50.0),
             "p99_ms": self.percentile_ms(99.0),
+            "server_cpu_us_per_statement": self.server_cpu_us,
+            "writer_cpu_us_per_statement": self.writer_cpu_us,
         })
     }
 }

@@ -60,7 +60,7 @@ pub async fn rules_suite(seed: u64, scale: usize) -> anyhow::Result<Vec<RulesRun
     for rules in RUN_ORDER {
         let dir = tempfile::tempdir()?;
         write_rules(dir.path(), rules)?;
-        let target = server::start_local_with(&[("FLUENCY_RULES_DIR", dir.path().display().to_string())]);
+        let target = server::start_local_with(None, &[("FLUENCY_RULES_DIR", dir.path().display().to_string())]);
         let client = Client::new(&target);
         // The same statements for every rule count.
         let mut generator = Generator::new(seed);

@@ -4,12 +4,26 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 pub struct Target {
     pub base: String,
     pub key: String,
     pub secret: String,
     pub local: Option<LocalServer>,
+    /// A Fluency server on this machine, started separately, whose CPU time is measured.
+    pub pid: Option<u32>,
+}
+
+impl Target {
+    /// CPU time of the server under test, when it runs on this machine.
+    pub fn cpu_times(&self) -> Option<CpuTimes> {
+        match (&self.local, self.pid) {
+            (Some(local), _) => local.cpu_times(),
+            (None, Some(pid)) => cpu_times(pid),
+            (None, None) => None,
+        }
+    }
 }
 
 pub struct LocalServer {
@@ -29,6 +43,50 @@ impl LocalServer {
     pub fn disk_bytes(&self) -> u64 {
         dir_size(self.data_dir.path().to_path_buf())
     }
+
+    /// CPU time the server has used so far (Linux `/proc`), whole process and writer thread.
+    pub fn cpu_times(&self) -> Option<CpuTimes> {
+        cpu_times(self.child.id())
+    }
+}
+
+/// CPU time a Fluency process on this machine has used so far (Linux `/proc`), whole
+/// process and writer thread.
+pub fn cpu_times(pid: u32) -> Option<CpuTimes> {
+    let process = stat_cpu(&format!("/proc/{pid}/stat"))?;
+    let writer = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        // The kernel keeps 15 bytes of a thread's name: "fluency-sqlite-".
+        if !comm.starts_with("fluency-sqlite-") {
+            return None;
+        }
+        sched_runtime(&task.path().join("sched")).or_else(|| stat_cpu(&task.path().join("stat").to_string_lossy()))
+    });
+    Some(CpuTimes { process, writer })
+}
+
+/// CPU time used by the server and by its SQLite writer thread.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuTimes {
+    pub process: Duration,
+    pub writer: Option<Duration>,
+}
+
+/// utime + stime from a `/proc/.../stat` file (clock ticks of 10 ms).
+fn stat_cpu(path: &str) -> Option<Duration> {
+    let text = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// `se.sum_exec_runtime` (milliseconds, with fractions) from a `/proc/.../sched` file.
+fn sched_runtime(path: &std::path::Path) -> Option<Duration> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|line| line.starts_with("se.sum_exec_runtime"))?;
+    let millis: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
+    Some(Duration::from_secs_f64(millis / 1000.0))
 }
 
 impl Drop for LocalServer {
@@ -51,15 +109,16 @@ fn dir_size(path: PathBuf) -> u64 {
         .sum()
 }
 
-pub fn start_local() -> Target {
-    start_local_with(&[])
+pub fn start_local(binary: Option<&str>) -> Target {
+    start_local_with(binary, &[])
 }
 
-/// A local server with extra environment settings.
-pub fn start_local_with(environment: &[(&str, String)]) -> Target {
+/// A local server with extra environment settings; `binary` replaces this build's `fluency`
+/// (to compare two builds).
+pub fn start_local_with(binary: Option<&str>, environment: &[(&str, String)]) -> Target {
     let data_dir = tempfile::tempdir().expect("temporary data directory");
     let (key, secret) = ("bench".to_string(), "bench-secret".to_string());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fluency"))
+    let mut child = Command::new(binary.unwrap_or(env!("CARGO_BIN_EXE_fluency")))
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir.path())
         .env("FLUENCY_ADMIN_KEY", &key)
@@ -79,5 +138,5 @@ pub fn start_local_with(environment: &[(&str, String)]) -> Target {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    Target { base, key, secret, local: Some(LocalServer { child, data_dir }) }
+    Target { base, key, secret, local: Some(LocalServer { child, data_dir }), pid: None }
 }

@@ -21,6 +21,7 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     pub(super) fn start(path: &Path) -> anyhow::Result<Self> {
+        super::page_cache::install();
         let conn = Connection::open(path).with_context(|| format!("opening {} for checkpoints", path.display()))?;
         conn.busy_timeout(Duration::from_secs(5))?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
@@ -65,6 +66,7 @@ mod tests {
 
     #[test]
     fn committed_frames_reach_the_database_and_shutdown_truncates_the_wal() {
+        crate::storage::sqlite::page_cache::install();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let writer = Connection::open(&path).unwrap();

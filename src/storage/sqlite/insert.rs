@@ -1,6 +1,7 @@
 //! Writes one statement batch inside the writer's open transaction: conflict check, `stored`
 //! values, terms, voiding, targeting-rule inheritance and activity definitions. Called by
-//! `writer` only, inside the job's savepoint, so an error leaves nothing behind.
+//! `writer` only, inside its transaction. A conflict is found before anything is written;
+//! the writer rolls back any later failure.
 
 use std::collections::{HashMap, HashSet};
 

@@ -8,6 +8,7 @@ mod consistency;
 mod credentials;
 mod documents;
 mod insert;
+mod page_cache;
 mod reads;
 mod schema;
 mod terms;

@@ -154,6 +154,7 @@ const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {
+    super::page_cache::install();
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating the directory {}", dir.display()))?;
     }
@@ -204,6 +205,7 @@ pub(super) fn find_last_stored(conn: &Connection) -> anyhow::Result<Micros> {
 
 /// Read-only connections for queries, running beside the writer thanks to WAL.
 pub(super) fn open_read_pool(path: &Path, size: u32) -> anyhow::Result<Pool<SqliteConnectionManager>> {
+    super::page_cache::install();
     let manager = SqliteConnectionManager::file(path).with_init(|conn| {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

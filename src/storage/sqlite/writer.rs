@@ -1,12 +1,13 @@
 //! The single writer: an OS thread owning the write connection, fed by a channel of jobs.
-//! It drains what is queued and commits it in one transaction (group commit), each job in
-//! its own savepoint, and answers only after COMMIT. `SqliteStore` submits jobs here.
+//! It drains what is queued and commits it in one transaction (group commit), and answers
+//! only after COMMIT; a job failing after it wrote sends its group's jobs through one
+//! transaction each. `SqliteStore` submits jobs here.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -67,6 +68,10 @@ impl<T> Reply<T> {
         ok
     }
 
+    fn fail(&mut self, error: &anyhow::Error) {
+        self.result = Some(Err(StorageError::Backend(anyhow!("{error:#}"))));
+    }
+
     fn send(self, failure: Option<&anyhow::Error>) {
         let result = match (failure, self.result) {
             (None, Some(result)) => result,
@@ -105,6 +110,21 @@ impl Job {
             Self::RedriveOutbox(key, now, reply) => {
                 reply.keep(automation::redrive_outbox(conn, key, *now).map_err(Into::into))
             }
+        }
+    }
+
+    /// Replaces the job's result with `error`: its transaction did not commit.
+    fn fail(&mut self, error: &anyhow::Error) {
+        match self {
+            Self::InsertStatements(_, reply) => reply.fail(error),
+            Self::InsertCredential(_, reply) => reply.fail(error),
+            Self::RevokeCredential(_, reply) => reply.fail(error),
+            Self::InsertDocument(_, reply) => reply.fail(error),
+            Self::DeleteDocument(_, _, reply) => reply.fail(error),
+            Self::DeleteDocuments(_, reply) => reply.fail(error),
+            Self::CommitRules(_, reply) => reply.fail(error),
+            Self::UpdateOutbox(_, _, reply) => reply.fail(error),
+            Self::RedriveOutbox(_, _, reply) => reply.fail(error),
         }
     }
 
@@ -188,39 +208,58 @@ impl Writer {
     }
 
     /// One transaction for `first` and every job queued while the transaction runs;
-    /// answers them all after it is over.
+    /// answers them all after it is over. When a job fails after it wrote, the group is
+    /// rolled back and its jobs run again, each in its own transaction.
     fn commit_group(&mut self, first: Job) {
         let mut group = vec![first];
         self.consistency.begin_transaction(&mut self.clock);
-        let outcome = self.write_group(&mut group);
+        let mut outcome = self.write_group(&mut group);
         if outcome.is_err() {
-            self.definitions.clear();
+            self.roll_back();
         }
-        if outcome.is_err() && !self.conn.is_autocommit() {
-            if let Err(error) = self.run_sql("ROLLBACK") {
-                tracing::error!(error = %error, "Rolling back a failed group commit failed.");
+        if matches!(outcome, Err(GroupFailure::JobFailedAfterWriting)) {
+            tracing::warn!(jobs = group.len(), "A job failed after writing; running the group's jobs one by one.");
+            for job in &mut group {
+                self.write_alone(job);
             }
+            outcome = Ok(());
         }
         self.consistency.end_transaction(&self.clock);
-        self.stats.transactions.fetch_add(1, Relaxed);
         self.stats.jobs.fetch_add(group.len() as u64, Relaxed);
-        if let Err(error) = &outcome {
-            tracing::error!(error = ?error, jobs = group.len(), "Group commit failed.");
-        }
-        let failure = outcome.err();
+        let failure = match outcome {
+            Ok(()) => None,
+            Err(GroupFailure::JobFailedAfterWriting) => unreachable!("handled above"),
+            Err(GroupFailure::Sqlite(error)) => {
+                tracing::error!(error = ?error, jobs = group.len(), "Group commit failed.");
+                Some(error)
+            }
+        };
         for job in group {
             job.answer(failure.as_ref());
         }
     }
 
-    /// Runs transaction control through the statement cache: it runs for every job.
+    /// Runs transaction control through the statement cache: it runs for every group.
     fn run_sql(&self, sql: &str) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute([])
     }
 
+    /// Rolls back the open transaction, if SQLite has not already; forgets cached reads.
+    fn roll_back(&mut self) {
+        self.definitions.clear();
+        if !self.conn.is_autocommit() {
+            if let Err(error) = self.run_sql("ROLLBACK") {
+                tracing::error!(error = %error, "Rolling back a write transaction failed.");
+            }
+        }
+    }
+
     /// Runs the group's jobs, taking in jobs that are queued meanwhile (up to the group's
     /// statement budget), so groups grow with the load and an idle writer commits at once.
-    fn write_group(&mut self, group: &mut Vec<Job>) -> anyhow::Result<()> {
+    /// A job that fails without having changed anything (a conflict, a failed precondition)
+    /// fails alone; one that fails after it changed rows fails the group.
+    fn write_group(&mut self, group: &mut Vec<Job>) -> Result<(), GroupFailure> {
+        self.stats.transactions.fetch_add(1, Relaxed);
         self.run_sql("BEGIN IMMEDIATE").context("beginning a write transaction")?;
         let mut weight = 0;
         let mut next = 0;
@@ -237,20 +276,47 @@ impl Writer {
             let job = &mut group[next];
             next += 1;
             weight += job.weight();
-            self.run_sql("SAVEPOINT job").context("opening a job savepoint")?;
-            if !job.run(&self.conn, &mut self.clock, &mut self.definitions) {
-                // SQLite rolls the whole transaction back on some errors (disk full, I/O);
-                // then the jobs before this one are lost too.
-                if self.conn.is_autocommit() {
-                    bail!("SQLite rolled the transaction back after a job failed");
-                }
-                self.definitions.clear();
-                self.run_sql("ROLLBACK TO job").context("rolling back a failed job")?;
+            let changes = self.conn.total_changes();
+            if !job.run(&self.conn, &mut self.clock, &mut self.definitions)
+                && (self.conn.total_changes() != changes || self.conn.is_autocommit())
+            {
+                return Err(GroupFailure::JobFailedAfterWriting);
             }
-            self.run_sql("RELEASE job").context("releasing a job savepoint")?;
         }
         self.run_sql("COMMIT").context("committing a write transaction")?;
         Ok(())
+    }
+
+    /// One job in its own transaction, after its group failed; its answer says how it went.
+    fn write_alone(&mut self, job: &mut Job) {
+        self.stats.transactions.fetch_add(1, Relaxed);
+        let outcome = self.run_sql("BEGIN IMMEDIATE").context("beginning a write transaction").and_then(|_| {
+            if job.run(&self.conn, &mut self.clock, &mut self.definitions) {
+                self.run_sql("COMMIT").context("committing a write transaction")?;
+            } else {
+                self.roll_back();
+            }
+            Ok(())
+        });
+        if let Err(error) = outcome {
+            tracing::error!(error = ?error, "A write transaction failed.");
+            self.roll_back();
+            job.fail(&error);
+        }
+    }
+}
+
+/// Why a group did not commit.
+enum GroupFailure {
+    /// A job failed after changing rows: only a rollback of the group undoes its changes.
+    JobFailedAfterWriting,
+    /// SQLite failed the transaction itself (begin, commit, I/O): every job fails.
+    Sqlite(anyhow::Error),
+}
+
+impl From<anyhow::Error> for GroupFailure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Sqlite(error)
     }
 }
 
@@ -356,7 +422,7 @@ mod tests {
         let run = run_one_group(batches, |conn| {
             conn.execute("INSERT INTO activities VALUES ('http://example.com/broken', '{')", []).unwrap();
         });
-        assert_eq!(run.stats.transactions(), 1);
+        assert_eq!(run.stats.transactions(), 4, "the rolled-back group, then one per job");
         assert!(matches!(run.answers[1], Err(StorageError::Backend(_))));
         assert!(run.answers[0].is_ok() && run.answers[2].is_ok());
         assert_eq!(count(&run.conn, "SELECT count(*) FROM statements"), 2);
