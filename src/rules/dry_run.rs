@@ -114,23 +114,12 @@ pub struct DryRunStep {
 /// Runs `rule` (enabled for the occasion) on each statement in order, after recording
 /// `history`. Each statement joins the history before the rule sees it, as in the LRS.
 pub fn dry_run(
-    mut rule: RuleFile,
+    rule: RuleFile,
     settings: RulesSettings,
     history: &[Value],
     statements: &[Value],
 ) -> Result<DryRun, DryRunError> {
-    rule.enabled = true;
-    let name = rule.name.clone();
-    let set = RuleSet::build(settings, vec![rule]).map_err(DryRunError::Settings)?;
-    if let Some(error) = set.refused().first() {
-        return Err(DryRunError::Refused(error.clone()));
-    }
-    let memory = Arc::new(MemoryHost::new());
-    for (index, statement) in history.iter().enumerate() {
-        validate_statement(statement, XapiVersion::V2_0_0)
-            .map_err(|e| DryRunError::InvalidHistory(index, e.to_string()))?;
-        memory.record(statement);
-    }
+    let (name, set, memory) = prepare(rule, settings, history)?;
     let host: Arc<dyn RuleHost> = memory.clone();
     let steps = statements
         .iter()
@@ -163,23 +152,12 @@ pub fn dry_run(
 /// Runs a scheduled `rule` (enabled for the occasion) at each of `times`, after recording
 /// `history`: what the server would do at those times.
 pub fn dry_run_scheduled(
-    mut rule: RuleFile,
+    rule: RuleFile,
     settings: RulesSettings,
     history: &[Value],
     times: &[Micros],
 ) -> Result<DryRun, DryRunError> {
-    rule.enabled = true;
-    let name = rule.name.clone();
-    let set = RuleSet::build(settings, vec![rule]).map_err(DryRunError::Settings)?;
-    if let Some(error) = set.refused().first() {
-        return Err(DryRunError::Refused(error.clone()));
-    }
-    let memory = Arc::new(MemoryHost::new());
-    for (index, statement) in history.iter().enumerate() {
-        validate_statement(statement, XapiVersion::V2_0_0)
-            .map_err(|e| DryRunError::InvalidHistory(index, e.to_string()))?;
-        memory.record(statement);
-    }
+    let (name, set, memory) = prepare(rule, settings, history)?;
     let host: Arc<dyn RuleHost> = memory;
     let steps = times
         .iter()
@@ -198,6 +176,28 @@ pub fn dry_run_scheduled(
         })
         .collect();
     Ok(DryRun { rule: name, steps })
+}
+
+/// The rule compiled alone (enabled for the occasion) and an in-memory host holding
+/// `history`.
+fn prepare(
+    mut rule: RuleFile,
+    settings: RulesSettings,
+    history: &[Value],
+) -> Result<(String, RuleSet, Arc<MemoryHost>), DryRunError> {
+    rule.enabled = true;
+    let name = rule.name.clone();
+    let set = RuleSet::build(settings, vec![rule]).map_err(DryRunError::Settings)?;
+    if let Some(error) = set.refused().first() {
+        return Err(DryRunError::Refused(error.clone()));
+    }
+    let memory = Arc::new(MemoryHost::new());
+    for (index, statement) in history.iter().enumerate() {
+        validate_statement(statement, XapiVersion::V2_0_0)
+            .map_err(|e| DryRunError::InvalidHistory(index, e.to_string()))?;
+        memory.record(statement);
+    }
+    Ok((name, set, memory))
 }
 
 /// A stable id for a statement given without one.
