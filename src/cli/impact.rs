@@ -9,6 +9,7 @@ use clap::Args;
 use crate::config::Settings;
 use crate::impact::report::RoiSection;
 use crate::impact::{render_html, Verdict};
+use crate::kpi::command::Destination;
 use crate::service::impact::{run_impact, ImpactAnswer, ImpactRequest};
 use crate::startup::open_store;
 
@@ -20,21 +21,16 @@ pub struct ImpactArgs {
     /// Where to write the HTML report; by default beside the spec, as `<spec>.html`.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Ask the Fluency server at this xAPI base URL instead of opening the local store.
-    #[arg(long, requires_all = ["key", "secret"])]
-    pub url: Option<String>,
-    /// Key of a credential with the `analytics` (or `admin`) scope on that server.
-    #[arg(long, env = "FLUENCY_LRS_KEY")]
-    pub key: Option<String>,
-    #[arg(long, env = "FLUENCY_LRS_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+    /// A running Fluency server to ask instead of opening the local store.
+    #[command(flatten)]
+    pub server: Destination,
 }
 
 pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
     let request: ImpactRequest =
         toml::from_str(&text).with_context(|| format!("{} is not an impact spec", args.spec.display()))?;
-    let answer = match (&args.url, &args.key, &args.secret) {
+    let answer = match (&args.server.url, &args.server.key, &args.server.secret) {
         (Some(url), Some(key), Some(secret)) => ask_server(url, key, secret, &request).await?,
         (Some(_), _, _) => bail!("--url needs --key and --secret"),
         _ => {

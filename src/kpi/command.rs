@@ -83,14 +83,15 @@ pub enum ActorKindArg {
     Account,
 }
 
-/// Where statements go: the local data directory unless `--url` is given.
+/// Which LRS a command works with: the local data directory unless `--url` is given.
 #[derive(Debug, Args)]
 pub struct Destination {
-    /// Send to the LRS with this xAPI base URL (e.g. https://lrs.example.com/xapi) instead
+    /// Work with the LRS at this xAPI base URL (e.g. https://lrs.example.com/xapi) instead
     /// of the local data directory.
     #[arg(long, requires_all = ["key", "secret"])]
     pub url: Option<String>,
-    /// Key of a credential with statements/write on that LRS.
+    /// Key of a credential on that LRS with the scope the command needs (statements/write
+    /// to send statements, analytics for an impact analysis).
     #[arg(long, env = "FLUENCY_LRS_KEY")]
     pub key: Option<String>,
     /// Its secret (or set FLUENCY_LRS_SECRET to keep it out of the shell history).

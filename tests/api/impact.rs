@@ -154,3 +154,28 @@ fn rhai_map(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[tokio::test]
+async fn the_impact_command_can_ask_a_running_server() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 60, seed: 9, ..DemoSpec::default() };
+    load_demo(&app, &spec).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("study.toml");
+    std::fs::write(&spec_path, demo_impact_spec(&spec)).unwrap();
+
+    // Act: the server holds the store, so the command must go through its API.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fluency"));
+    command
+        .args(["impact", "--spec", spec_path.to_str().unwrap(), "--url", &app.url(""), "--key"])
+        .args([crate::helpers::ADMIN_KEY, "--secret", crate::helpers::ADMIN_SECRET])
+        .env("FLUENCY_DATA_DIR", dir.path().join("unused"));
+    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+
+    // Assert
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("Verdict: improved"), "{stdout}");
+    assert!(dir.path().join("study.html").exists());
+}
