@@ -133,15 +133,16 @@ pub(super) fn history(conn: &Connection, filter: &HistoryFilter) -> anyhow::Resu
     let mut terms = vec![IndexTerm::Agent(filter.actor_id.clone())];
     terms.extend(filter.verb.clone().map(IndexTerm::Verb));
     terms.extend(filter.activity.clone().map(IndexTerm::Activity));
-    let keys = driving_order(&terms);
+    let matches = driving_order(&terms);
+    let key_counts: Vec<usize> = matches.iter().map(Vec::len).collect();
     let sql = format!(
         "SELECT count(*), avg(coalesce(json_extract(json, '$.result.score.scaled'),
                                        json_extract(json, '$.result.score.raw')))
          FROM ({})",
-        statements_sql(keys.len(), false)
+        statements_sql(&key_counts, false)
     );
     let mut params = vec![filter.since.saturating_sub(1), filter.until, HISTORY_SCAN_LIMIT as i64];
-    params.extend(keys);
+    params.extend(matches.into_iter().flatten());
     let (count, average_score): (i64, Option<f64>) = conn
         .prepare_cached(&sql)?
         .query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))

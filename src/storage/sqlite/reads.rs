@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::terms::term_key;
+use super::terms::query_keys;
 use crate::storage::contract::{IndexTerm, StatementPage, StatementQuery, StoredStatement};
 use crate::xapi::time::Micros;
 
@@ -46,11 +46,12 @@ pub(super) fn query_statements(conn: &Connection, query: &StatementQuery) -> any
     if range.is_empty() {
         return Ok(StatementPage::default());
     }
-    let keys = driving_order(&query.terms);
-    let sql = statements_sql(keys.len(), query.ascending);
+    let matches = driving_order(&query.terms);
+    let key_counts: Vec<usize> = matches.iter().map(Vec::len).collect();
+    let sql = statements_sql(&key_counts, query.ascending);
     let mut select = conn.prepare_cached(&sql)?;
     let mut params: Vec<i64> = vec![range.after, range.through, i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1];
-    params.extend(&keys);
+    params.extend(matches.iter().flatten());
     let mut statements = select
         .query_map(rusqlite::params_from_iter(params), stored_statement)?
         .collect::<Result<Vec<_>, _>>()
@@ -86,17 +87,18 @@ impl StoredRange {
     }
 }
 
-/// Distinct term keys, the likely most selective first: the first one drives the scan.
-pub(super) fn driving_order(terms: &[IndexTerm]) -> Vec<i64> {
+/// The keys each distinct term matches (see `terms::query_keys`), the likely most
+/// selective term first: the first one drives the scan.
+pub(super) fn driving_order(terms: &[IndexTerm]) -> Vec<Vec<i64>> {
     let mut ranked: Vec<&IndexTerm> = terms.iter().collect();
     ranked.sort_by_key(|term| selectivity_rank(term));
-    let mut keys: Vec<i64> = Vec::with_capacity(ranked.len());
-    for key in ranked.into_iter().map(term_key) {
-        if !keys.contains(&key) {
-            keys.push(key);
+    let mut matches: Vec<Vec<i64>> = Vec::with_capacity(ranked.len());
+    for keys in ranked.into_iter().map(query_keys) {
+        if !matches.contains(&keys) {
+            matches.push(keys);
         }
     }
-    keys
+    matches
 }
 
 /// A guess at how few statements a term of each kind matches (lower = fewer).
@@ -112,33 +114,46 @@ fn selectivity_rank(term: &IndexTerm) -> u8 {
     }
 }
 
-/// Parameters: ?1 after (exclusive), ?2 through (inclusive), ?3 row limit, ?4.. term keys.
+/// Parameters: ?1 after (exclusive), ?2 through (inclusive), ?3 row limit, ?4.. the keys of
+/// each term in turn (`key_counts[i]` keys for term i, see `driving_order`).
 /// With terms, the scan walks the first term's (term, stored) primary-key range in order
-/// (CROSS JOIN fixes the loop order), each further term is one primary-key probe, and the
-/// statement row is fetched by rowid. Without terms it walks `statements` by rowid.
-pub(super) fn statements_sql(term_count: usize, ascending: bool) -> String {
+/// (CROSS JOIN fixes the loop order), each further term is one primary-key probe per key,
+/// and the statement row is fetched by rowid. A first term with two keys walks both ranges,
+/// merged in order (a compound SELECT; UNION drops a statement found under both). Without
+/// terms it walks `statements` by rowid.
+pub(super) fn statements_sql(key_counts: &[usize], ascending: bool) -> String {
     let order = if ascending { "ASC" } else { "DESC" };
-    if term_count == 0 {
+    let Some((&driving, others)) = key_counts.split_first() else {
         return format!(
             "SELECT stored, id, json, voided FROM statements
              WHERE stored > ?1 AND stored <= ?2 AND voided = 0
              ORDER BY stored {order} LIMIT ?3"
         );
-    }
-    let mut sql = String::from(
-        "SELECT s.stored, s.id, s.json, s.voided
-         FROM statement_terms t0 CROSS JOIN statements s ON s.stored = t0.stored
-         WHERE t0.term = ?4 AND t0.stored > ?1 AND t0.stored <= ?2",
-    );
-    for index in 1..term_count {
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM statement_terms t{index}
-                          WHERE t{index}.term = ?{param} AND t{index}.stored = t0.stored)",
-            param = index + 4
+    };
+    let mut filters = String::new();
+    let mut param = 4 + driving;
+    for (index, &count) in others.iter().enumerate() {
+        let keys: Vec<String> = (param..param + count).map(|p| format!("?{p}")).collect();
+        param += count;
+        filters.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM statement_terms t{n}
+                          WHERE t{n}.term IN ({keys}) AND t{n}.stored = t0.stored)",
+            n = index + 1,
+            keys = keys.join(", ")
         ));
     }
-    sql.push_str(&format!(" AND s.voided = 0 ORDER BY t0.stored {order} LIMIT ?3"));
-    sql
+    let arm = |key_param: usize| {
+        format!(
+            "SELECT t0.stored, s.id, s.json, s.voided
+             FROM statement_terms t0 CROSS JOIN statements s ON s.stored = t0.stored
+             WHERE t0.term = ?{key_param} AND t0.stored > ?1 AND t0.stored <= ?2{filters} AND s.voided = 0"
+        )
+    };
+    if driving == 1 {
+        return format!("{} ORDER BY t0.stored {order} LIMIT ?3", arm(4));
+    }
+    let arms: Vec<String> = (4..4 + driving).map(arm).collect();
+    format!("{} ORDER BY 1 {order} LIMIT ?3", arms.join(" UNION "))
 }
 
 pub(super) fn stored_statement(row: &Row<'_>) -> rusqlite::Result<StoredStatement> {
@@ -150,6 +165,7 @@ pub(super) fn stored_statement(row: &Row<'_>) -> rusqlite::Result<StoredStatemen
 mod tests {
     use super::*;
     use crate::storage::sqlite::schema::open_writer_connection;
+    use crate::storage::sqlite::terms::term_key;
 
     fn plan(conn: &Connection, sql: &str, params: usize) -> String {
         let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -162,14 +178,42 @@ mod tests {
     fn term_queries_walk_the_term_index_without_sorting() {
         let dir = tempfile::tempdir().unwrap();
         let conn = open_writer_connection(&dir.path().join("plan.db")).unwrap();
-        for (terms, ascending) in [(1, false), (3, true), (0, false), (0, true)] {
-            let detail = plan(&conn, &statements_sql(terms, ascending), 3 + terms);
+        let cases: [(&[usize], bool); 6] =
+            [(&[1], false), (&[1, 1, 1], true), (&[], false), (&[], true), (&[2], false), (&[2, 1, 2], true)];
+        for (key_counts, ascending) in cases {
+            let params = 3 + key_counts.iter().sum::<usize>();
+            let detail = plan(&conn, &statements_sql(key_counts, ascending), params);
             assert!(!detail.contains("TEMP B-TREE"), "sorts: {detail}");
             assert!(!detail.contains("SCAN"), "full scan: {detail}");
-            if terms > 0 {
-                assert!(detail.starts_with("SEARCH t0 USING PRIMARY KEY"), "{detail}");
+            match key_counts.first() {
+                Some(1) => assert!(detail.starts_with("SEARCH t0 USING PRIMARY KEY"), "{detail}"),
+                Some(_) => {
+                    assert!(detail.starts_with("MERGE (UNION) | LEFT | SEARCH t0 USING PRIMARY KEY"), "{detail}")
+                }
+                None => {}
             }
         }
+    }
+
+    #[test]
+    fn a_statement_stored_under_both_related_and_narrower_keys_is_found_once() {
+        // Arrange: databases written before `terms::query_keys` keep both rows.
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer_connection(&dir.path().join("both.db")).unwrap();
+        let key = "mbox::mailto:a@example.com".to_string();
+        let related = IndexTerm::RelatedAgent(key.clone());
+        conn.execute("INSERT INTO statements VALUES (7, zeroblob(16), '{}', 0, 0, NULL, x'')", []).unwrap();
+        for term in [IndexTerm::Agent(key), related.clone()] {
+            conn.execute("INSERT INTO statement_terms VALUES (?1, 7)", [term_key(&term)]).unwrap();
+        }
+
+        // Act
+        let page =
+            query_statements(&conn, &StatementQuery { terms: vec![related], limit: 10, ..Default::default() }).unwrap();
+
+        // Assert
+        assert_eq!(page.statements.iter().map(|s| s.stored).collect::<Vec<_>>(), vec![7]);
+        assert!(!page.more);
     }
 
     #[test]
@@ -185,6 +229,6 @@ mod tests {
         let verb = IndexTerm::Verb("v".into());
         let registration = IndexTerm::Registration("r".into());
         let keys = driving_order(&[verb.clone(), registration.clone(), verb.clone()]);
-        assert_eq!(keys, vec![term_key(&registration), term_key(&verb)]);
+        assert_eq!(keys, vec![query_keys(&registration), query_keys(&verb)]);
     }
 }

@@ -1,5 +1,13 @@
-//! Term keys as stored in `statement_terms`, and the packed set of a statement's inheritable
-//! term keys (`statements.inheritable_terms`). Used by the insert path and by queries.
+//! Term keys as stored in `statement_terms`, the keys a query term matches, and the packed
+//! set of a statement's inheritable term keys (`statements.inheritable_terms`). Used by the
+//! insert path and by queries.
+//!
+//! An Agent term implies the RelatedAgent term of the same key (the actor is one of the
+//! statement's agents), and an Activity term the RelatedActivity term of the same id (the
+//! object is one of its activities). A statement having both is stored under the narrower
+//! key only, and a query for the related kind matches either key (`query_keys`): two index
+//! rows fewer for a typical statement. Databases written before keep both rows; queries
+//! match such a statement once.
 
 use std::collections::BTreeSet;
 
@@ -21,19 +29,43 @@ pub(super) fn term_key(term: &IndexTerm) -> i64 {
     i64::from_le_bytes(first)
 }
 
+/// The keys under which a statement having `term` has a row: the term's own and, for a
+/// related agent or activity, the narrower term's (see the module comment). Narrower first.
+pub(super) fn query_keys(term: &IndexTerm) -> Vec<i64> {
+    let narrower = match term {
+        IndexTerm::RelatedAgent(key) => Some(IndexTerm::Agent(key.clone())),
+        IndexTerm::RelatedActivity(id) => Some(IndexTerm::Activity(id.clone())),
+        _ => None,
+    };
+    narrower.iter().chain([term]).map(term_key).collect()
+}
+
+/// The statement's terms without those its narrower terms imply.
+fn stored_terms(terms: &[IndexTerm]) -> impl Iterator<Item = &IndexTerm> {
+    terms.iter().filter(|term| !implied_by_narrower(term, terms))
+}
+
+fn implied_by_narrower(term: &IndexTerm, terms: &[IndexTerm]) -> bool {
+    match term {
+        IndexTerm::RelatedAgent(key) => terms.iter().any(|t| matches!(t, IndexTerm::Agent(k) if k == key)),
+        IndexTerm::RelatedActivity(id) => terms.iter().any(|t| matches!(t, IndexTerm::Activity(i) if i == id)),
+        _ => false,
+    }
+}
+
 /// A set of term keys, packed as consecutive little-endian i64 values when stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct TermSet(BTreeSet<i64>);
 
 impl TermSet {
-    /// The keys of all these terms.
+    /// The keys a statement with these terms is stored under.
     pub(super) fn of(terms: &[IndexTerm]) -> Self {
-        Self(terms.iter().map(term_key).collect())
+        Self(stored_terms(terms).map(term_key).collect())
     }
 
     /// The keys of the terms a referencing statement inherits (every kind but Authority).
     pub(super) fn inheritable(terms: &[IndexTerm]) -> Self {
-        Self(terms.iter().filter(|term| term.inherited_through_refs()).map(term_key).collect())
+        Self(stored_terms(terms).filter(|term| term.inherited_through_refs()).map(term_key).collect())
     }
 
     pub(super) fn decode(packed: &[u8]) -> anyhow::Result<Self> {
@@ -88,6 +120,27 @@ mod tests {
             IndexTerm::Verb("http://example.com/v".into()),
         ]);
         assert_eq!(set.iter().count(), 1);
+    }
+
+    #[test]
+    fn a_related_term_implied_by_the_narrower_one_is_stored_once_and_still_matched() {
+        let key = "mbox::mailto:a@example.com".to_string();
+        let (agent, related) = (IndexTerm::Agent(key.clone()), IndexTerm::RelatedAgent(key));
+        let instructor = IndexTerm::RelatedAgent("mbox::mailto:i@example.com".into());
+        let activity = IndexTerm::Activity("http://example.com/a".into());
+        let parent = IndexTerm::RelatedActivity("http://example.com/p".into());
+        let object = IndexTerm::RelatedActivity("http://example.com/a".into());
+        let terms = [agent.clone(), related.clone(), instructor.clone(), activity.clone(), object.clone(), parent];
+
+        let stored = TermSet::of(&terms);
+
+        assert_eq!(stored.iter().count(), 4, "the actor and the object activity once each");
+        assert!(stored.0.contains(&term_key(&agent)) && !stored.0.contains(&term_key(&related)));
+        assert!(stored.0.contains(&term_key(&instructor)), "a related-only agent keeps its own key");
+        for query in [&agent, &related, &instructor, &activity, &object] {
+            assert!(query_keys(query).iter().any(|key| stored.0.contains(key)), "{query:?} matches");
+        }
+        assert_eq!(query_keys(&agent), vec![term_key(&agent)], "the narrower kind matches its own key only");
     }
 
     #[test]
