@@ -46,6 +46,10 @@ struct Options {
     /// measure its CPU time.
     #[arg(long)]
     pid: Option<u32>,
+    /// Only the query rows, against the statements the target holds (e.g. a copy of a
+    /// database filled before, given with --url and --pid).
+    #[arg(long)]
+    queries_only: bool,
     /// With --ingest-only: then fill to this many statements and measure the fill.
     #[arg(long)]
     fill_to: Option<usize>,
@@ -107,6 +111,17 @@ async fn main() -> anyhow::Result<()> {
     let mut rows: Vec<(String, Stats)> = Vec::new();
     let mut stored = 0usize;
     let (mut sent_bytes, mut sent_statements) = (0usize, 0usize);
+    if options.queries_only {
+        rows.extend(measure::query_suite(&client, &generator, "existing").await?);
+        let rss = target.local.as_ref().and_then(server::LocalServer::peak_rss_bytes);
+        print_table(&rows, 0, rss, None, 0.0);
+        let results = json!({
+            "machine": machine_description(),
+            "measurements": rows.iter().map(|(name, s)| s.to_json(name)).collect::<Vec<Value>>(),
+        });
+        std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
+        return Ok(());
+    }
 
     for (clients, count) in [(1usize, 3_000usize), (8, 12_000), (32, 24_000)] {
         let count = count / scale;
