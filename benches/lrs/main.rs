@@ -217,6 +217,7 @@ fn set_cpu(stats: &mut Stats, target: &server::Target, before: Option<server::Cp
         let per_statement = |used: std::time::Duration| used.as_secs_f64() * 1e6 / stats.statements.max(1) as f64;
         stats.server_cpu_us = Some(per_statement(after.process.saturating_sub(before.process)));
         stats.writer_cpu_us = after.writer.zip(before.writer).map(|(a, b)| per_statement(a.saturating_sub(b)));
+        stats.client_cpu_us = after.client.zip(before.client).map(|(a, b)| per_statement(a.saturating_sub(b)));
     }
 }
 
@@ -273,17 +274,22 @@ fn machine_description() -> String {
 fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: Option<u64>, statement_bytes: f64) {
     println!("\nFluency benchmark: {}", machine_description());
     println!(
-        "{:<58} {:>9} {:>12} {:>10} {:>10} {:>14}",
-        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms", "CPU µs/stmt"
+        "{:<58} {:>9} {:>12} {:>10} {:>10}  {}",
+        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms", "CPU µs/stmt: server (writer), client"
     );
     let micros = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
     for (name, stats) in rows {
         let cpu = match stats.server_cpu_us {
-            Some(_) => format!("{} ({} writer)", micros(stats.server_cpu_us), micros(stats.writer_cpu_us)),
+            Some(_) => format!(
+                "{} ({} writer), {} client",
+                micros(stats.server_cpu_us),
+                micros(stats.writer_cpu_us),
+                micros(stats.client_cpu_us)
+            ),
             None => "-".into(),
         };
         println!(
-            "{:<58} {:>9} {:>12} {:>10.2} {:>10.2} {:>14}",
+            "{:<58} {:>9} {:>12} {:>10.2} {:>10.2}  {}",
             name,
             stats.requests,
             stats.statements_per_second().map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into()),

@@ -26,6 +26,8 @@ pub struct Stats {
     pub server_cpu_us: Option<f64>,
     /// The SQLite writer thread's share of `server_cpu_us`.
     pub writer_cpu_us: Option<f64>,
+    /// This benchmark's own CPU time per statement over the same run.
+    pub client_cpu_us: Option<f64>,
 }
 
 impl Stats {
@@ -40,6 +42,7 @@ impl Stats {
             throughput,
             server_cpu_us: None,
             writer_cpu_us: None,
+            client_cpu_us: None,
         }
     }
 
@@ -64,6 +67,7 @@ impl Stats {
             "p99_ms": self.percentile_ms(99.0),
             "server_cpu_us_per_statement": self.server_cpu_us,
             "writer_cpu_us_per_statement": self.writer_cpu_us,
+            "client_cpu_us_per_statement": self.client_cpu_us,
         })
     }
 }

@@ -62,14 +62,16 @@ pub fn cpu_times(pid: u32) -> Option<CpuTimes> {
         }
         sched_runtime(&task.path().join("sched")).or_else(|| stat_cpu(&task.path().join("stat").to_string_lossy()))
     });
-    Some(CpuTimes { process, writer })
+    Some(CpuTimes { process, writer, client: stat_cpu("/proc/self/stat") })
 }
 
-/// CPU time used by the server and by its SQLite writer thread.
+/// CPU time used by the server, by its SQLite writer thread, and by this benchmark (the
+/// client), which shares the machine's cores with the server.
 #[derive(Clone, Copy, Debug)]
 pub struct CpuTimes {
     pub process: Duration,
     pub writer: Option<Duration>,
+    pub client: Option<Duration>,
 }
 
 /// utime + stime from a `/proc/.../stat` file (clock ticks of 10 ms).
