@@ -2,8 +2,6 @@
 //! authority), computed once when the service prepares a statement for storage. Storage
 //! only stores and matches them; the StatementRef targeting rule is storage's part.
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -68,15 +66,16 @@ pub fn is_voiding(statement: &Value) -> bool {
     statement.pointer("/verb/id").and_then(Value::as_str) == Some(VOIDED_VERB)
 }
 
+/// A statement has a dozen terms or so: a linear search dedups them more cheaply than a
+/// hash set would.
 #[derive(Default)]
 struct Terms {
     list: Vec<IndexTerm>,
-    seen: HashSet<IndexTerm>,
 }
 
 impl Terms {
     fn push(&mut self, term: IndexTerm) {
-        if self.seen.insert(term.clone()) {
+        if !self.list.contains(&term) {
             self.list.push(term);
         }
     }

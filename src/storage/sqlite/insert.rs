@@ -11,12 +11,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::consistency::StoredClock;
-use super::terms::TermSet;
+use super::terms::{StatementKeys, TermSet};
 use crate::storage::contract::{finish_statement_json, NewStatement, StatementBatch, StorageError, StoreResult};
 use crate::xapi::time::Micros;
 
-/// Stores the batch, assigning `stored` values in order. `AlreadyStored` lists every id that
-/// is stored already or repeated within the batch.
 /// The canonical definitions the writer last read or wrote, so a definition repeated by
 /// statement after statement costs no read. Only the writer changes `activities`; the
 /// cache is cleared whenever a write is rolled back.
@@ -40,19 +38,43 @@ impl DefinitionCache {
     }
 }
 
+/// A batch with its statements' term keys, hashed by the submitting thread so the writer
+/// thread, which every write waits for, spends no time on it.
+pub(super) struct KeyedBatch {
+    batch: StatementBatch,
+    keys: Vec<StatementKeys>,
+}
+
+impl KeyedBatch {
+    pub(super) fn new(batch: StatementBatch) -> Self {
+        let keys = batch.statements.iter().map(|statement| StatementKeys::of(&statement.terms)).collect();
+        Self { batch, keys }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.batch.statements.len()
+    }
+}
+
+/// Stores the batch, assigning `stored` values in order. `AlreadyStored` lists every id that
+/// is stored already or repeated within the batch.
 pub(super) fn insert_batch(
     conn: &Connection,
     clock: &mut StoredClock,
-    batch: &StatementBatch,
+    keyed: &KeyedBatch,
     definitions: &mut DefinitionCache,
 ) -> StoreResult<Vec<Micros>> {
+    let batch = &keyed.batch;
     reject_known_ids(conn, &batch.statements)?;
     let mut stored_values = Vec::with_capacity(batch.statements.len());
-    for statement in &batch.statements {
+    let mut term_rows = Vec::new();
+    for (statement, keys) in batch.statements.iter().zip(&keyed.keys) {
         let stored = clock.next_stored();
-        insert_statement(conn, stored, statement).with_context(|| format!("storing statement {}", statement.id))?;
+        insert_statement(conn, stored, statement, keys, &mut term_rows)
+            .with_context(|| format!("storing statement {}", statement.id))?;
         stored_values.push(stored);
     }
+    insert_terms(conn, term_rows).context("indexing the statements' terms")?;
     merge_activity_definitions(conn, batch, definitions).context("merging activity definitions")?;
     remember_agents(conn, batch).context("remembering agents")?;
     Ok(stored_values)
@@ -76,8 +98,15 @@ fn reject_known_ids(conn: &Connection, statements: &[NewStatement]) -> StoreResu
     }
 }
 
-fn insert_statement(conn: &Connection, stored: Micros, statement: &NewStatement) -> anyhow::Result<()> {
-    let mut inheritable = TermSet::inheritable(&statement.terms);
+/// Writes the statement row; its term rows (own and inherited) are added to `term_rows`.
+fn insert_statement(
+    conn: &Connection,
+    stored: Micros,
+    statement: &NewStatement,
+    keys: &StatementKeys,
+    term_rows: &mut Vec<(i64, Micros)>,
+) -> anyhow::Result<()> {
+    let mut inheritable = keys.inheritable.clone();
     if let Some(target) = statement.object_ref {
         if let Some(target_terms) = find_inheritable_terms(conn, target)? {
             inheritable.extend(&target_terms);
@@ -98,14 +127,14 @@ fn insert_statement(conn: &Connection, stored: Micros, statement: &NewStatement)
         statement.object_ref.as_ref().map(Uuid::as_bytes),
         inheritable.encode(),
     ])?;
-    let mut all_terms = TermSet::of(&statement.terms);
+    let mut all_terms = keys.stored.clone();
     all_terms.extend(&inheritable);
-    insert_terms(conn, stored, all_terms.iter())?;
+    term_rows.extend(all_terms.iter().map(|key| (key, stored)));
     if let (true, Some(target)) = (statement.is_voiding, statement.object_ref) {
         conn.prepare_cached("UPDATE statements SET voided = 1 WHERE id = ?1 AND is_voiding = 0")?
             .execute([target.as_bytes()])?;
     }
-    insert_inherited_terms(conn, statement.id, stored, &inheritable)
+    insert_inherited_terms(conn, statement.id, stored, &inheritable, term_rows)
 }
 
 /// The inheritable terms of a stored statement; None when it is not stored (yet).
@@ -124,9 +153,12 @@ fn is_voiding_target(conn: &Connection, id: Uuid) -> anyhow::Result<bool> {
         .exists([id.as_bytes()])?)
 }
 
-fn insert_terms(conn: &Connection, stored: Micros, keys: impl Iterator<Item = i64>) -> anyhow::Result<()> {
+/// Inserts the rows in key order: consecutive inserts then land on the same or nearby
+/// index pages, which are still in the processor's cache.
+fn insert_terms(conn: &Connection, mut rows: Vec<(i64, Micros)>) -> anyhow::Result<()> {
+    rows.sort_unstable();
     let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO statement_terms (term, stored) VALUES (?1, ?2)")?;
-    for key in keys {
+    for (key, stored) in rows {
         insert.execute(params![key, stored])?;
     }
     Ok(())
@@ -135,7 +167,13 @@ fn insert_terms(conn: &Connection, stored: Micros, keys: impl Iterator<Item = i6
 /// The targeting rule for references stored before their target: every statement that
 /// references `id`, directly or through a chain of references, inherits `terms` (the new
 /// statement's inheritable terms). Each statement is visited once, so reference cycles end.
-fn insert_inherited_terms(conn: &Connection, id: Uuid, stored: Micros, terms: &TermSet) -> anyhow::Result<()> {
+fn insert_inherited_terms(
+    conn: &Connection,
+    id: Uuid,
+    stored: Micros,
+    terms: &TermSet,
+    term_rows: &mut Vec<(i64, Micros)>,
+) -> anyhow::Result<()> {
     if terms.is_empty() {
         return Ok(());
     }
@@ -151,7 +189,7 @@ fn insert_inherited_terms(conn: &Connection, id: Uuid, stored: Micros, terms: &T
             inherited.extend(terms);
             conn.prepare_cached("UPDATE statements SET inheritable_terms = ?1 WHERE stored = ?2")?
                 .execute(params![inherited.encode(), referrer_stored])?;
-            insert_terms(conn, referrer_stored, terms.iter())?;
+            term_rows.extend(terms.iter().map(|key| (key, referrer_stored)));
             pending.push(referrer_id);
         }
     }

@@ -144,7 +144,8 @@ fn lock_exclusively(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_statements(&self, batch: StatementBatch) -> StoreResult<Vec<Micros>> {
-        self.writer.submit(|reply| Job::InsertStatements(batch, reply)).await
+        let keyed = insert::KeyedBatch::new(batch);
+        self.writer.submit(|reply| Job::InsertStatements(keyed, reply)).await
     }
 
     async fn find_statements(&self, ids: &[Uuid]) -> StoreResult<Vec<StoredStatement>> {

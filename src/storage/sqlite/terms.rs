@@ -9,8 +9,6 @@
 //! rows fewer for a typical statement. Databases written before keep both rows; queries
 //! match such a statement once.
 
-use std::collections::BTreeSet;
-
 use anyhow::bail;
 use sha2::{Digest, Sha256};
 
@@ -53,35 +51,50 @@ fn implied_by_narrower(term: &IndexTerm, terms: &[IndexTerm]) -> bool {
     }
 }
 
-/// A set of term keys, packed as consecutive little-endian i64 values when stored.
+/// A statement's term keys, hashed once, before the batch reaches the writer thread.
+pub(super) struct StatementKeys {
+    /// The keys the statement is stored under.
+    pub stored: TermSet,
+    /// The keys a statement referencing it inherits (every kind but Authority).
+    pub inheritable: TermSet,
+}
+
+impl StatementKeys {
+    pub(super) fn of(terms: &[IndexTerm]) -> Self {
+        let (mut stored, mut inheritable) = (Vec::new(), Vec::new());
+        for term in stored_terms(terms) {
+            let key = term_key(term);
+            stored.push(key);
+            if term.inherited_through_refs() {
+                inheritable.push(key);
+            }
+        }
+        Self { stored: TermSet::from_keys(stored), inheritable: TermSet::from_keys(inheritable) }
+    }
+}
+
+/// A set of term keys (sorted, distinct), packed as consecutive little-endian i64 values
+/// when stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(super) struct TermSet(BTreeSet<i64>);
+pub(super) struct TermSet(Vec<i64>);
 
 impl TermSet {
-    /// The keys a statement with these terms is stored under.
-    pub(super) fn of(terms: &[IndexTerm]) -> Self {
-        Self(stored_terms(terms).map(term_key).collect())
-    }
-
-    /// The keys of the terms a referencing statement inherits (every kind but Authority).
-    pub(super) fn inheritable(terms: &[IndexTerm]) -> Self {
-        Self(stored_terms(terms).filter(|term| term.inherited_through_refs()).map(term_key).collect())
+    fn from_keys(mut keys: Vec<i64>) -> Self {
+        keys.sort_unstable();
+        keys.dedup();
+        Self(keys)
     }
 
     pub(super) fn decode(packed: &[u8]) -> anyhow::Result<Self> {
         if !packed.len().is_multiple_of(8) {
             bail!("a packed term set has {} bytes, not a multiple of 8", packed.len());
         }
-        Ok(Self(
-            packed
-                .chunks_exact(8)
-                .map(|chunk| {
-                    let mut bytes = [0u8; 8];
-                    bytes.copy_from_slice(chunk);
-                    i64::from_le_bytes(bytes)
-                })
-                .collect(),
-        ))
+        let keys = packed.chunks_exact(8).map(|chunk| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            i64::from_le_bytes(bytes)
+        });
+        Ok(Self::from_keys(keys.collect()))
     }
 
     pub(super) fn encode(&self) -> Vec<u8> {
@@ -89,7 +102,11 @@ impl TermSet {
     }
 
     pub(super) fn extend(&mut self, other: &TermSet) {
-        self.0.extend(other.0.iter().copied());
+        if other.0.iter().all(|key| self.0.binary_search(key).is_ok()) {
+            return;
+        }
+        self.0.extend_from_slice(&other.0);
+        *self = Self::from_keys(std::mem::take(&mut self.0));
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -115,11 +132,12 @@ mod tests {
 
     #[test]
     fn authority_terms_are_not_inheritable() {
-        let set = TermSet::inheritable(&[
+        let keys = StatementKeys::of(&[
             IndexTerm::Authority("mbox::mailto:a@example.com".into()),
             IndexTerm::Verb("http://example.com/v".into()),
         ]);
-        assert_eq!(set.iter().count(), 1);
+        assert_eq!(keys.inheritable.iter().count(), 1);
+        assert_eq!(keys.stored.iter().count(), 2);
     }
 
     #[test]
@@ -132,7 +150,7 @@ mod tests {
         let object = IndexTerm::RelatedActivity("http://example.com/a".into());
         let terms = [agent.clone(), related.clone(), instructor.clone(), activity.clone(), object.clone(), parent];
 
-        let stored = TermSet::of(&terms);
+        let stored = StatementKeys::of(&terms).stored;
 
         assert_eq!(stored.iter().count(), 4, "the actor and the object activity once each");
         assert!(stored.0.contains(&term_key(&agent)) && !stored.0.contains(&term_key(&related)));
@@ -145,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_packed_set_decodes_to_itself() {
-        let set = TermSet::inheritable(&[IndexTerm::Verb("a".into()), IndexTerm::Activity("b".into())]);
+        let set = StatementKeys::of(&[IndexTerm::Verb("a".into()), IndexTerm::Activity("b".into())]).inheritable;
         assert_eq!(TermSet::decode(&set.encode()).unwrap(), set);
         assert!(TermSet::decode(&[1, 2, 3]).is_err());
     }

@@ -12,11 +12,11 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
-use super::insert::DefinitionCache;
+use super::insert::{DefinitionCache, KeyedBatch};
 use super::{automation, credentials, documents, insert};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
 use crate::storage::contract::{
-    CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StorageError, StoreResult,
+    CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
 };
 use crate::xapi::time::Micros;
 
@@ -44,7 +44,7 @@ impl WriteStats {
 
 /// A unit of work with the place its answer goes once the transaction is over.
 pub(super) enum Job {
-    InsertStatements(StatementBatch, Reply<Vec<Micros>>),
+    InsertStatements(KeyedBatch, Reply<Vec<Micros>>),
     InsertCredential(CredentialRecord, Reply<()>),
     RevokeCredential(String, Reply<bool>),
     InsertDocument(Box<(DocumentKey, Document, Expectation)>, Reply<bool>),
@@ -87,7 +87,7 @@ impl Job {
     /// How much of the group's statement budget the job uses.
     fn weight(&self) -> usize {
         match self {
-            Self::InsertStatements(batch, _) => batch.statements.len().max(1),
+            Self::InsertStatements(batch, _) => batch.len().max(1),
             _ => 1,
         }
     }
@@ -323,7 +323,7 @@ impl From<anyhow::Error> for GroupFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::contract::{NewStatement, StorageError};
+    use crate::storage::contract::{NewStatement, StatementBatch, StorageError};
     use crate::storage::sqlite::schema::open_writer_connection;
     use serde_json::json;
     use uuid::Uuid;
@@ -366,7 +366,7 @@ mod tests {
         for batch in batches {
             let (sender_half, answer) = oneshot::channel();
             let reply = Reply { sender: sender_half, result: None };
-            sender.try_send(Job::InsertStatements(batch, reply)).map_err(|_| "full").unwrap();
+            sender.try_send(Job::InsertStatements(KeyedBatch::new(batch), reply)).map_err(|_| "full").unwrap();
             answers.push(answer);
         }
         drop(sender);
