@@ -218,6 +218,10 @@ fn set_cpu(stats: &mut Stats, target: &server::Target, before: Option<server::Cp
         stats.server_cpu_us = Some(per_statement(after.process.saturating_sub(before.process)));
         stats.writer_cpu_us = after.writer.zip(before.writer).map(|(a, b)| per_statement(a.saturating_sub(b)));
         stats.client_cpu_us = after.client.zip(before.client).map(|(a, b)| per_statement(a.saturating_sub(b)));
+        stats.writer_bytes = after
+            .writer_wrote
+            .zip(before.writer_wrote)
+            .map(|(a, b)| a.saturating_sub(b) as f64 / stats.statements.max(1) as f64);
     }
 }
 
@@ -275,16 +279,17 @@ fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: 
     println!("\nFluency benchmark: {}", machine_description());
     println!(
         "{:<58} {:>9} {:>12} {:>10} {:>10}  {}",
-        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms", "CPU µs/stmt: server (writer), client"
+        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms", "CPU µs/stmt: server (writer), client; WAL KB/stmt"
     );
     let micros = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
     for (name, stats) in rows {
         let cpu = match stats.server_cpu_us {
             Some(_) => format!(
-                "{} ({} writer), {} client",
+                "{} ({} writer), {} client; {}",
                 micros(stats.server_cpu_us),
                 micros(stats.writer_cpu_us),
-                micros(stats.client_cpu_us)
+                micros(stats.client_cpu_us),
+                stats.writer_bytes.map(|b| format!("{:.1}", b / 1000.0)).unwrap_or_else(|| "-".into())
             ),
             None => "-".into(),
         };

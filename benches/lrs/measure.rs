@@ -28,6 +28,8 @@ pub struct Stats {
     pub writer_cpu_us: Option<f64>,
     /// This benchmark's own CPU time per statement over the same run.
     pub client_cpu_us: Option<f64>,
+    /// Bytes the writer thread wrote per statement (WAL frames).
+    pub writer_bytes: Option<f64>,
 }
 
 impl Stats {
@@ -43,6 +45,7 @@ impl Stats {
             server_cpu_us: None,
             writer_cpu_us: None,
             client_cpu_us: None,
+            writer_bytes: None,
         }
     }
 
@@ -68,6 +71,7 @@ impl Stats {
             "server_cpu_us_per_statement": self.server_cpu_us,
             "writer_cpu_us_per_statement": self.writer_cpu_us,
             "client_cpu_us_per_statement": self.client_cpu_us,
+            "writer_bytes_per_statement": self.writer_bytes,
         })
     }
 }

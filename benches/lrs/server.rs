@@ -54,15 +54,22 @@ impl LocalServer {
 /// process and writer thread.
 pub fn cpu_times(pid: u32) -> Option<CpuTimes> {
     let process = stat_cpu(&format!("/proc/{pid}/stat"))?;
-    let writer = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten().find_map(|task| {
-        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+    let writer_task = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten().find(|task| {
         // The kernel keeps 15 bytes of a thread's name: "fluency-sqlite-".
-        if !comm.starts_with("fluency-sqlite-") {
-            return None;
-        }
+        std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.starts_with("fluency-sqlite-"))
+    });
+    let writer = writer_task.as_ref().and_then(|task| {
         sched_runtime(&task.path().join("sched")).or_else(|| stat_cpu(&task.path().join("stat").to_string_lossy()))
     });
-    Some(CpuTimes { process, writer, client: stat_cpu("/proc/self/stat") })
+    let writer_wrote = writer_task.and_then(|task| bytes_written(&task.path().join("io")));
+    Some(CpuTimes { process, writer, writer_wrote, client: stat_cpu("/proc/self/stat") })
+}
+
+/// `wchar` from a `/proc/.../io` file: bytes passed to write calls (WAL frames, for the
+/// writer thread), whether or not they have reached the disk yet.
+fn bytes_written(path: &std::path::Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|line| line.strip_prefix("wchar:"))?.trim().parse().ok()
 }
 
 /// CPU time used by the server, by its SQLite writer thread, and by this benchmark (the
@@ -71,6 +78,8 @@ pub fn cpu_times(pid: u32) -> Option<CpuTimes> {
 pub struct CpuTimes {
     pub process: Duration,
     pub writer: Option<Duration>,
+    /// Bytes the writer thread has written (the WAL; checkpoints run on another thread).
+    pub writer_wrote: Option<u64>,
     pub client: Option<Duration>,
 }
 
