@@ -278,8 +278,8 @@ fn machine_description() -> String {
 fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: Option<u64>, statement_bytes: f64) {
     println!("\nFluency benchmark: {}", machine_description());
     println!(
-        "{:<58} {:>9} {:>12} {:>10} {:>10}  {}",
-        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms", "CPU µs/stmt: server (writer), client; WAL KB/stmt"
+        "{:<58} {:>9} {:>12} {:>10} {:>10}  CPU µs/stmt: server (writer), client; WAL KB/stmt",
+        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms"
     );
     let micros = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
     for (name, stats) in rows {
