@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ErrorCode};
 use crate::impact::{
     analyze, roi, trend_series, ImpactData, ImpactReport, ImpactSpec, KpiDirection, Observation, RoiInput, RoiReport,
-    TrendSeries,
+    TrendSeries, Warning, WarningCode,
 };
 use crate::kpi::profile::{read_kpi_definition, read_kpi_statement, VERB_MEASURED};
 use crate::storage::{IndexTerm, InterventionQuery, StatementQuery, Store};
@@ -159,7 +159,8 @@ fn time(field: &str, text: &Option<String>) -> Result<Option<Micros>, ApiError> 
 
 /// Runs the analysis the request describes.
 pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<ImpactAnswer, ApiError> {
-    let observations = kpi_observations(store, &request.kpi).await?;
+    let mut limit = ReadLimit::new(MAX_STATEMENTS);
+    let observations = kpi_observations(store, &request.kpi, &mut limit).await?;
     if observations.is_empty() {
         return Err(ApiError::new(
             ErrorCode::NotFound,
@@ -171,7 +172,7 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
         invalid("direction", "the KPI's definition has none; give higher_is_better or lower_is_better")
     })?;
 
-    let treated = select(store, "treated", &request.treated).await?;
+    let treated = select(store, "treated", &request.treated, &mut limit).await?;
     if treated.is_empty() {
         return Err(invalid("treated", "no person matches the treatment selection"));
     }
@@ -179,7 +180,7 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
         Some(at) => at,
         None => median(treated.values().copied().collect()),
     };
-    let comparison_dates = comparison(store, request, &treated, &observations, reference).await?;
+    let comparison_dates = comparison(store, request, &treated, &observations, reference, &mut limit).await?;
 
     let mut spec = ImpactSpec::new(direction, request.windows.pre_days, request.windows.post_days);
     spec.post_lag_days = request.windows.post_lag_days;
@@ -200,7 +201,8 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
         }
     }
     data.treatment_dates_us = treated.clone().into_iter().collect();
-    let report = analyze(&spec, &data).map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
+    let mut report = analyze(&spec, &data).map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
+    report.warnings.extend(limit.warning());
     let trend = trend_series(&spec, &data, TREND_PERIOD_DAYS)
         .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
     let roi = match (&request.roi, report.difference_in_differences) {
@@ -237,25 +239,64 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
     })
 }
 
-/// Every statement matching `terms`, oldest first, in pages.
-async fn all_statements(store: &dyn Store, terms: Vec<IndexTerm>) -> Result<Vec<Value>, ApiError> {
+/// How many statements each read of one analysis may return, and which reads had more.
+struct ReadLimit {
+    cap: usize,
+    truncated: BTreeSet<String>,
+}
+
+impl ReadLimit {
+    fn new(cap: usize) -> Self {
+        Self { cap, truncated: BTreeSet::new() }
+    }
+
+    /// A warning naming the truncated reads, so a partial analysis is never taken for a whole one.
+    fn warning(&self) -> Option<Warning> {
+        let reads: Vec<&str> = self.truncated.iter().map(String::as_str).collect();
+        (!reads.is_empty()).then(|| {
+            Warning::new(
+                WarningCode::DataTruncated,
+                format!(
+                    "{} matched more than {} statements; only the oldest {} were analysed. Narrow the \
+                     selection (since/until, activity) to analyse all of it.",
+                    reads.join(", "),
+                    self.cap,
+                    self.cap
+                ),
+            )
+        })
+    }
+}
+
+/// The statements matching `terms`, oldest first, in pages: at most `limit.cap`, recording
+/// `what` as truncated when there were more.
+async fn all_statements(
+    store: &dyn Store,
+    terms: Vec<IndexTerm>,
+    what: &str,
+    limit: &mut ReadLimit,
+) -> Result<Vec<Value>, ApiError> {
     let mut found = Vec::new();
-    let mut query = StatementQuery { terms, ascending: true, limit: PAGE, ..Default::default() };
+    let mut query = StatementQuery { terms, ascending: true, limit: PAGE.min(limit.cap + 1), ..Default::default() };
     loop {
         let page = store.query_statements(&query).await?;
         for statement in &page.statements {
+            if found.len() == limit.cap {
+                limit.truncated.insert(what.to_string());
+                return Ok(found);
+            }
             found.push(serde_json::from_str(&statement.json).map_err(ApiError::internal)?);
         }
-        if !page.more || found.len() >= MAX_STATEMENTS {
+        if !page.more {
             return Ok(found);
         }
         query.after = page.statements.last().map(|s| s.stored);
     }
 }
 
-async fn kpi_observations(store: &dyn Store, kpi: &str) -> Result<Vec<Observation>, ApiError> {
+async fn kpi_observations(store: &dyn Store, kpi: &str, limit: &mut ReadLimit) -> Result<Vec<Observation>, ApiError> {
     let terms = vec![IndexTerm::Verb(VERB_MEASURED.into()), IndexTerm::Activity(kpi.into())];
-    let statements = all_statements(store, terms).await?;
+    let statements = all_statements(store, terms, "the KPI's observations", limit).await?;
     Ok(statements
         .iter()
         .filter_map(read_kpi_statement)
@@ -272,7 +313,12 @@ async fn kpi_definition(store: &dyn Store, kpi: &str) -> Result<Option<crate::kp
 }
 
 /// Persons selected, each with their earliest date in the range.
-async fn select(store: &dyn Store, field: &str, selection: &Selection) -> Result<BTreeMap<String, Micros>, ApiError> {
+async fn select(
+    store: &dyn Store,
+    field: &str,
+    selection: &Selection,
+    limit: &mut ReadLimit,
+) -> Result<BTreeMap<String, Micros>, ApiError> {
     let since = time(&format!("{field}.since"), &selection.since)?.unwrap_or(Micros::MIN);
     let until = time(&format!("{field}.until"), &selection.until)?.unwrap_or(Micros::MAX);
     let mut persons: BTreeMap<String, Micros> = BTreeMap::new();
@@ -286,10 +332,15 @@ async fn select(store: &dyn Store, field: &str, selection: &Selection) -> Result
         let query = InterventionQuery {
             rule: Some(rule.clone()),
             activity: selection.activity.clone(),
-            limit: MAX_STATEMENTS,
+            limit: limit.cap + 1,
             ..Default::default()
         };
-        for intervention in store.query_interventions(&query).await? {
+        let mut interventions = store.query_interventions(&query).await?;
+        if interventions.len() > limit.cap {
+            interventions.truncate(limit.cap);
+            limit.truncated.insert(format!("{field} (the rule's interventions)"));
+        }
+        for intervention in interventions {
             keep(intervention.actor_id, intervention.recorded);
         }
         return Ok(persons);
@@ -299,7 +350,7 @@ async fn select(store: &dyn Store, field: &str, selection: &Selection) -> Result
     if terms.is_empty() {
         return Err(invalid(field, "give a verb and/or an activity, or a rule"));
     }
-    for statement in all_statements(store, terms).await? {
+    for statement in all_statements(store, terms, field, limit).await? {
         let person = statement.get("actor").and_then(ifi_key);
         let at = statement.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp).map(|t| to_micros(&t));
         if let (Some(person), Some(at)) = (person, at) {
@@ -316,27 +367,25 @@ async fn comparison(
     treated: &BTreeMap<String, Micros>,
     observations: &[Observation],
     reference: Micros,
+    limit: &mut ReadLimit,
 ) -> Result<BTreeSet<String>, ApiError> {
-    let ever_treated = || async {
-        let unbounded = Selection { since: None, until: None, ..request.treated.clone() };
-        select(store, "treated", &unbounded).await
-    };
+    let unbounded = Selection { since: None, until: None, ..request.treated.clone() };
     let persons = match request.comparison.group {
         ComparisonGroup::NotTreated => {
-            let ever = ever_treated().await?;
+            let ever = select(store, "treated", &unbounded, limit).await?;
             observations.iter().map(|o| &o.person).filter(|p| !ever.contains_key(*p)).cloned().collect()
         }
         ComparisonGroup::NotYetTreated => {
             let windows = &request.windows;
             let end = reference + i64::from(windows.post_lag_days + windows.post_days) * crate::impact::input::DAY_US;
-            let ever = ever_treated().await?;
+            let ever = select(store, "treated", &unbounded, limit).await?;
             ever.into_iter()
                 .filter(|(person, date)| *date >= end && !treated.contains_key(person))
                 .map(|(p, _)| p)
                 .collect()
         }
         ComparisonGroup::Query => {
-            let selected = select(store, "comparison", &request.comparison.selection).await?;
+            let selected = select(store, "comparison", &request.comparison.selection, limit).await?;
             selected.into_keys().filter(|p| !treated.contains_key(p)).collect()
         }
     };
@@ -346,4 +395,61 @@ async fn comparison(
 fn median(mut values: Vec<Micros>) -> Micros {
     values.sort_unstable();
     values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::auth::{Principal, Scope};
+    use crate::service::StatementService;
+    use crate::storage::blobs::AttachmentStore;
+    use crate::storage::sqlite::{SqliteSettings, SqliteStore};
+    use crate::xapi::XapiVersion;
+
+    const VERB: &str = "http://example.com/verbs/attended";
+
+    async fn store_with_attendances(dir: &std::path::Path, count: usize) -> Arc<dyn Store> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(SqliteSettings::new(dir.join("lrs.db"))).unwrap());
+        let blobs = Arc::new(AttachmentStore::open(dir.join("attachments")).unwrap());
+        let service = StatementService::new(store.clone(), blobs, 100);
+        let principal = Principal::for_account("http://lrs.example.com", "test", vec![Scope::StatementsWrite]);
+        let statements: Vec<Value> = (0..count)
+            .map(|i| {
+                json!({
+                    "actor": {"mbox": format!("mailto:learner{i}@example.com")},
+                    "verb": {"id": VERB},
+                    "object": {"id": "http://example.com/courses/safety"},
+                    "timestamp": format!("2026-01-0{}T09:00:00Z", i + 1)
+                })
+            })
+            .collect();
+        service
+            .store_statements(&principal, XapiVersion::V2_0_0, Value::Array(statements), None, vec![])
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_read_past_the_cap_keeps_the_oldest_and_is_named_in_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_attendances(dir.path(), 3).await;
+        let terms = || vec![IndexTerm::Verb(VERB.into())];
+
+        let mut exact = ReadLimit::new(3);
+        let all = all_statements(store.as_ref(), terms(), "treated", &mut exact).await.unwrap();
+        let mut short = ReadLimit::new(2);
+        let oldest = all_statements(store.as_ref(), terms(), "treated", &mut short).await.unwrap();
+
+        assert_eq!(all.len(), 3);
+        assert!(exact.warning().is_none(), "exactly the cap is not truncated");
+        assert_eq!(oldest.len(), 2);
+        assert_eq!(oldest[0]["actor"]["mbox"], "mailto:learner0@example.com");
+        assert_eq!(oldest[1]["actor"]["mbox"], "mailto:learner1@example.com");
+        let warning = short.warning().expect("a warning");
+        assert_eq!(warning.code, WarningCode::DataTruncated);
+        assert!(warning.message.starts_with("treated matched more than 2 statements"), "{}", warning.message);
+    }
 }
