@@ -190,6 +190,32 @@ async fn refusals_and_redirects_are_dead_lettered_without_a_retry() {
 }
 
 #[tokio::test]
+async fn a_target_that_answers_gone_is_switched_off_and_its_later_entries_are_not_sent() {
+    let receiver = Receiver::start([reply(410)], reply(200));
+    let other = Receiver::start([], reply(200));
+    let outbox = Arc::new(MemoryOutbox::new());
+    let targets =
+        vec![target("ld-team", TargetKind::Slack, &receiver.url), target("lms", TargetKind::Webhook, &other.url)];
+    let worker = worker(&outbox, targets, quick_policy(5));
+    let first = outbox.push(notify("ld-team", text("one")), Some("ld-team"), Utc::now());
+    worker.deliver_due(Utc::now(), 10).await.unwrap();
+
+    let mut later = notify("ld-team", text("two"));
+    later.key = key("ld-team-later");
+    let second = outbox.push(later, Some("ld-team"), Utc::now());
+    let elsewhere = outbox.push(notify("lms", text("three")), Some("lms"), Utc::now());
+    worker.deliver_due(Utc::now(), 10).await.unwrap();
+
+    assert_eq!(outbox.get(&first).unwrap().status, EntryStatus::DeadLettered);
+    let refused = outbox.get(&second).unwrap();
+    assert_eq!(refused.status, EntryStatus::DeadLettered);
+    let error = refused.last_error.unwrap();
+    assert!(error.starts_with("target \"ld-team\" is switched off: it answered 410 Gone at "), "{error}");
+    assert_eq!(receiver.count(), 1, "nothing is sent to a gone target, though it would now accept");
+    assert_eq!(outbox.get(&elsewhere).unwrap().status, EntryStatus::Delivered, "other targets are unaffected");
+}
+
+#[tokio::test]
 async fn retry_after_is_honoured_up_to_its_cap() {
     let cases = [
         ("a short Retry-After", "1", Duration::from_secs(1)),

@@ -126,6 +126,9 @@ struct Inner {
     settings: WorkerSettings,
     stats: Arc<DeliveryStats>,
     wake: Arc<Notify>,
+    /// Targets that answered 410 Gone, with when: nothing more is sent to them until the
+    /// server restarts (with the target fixed in the configuration).
+    gone: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl DeliveryWorker {
@@ -146,6 +149,7 @@ impl DeliveryWorker {
             settings,
             stats: Arc::default(),
             wake: Arc::default(),
+            gone: std::sync::Mutex::default(),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -291,7 +295,21 @@ impl Inner {
                 "unknown target {name:?}: no [targets.{name}] table in the configuration"
             ));
         };
-        self.sender.send(target, &entry.record, entry.created_at, clock.now()).await
+        if let Some(since) = self.gone.lock().expect("gone lock").get(name) {
+            return AttemptOutcome::permanent(format!(
+                "target {name:?} is switched off: it answered 410 Gone at {}; fix [targets.{name}], restart, \
+                 then re-drive its dead letters",
+                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
+        let outcome = self.sender.send(target, &entry.record, entry.created_at, clock.now()).await;
+        if outcome.status == Some(410) {
+            let newly = self.gone.lock().expect("gone lock").insert(name.to_string(), clock.now()).is_none();
+            if newly {
+                tracing::warn!(target = name, "the target answered 410 Gone; it is switched off until restart");
+            }
+        }
+        outcome
     }
 }
 
