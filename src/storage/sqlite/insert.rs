@@ -127,9 +127,8 @@ fn insert_statement(
         statement.object_ref.as_ref().map(Uuid::as_bytes),
         inheritable.encode(),
     ])?;
-    let mut all_terms = keys.stored.clone();
-    all_terms.extend(&inheritable);
-    term_rows.extend(all_terms.iter().map(|key| (key, stored)));
+    // Own inheritable keys repeat stored ones; `insert_terms` drops the repeats.
+    term_rows.extend(keys.stored.iter().chain(inheritable.iter()).map(|key| (key, stored)));
     if let (true, Some(target)) = (statement.is_voiding, statement.object_ref) {
         conn.prepare_cached("UPDATE statements SET voided = 1 WHERE id = ?1 AND is_voiding = 0")?
             .execute([target.as_bytes()])?;
@@ -153,10 +152,11 @@ fn is_voiding_target(conn: &Connection, id: Uuid) -> anyhow::Result<bool> {
         .exists([id.as_bytes()])?)
 }
 
-/// Inserts the rows in key order: consecutive inserts then land on the same or nearby
-/// index pages, which are still in the processor's cache.
+/// Inserts the distinct rows in key order: consecutive inserts then land on the same or
+/// nearby index pages, which are still in the processor's cache.
 fn insert_terms(conn: &Connection, mut rows: Vec<(i64, Micros)>) -> anyhow::Result<()> {
     rows.sort_unstable();
+    rows.dedup();
     let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO statement_terms (term, stored) VALUES (?1, ?2)")?;
     for (key, stored) in rows {
         insert.execute(params![key, stored])?;
