@@ -1,6 +1,7 @@
 //! The storage contract suite: every case runs against every backend through
-//! `Arc<dyn Store>`. Today the embedded SQLite store, on a temporary directory; another
-//! backend adds a `Backend` implementation and one `contract_cases!` invocation.
+//! `Arc<dyn Store>`. Today the embedded SQLite store, on a temporary directory, in three
+//! configurations of its term index; another backend adds a `Backend` implementation and
+//! one `with_every_case!` invocation.
 
 mod storage_contract {
     pub mod automation;
@@ -25,11 +26,20 @@ use tempfile::TempDir;
 /// SQLite on a fresh temporary directory; every `open` opens the same file.
 struct SqliteBackend {
     dir: TempDir,
+    index_batch_statements: usize,
 }
 
 impl SqliteBackend {
+    /// The default settings: the cases' few statements all stay in the in-memory part of
+    /// the term index (see `SqliteSettings::index_batch_statements`).
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("a temporary directory") }
+        Self::indexing_every(SqliteSettings::new("").index_batch_statements)
+    }
+
+    /// Term rows written to the term index once `statements` are unindexed: with 1 every
+    /// query reads the index, with 3 most read both parts.
+    fn indexing_every(statements: usize) -> Self {
+        Self { dir: tempfile::tempdir().expect("a temporary directory"), index_batch_statements: statements }
     }
 }
 
@@ -38,6 +48,7 @@ impl Backend for SqliteBackend {
     async fn open(&self) -> Arc<dyn Store> {
         let mut settings = SqliteSettings::new(self.dir.path().join("data/lrs.db"));
         settings.read_pool_size = 2;
+        settings.index_batch_statements = self.index_batch_statements;
         Arc::new(SqliteStore::open(settings).expect("the SQLite store opens"))
     }
 }
@@ -57,41 +68,50 @@ macro_rules! contract_cases {
     };
 }
 
-contract_cases! { sqlite => crate::SqliteBackend::new();
-    writes::stored_values_are_unique_and_increasing_under_concurrent_inserts,
-    writes::a_batch_gets_increasing_stored_values_in_statement_order,
-    writes::stored_json_carries_stored_and_the_defaulted_timestamp,
-    writes::an_already_stored_id_fails_the_whole_batch_and_writes_nothing,
-    writes::a_failed_batch_does_not_affect_batches_committed_beside_it,
-    writes::stored_data_survives_reopening_the_store,
-    writes::consistent_through_is_past_every_committed_statement,
-    voiding::a_voiding_statement_hides_its_target,
-    voiding::a_voiding_statement_stored_before_its_target_still_hides_it,
-    voiding::a_voiding_statement_targeting_a_voiding_statement_does_not_hide_it,
-    targeting::a_reference_matches_the_terms_of_a_target_stored_earlier,
-    targeting::a_reference_stored_before_its_target_matches_the_target_terms,
-    targeting::a_chain_of_two_references_matches_in_either_arrival_order,
-    targeting::a_reference_to_a_voided_target_matches_while_the_target_stays_hidden,
-    targeting::a_reference_cycle_is_stored_and_queried,
-    queries::each_term_kind_finds_only_the_statements_with_that_term,
-    queries::several_terms_match_only_statements_having_all_of_them,
-    queries::since_is_exclusive_and_until_is_inclusive,
-    queries::results_are_newest_first_unless_ascending,
-    queries::limit_sets_more_only_when_statements_remain,
-    queries::paging_has_no_duplicates_or_gaps_while_statements_arrive,
-    queries::find_statements_returns_the_stored_ones_voided_included,
-    definitions::activity_definitions_are_merged_through_the_batch_function,
-    credentials::credentials_are_inserted_found_listed_and_revoked,
-    credentials::a_duplicate_credential_key_is_refused,
-    documents::document_writes_honour_their_expectation,
-    documents::documents_are_kept_apart_by_registration_and_listed_with_since,
-    documents::documents_are_deleted_one_by_one_or_by_scope,
-    documents::profiles_of_different_kinds_never_mix,
-    documents::agents_named_in_batches_are_remembered_in_their_latest_form,
-    automation::a_rules_commit_is_durable_and_idempotent,
-    automation::rule_state_is_per_rule_expires_and_is_removed,
-    automation::outbox_items_are_due_retried_delivered_dead_lettered_and_redriven,
-    automation::interventions_are_filtered_by_rule_activity_actor_and_time,
-    automation::history_counts_and_averages_a_learners_statements_in_a_window,
-    automation::statements_stored_after_feed_the_rules_oldest_first_voided_included,
+/// Invokes `$macro!` with the given head followed by every case of the suite.
+macro_rules! with_every_case {
+    ($macro:ident ! { $($head:tt)* }) => {
+        $macro! { $($head)*
+            writes::stored_values_are_unique_and_increasing_under_concurrent_inserts,
+            writes::a_batch_gets_increasing_stored_values_in_statement_order,
+            writes::stored_json_carries_stored_and_the_defaulted_timestamp,
+            writes::an_already_stored_id_fails_the_whole_batch_and_writes_nothing,
+            writes::a_failed_batch_does_not_affect_batches_committed_beside_it,
+            writes::stored_data_survives_reopening_the_store,
+            writes::consistent_through_is_past_every_committed_statement,
+            voiding::a_voiding_statement_hides_its_target,
+            voiding::a_voiding_statement_stored_before_its_target_still_hides_it,
+            voiding::a_voiding_statement_targeting_a_voiding_statement_does_not_hide_it,
+            targeting::a_reference_matches_the_terms_of_a_target_stored_earlier,
+            targeting::a_reference_stored_before_its_target_matches_the_target_terms,
+            targeting::a_chain_of_two_references_matches_in_either_arrival_order,
+            targeting::a_reference_to_a_voided_target_matches_while_the_target_stays_hidden,
+            targeting::a_reference_cycle_is_stored_and_queried,
+            queries::each_term_kind_finds_only_the_statements_with_that_term,
+            queries::several_terms_match_only_statements_having_all_of_them,
+            queries::since_is_exclusive_and_until_is_inclusive,
+            queries::results_are_newest_first_unless_ascending,
+            queries::limit_sets_more_only_when_statements_remain,
+            queries::paging_has_no_duplicates_or_gaps_while_statements_arrive,
+            queries::find_statements_returns_the_stored_ones_voided_included,
+            definitions::activity_definitions_are_merged_through_the_batch_function,
+            credentials::credentials_are_inserted_found_listed_and_revoked,
+            credentials::a_duplicate_credential_key_is_refused,
+            documents::document_writes_honour_their_expectation,
+            documents::documents_are_kept_apart_by_registration_and_listed_with_since,
+            documents::documents_are_deleted_one_by_one_or_by_scope,
+            documents::profiles_of_different_kinds_never_mix,
+            documents::agents_named_in_batches_are_remembered_in_their_latest_form,
+            automation::a_rules_commit_is_durable_and_idempotent,
+            automation::rule_state_is_per_rule_expires_and_is_removed,
+            automation::outbox_items_are_due_retried_delivered_dead_lettered_and_redriven,
+            automation::interventions_are_filtered_by_rule_activity_actor_and_time,
+            automation::history_counts_and_averages_a_learners_statements_in_a_window,
+            automation::statements_stored_after_feed_the_rules_oldest_first_voided_included,
+        }
+    };
 }
+
+with_every_case!(contract_cases! { sqlite => crate::SqliteBackend::new(); });
+with_every_case!(contract_cases! { sqlite_indexed_at_once => crate::SqliteBackend::indexing_every(1); });
+with_every_case!(contract_cases! { sqlite_indexed_every_3 => crate::SqliteBackend::indexing_every(3); });

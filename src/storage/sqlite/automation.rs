@@ -2,12 +2,15 @@
 //! outbox and interventions (writer side, run as writer jobs), and their reads. Called by
 //! `SqliteStore`.
 
+use std::sync::RwLock;
+
 use anyhow::Context;
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, OptionalExtension, Row};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::reads::{driving_order, statements_sql, stored_statement};
+use super::reads::{driving_order, split_at_watermark, statements_sql, stored_statement, StoredRange};
+use super::unindexed::UnindexedTerms;
 use crate::storage::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxKind, OutboxStatus, OutboxUpdate,
     RuleRun, RulesCommit,
@@ -129,25 +132,68 @@ pub(super) fn statements_stored_after(
 }
 
 /// Aggregates over the statements page query, newest first, capped at the scan limit.
-pub(super) fn history(conn: &Connection, filter: &HistoryFilter) -> anyhow::Result<HistoryCount> {
+/// Counts (newest first, up to `HISTORY_SCAN_LIMIT`) a learner's non-voided statements in
+/// the window and averages their scores: the unindexed newest ones, then the term index.
+pub(super) fn history(
+    conn: &Connection,
+    filter: &HistoryFilter,
+    unindexed: &RwLock<UnindexedTerms>,
+) -> anyhow::Result<HistoryCount> {
     let mut terms = vec![IndexTerm::Agent(filter.actor_id.clone())];
     terms.extend(filter.verb.clone().map(IndexTerm::Verb));
     terms.extend(filter.activity.clone().map(IndexTerm::Activity));
     let matches = driving_order(&terms);
-    let key_counts: Vec<usize> = matches.iter().map(Vec::len).collect();
-    let sql = format!(
-        "SELECT count(*), avg(coalesce(json_extract(json, '$.result.score.scaled'),
-                                       json_extract(json, '$.result.score.raw')))
-         FROM ({})",
-        statements_sql(&key_counts, false)
-    );
-    let mut params = vec![filter.since.saturating_sub(1), filter.until, HISTORY_SCAN_LIMIT as i64];
-    params.extend(matches.into_iter().flatten());
-    let (count, average_score): (i64, Option<f64>) = conn
-        .prepare_cached(&sql)?
-        .query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))
-        .context("summarising a learner's history")?;
-    Ok(HistoryCount { count: count as u64, average_score })
+    let window = StoredRange { after: filter.since.saturating_sub(1), through: filter.until };
+    let (newest, indexed) = split_at_watermark(unindexed, &matches, &window, false);
+    let mut summary = ScoreSummary::default();
+    let mut score = conn.prepare_cached(&format!("SELECT {SCORE} FROM statements WHERE stored = ?1 AND voided = 0"))?;
+    for stored in newest {
+        if summary.count >= HISTORY_SCAN_LIMIT as i64 {
+            break;
+        }
+        if let Some(value) =
+            score.query_row([stored], |row| row.get::<_, Option<f64>>(0)).optional().context("reading a score")?
+        {
+            summary.add(1, value.unwrap_or(0.0), i64::from(value.is_some()));
+        }
+    }
+    if summary.count < HISTORY_SCAN_LIMIT as i64 && !indexed.is_empty() {
+        let key_counts: Vec<usize> = matches.iter().map(Vec::len).collect();
+        let sql = format!(
+            "SELECT count(*), total(score), count(score) FROM (SELECT {SCORE} AS score FROM ({}))",
+            statements_sql(&key_counts, false)
+        );
+        let mut params = vec![indexed.after, indexed.through, HISTORY_SCAN_LIMIT as i64 - summary.count];
+        params.extend(matches.into_iter().flatten());
+        let (count, total, scored) = conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .context("summarising a learner's history")?;
+        summary.add(count, total, scored);
+    }
+    Ok(HistoryCount { count: summary.count as u64, average_score: summary.average() })
+}
+
+/// A statement's score: `result.score.scaled`, else `result.score.raw`.
+const SCORE: &str = "coalesce(json_extract(json, '$.result.score.scaled'), json_extract(json, '$.result.score.raw'))";
+
+#[derive(Default)]
+struct ScoreSummary {
+    count: i64,
+    total: f64,
+    scored: i64,
+}
+
+impl ScoreSummary {
+    fn add(&mut self, count: i64, total: f64, scored: i64) {
+        self.count += count;
+        self.total += total;
+        self.scored += scored;
+    }
+
+    fn average(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.total / self.scored as f64)
+    }
 }
 
 pub(super) fn evaluated_through(conn: &Connection) -> anyhow::Result<Option<Micros>> {

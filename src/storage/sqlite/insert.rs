@@ -4,6 +4,7 @@
 //! the writer rolls back any later failure.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 use super::consistency::StoredClock;
 use super::terms::{StatementKeys, TermSet};
+use super::unindexed::{SharedUnindexed, TermIndexer, UnindexedTerms};
 use crate::storage::contract::{finish_statement_json, NewStatement, StatementBatch, StorageError, StoreResult};
 use crate::xapi::time::Micros;
 
@@ -35,6 +37,28 @@ impl DefinitionCache {
             self.known.clear();
         }
         self.known.insert(id.to_string(), definition);
+    }
+}
+
+/// What the writer keeps from one statement batch to the next.
+pub(super) struct InsertContext {
+    pub definitions: DefinitionCache,
+    pub terms: TermIndexer,
+}
+
+impl InsertContext {
+    /// The context of a writer on `conn`, and the unindexed terms it shares with queries;
+    /// a bulk index write once `index_batch_statements` statements are unindexed.
+    pub(super) fn open(conn: &Connection, index_batch_statements: usize) -> anyhow::Result<(Self, SharedUnindexed)> {
+        let shared = Arc::new(RwLock::new(UnindexedTerms::load(conn)?));
+        let terms = TermIndexer::new(shared.clone(), index_batch_statements);
+        Ok((Self { definitions: DefinitionCache::default(), terms }, shared))
+    }
+
+    /// Forgets what a rolled-back transaction read or wrote.
+    pub(super) fn rolled_back(&mut self) {
+        self.definitions.clear();
+        self.terms.rolled_back();
     }
 }
 
@@ -62,7 +86,7 @@ pub(super) fn insert_batch(
     conn: &Connection,
     clock: &mut StoredClock,
     keyed: &KeyedBatch,
-    definitions: &mut DefinitionCache,
+    context: &mut InsertContext,
 ) -> StoreResult<Vec<Micros>> {
     let batch = &keyed.batch;
     reject_known_ids(conn, &batch.statements)?;
@@ -74,8 +98,8 @@ pub(super) fn insert_batch(
             .with_context(|| format!("storing statement {}", statement.id))?;
         stored_values.push(stored);
     }
-    insert_terms(conn, term_rows).context("indexing the statements' terms")?;
-    merge_activity_definitions(conn, batch, definitions).context("merging activity definitions")?;
+    context.terms.record(conn, term_rows, batch.statements.len()).context("indexing the statements' terms")?;
+    merge_activity_definitions(conn, batch, &mut context.definitions).context("merging activity definitions")?;
     remember_agents(conn, batch).context("remembering agents")?;
     Ok(stored_values)
 }
@@ -115,8 +139,9 @@ fn insert_statement(
     let voided = !statement.is_voiding && is_voiding_target(conn, statement.id)?;
     let json = finish_statement_json(&statement.json, stored, statement.timestamp_from_stored);
     conn.prepare_cached(
-        "INSERT INTO statements (stored, id, json, voided, is_voiding, object_ref, inheritable_terms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO statements
+             (stored, id, json, voided, is_voiding, object_ref, inheritable_terms, uninherited_terms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         stored,
@@ -126,9 +151,11 @@ fn insert_statement(
         statement.is_voiding,
         statement.object_ref.as_ref().map(Uuid::as_bytes),
         inheritable.encode(),
+        keys.uninherited.encode(),
     ])?;
-    // Own inheritable keys repeat stored ones; `insert_terms` drops the repeats.
-    term_rows.extend(keys.stored.iter().chain(inheritable.iter()).map(|key| (key, stored)));
+    // Inheritable keys (own and inherited) and uninherited ones are disjoint: Authority
+    // keys are never inherited.
+    term_rows.extend(keys.uninherited.iter().chain(inheritable.iter()).map(|key| (key, stored)));
     if let (true, Some(target)) = (statement.is_voiding, statement.object_ref) {
         conn.prepare_cached("UPDATE statements SET voided = 1 WHERE id = ?1 AND is_voiding = 0")?
             .execute([target.as_bytes()])?;
@@ -150,18 +177,6 @@ fn is_voiding_target(conn: &Connection, id: Uuid) -> anyhow::Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM statements WHERE object_ref = ?1 AND is_voiding = 1")?
         .exists([id.as_bytes()])?)
-}
-
-/// Inserts the distinct rows in key order: consecutive inserts then land on the same or
-/// nearby index pages, which are still in the processor's cache.
-fn insert_terms(conn: &Connection, mut rows: Vec<(i64, Micros)>) -> anyhow::Result<()> {
-    rows.sort_unstable();
-    rows.dedup();
-    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO statement_terms (term, stored) VALUES (?1, ?2)")?;
-    for (key, stored) in rows {
-        insert.execute(params![key, stored])?;
-    }
-    Ok(())
 }
 
 /// The targeting rule for references stored before their target: every statement that

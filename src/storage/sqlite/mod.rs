@@ -12,6 +12,7 @@ mod page_cache;
 mod reads;
 mod schema;
 mod terms;
+mod unindexed;
 mod writer;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use uuid::Uuid;
 
 use self::checkpoint::Checkpointer;
 use self::consistency::{Consistency, StoredClock};
+use self::unindexed::SharedUnindexed;
 pub use self::writer::WriteStats;
 use self::writer::{Job, WriterHandle};
 use crate::storage::automation::{
@@ -49,6 +51,9 @@ pub struct SqliteSettings {
     /// Statements the writer gathers into one transaction (group commit) before committing;
     /// a larger batch still commits whole, alone.
     pub max_batch_statements: usize,
+    /// Statements whose term rows are kept in memory, then written to the term index in
+    /// one go (see `unindexed`): larger shares index pages among more statements.
+    pub index_batch_statements: usize,
     /// Hold the database alone: another process opening it exclusively is refused. Every
     /// process that writes statements must (the `stored` clock and the consistency horizon
     /// live in the process); a short credentials command need not.
@@ -57,7 +62,13 @@ pub struct SqliteSettings {
 
 impl SqliteSettings {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), read_pool_size: 4, max_batch_statements: 1000, exclusive: true }
+        Self {
+            path: path.into(),
+            read_pool_size: 4,
+            max_batch_statements: 1000,
+            index_batch_statements: 32_768,
+            exclusive: true,
+        }
     }
 }
 
@@ -69,6 +80,8 @@ pub struct SqliteStore {
     /// The exclusive lock, released when the store closes.
     _lock: Option<std::fs::File>,
     pool: Pool<SqliteConnectionManager>,
+    /// The newest statements' term rows, read by queries beside `statement_terms`.
+    unindexed: SharedUnindexed,
     consistency: Arc<Consistency>,
     stats: Arc<WriteStats>,
 }
@@ -82,16 +95,18 @@ impl SqliteStore {
         let pool = schema::open_read_pool(&settings.path, settings.read_pool_size)?;
         let consistency = Arc::new(Consistency::new(last_stored));
         let stats = Arc::new(WriteStats::default());
+        let (context, unindexed) = insert::InsertContext::open(&conn, settings.index_batch_statements)?;
         let writer = WriterHandle::start(
             conn,
             StoredClock::starting_after(last_stored),
             consistency.clone(),
             stats.clone(),
             settings.max_batch_statements.max(1),
+            context,
         )?;
         let checkpointer = Checkpointer::start(&settings.path)?;
         tracing::info!(path = %settings.path.display(), last_stored, "Opened the SQLite store.");
-        Ok(Self { writer, _checkpointer: checkpointer, _lock: lock, pool, consistency, stats })
+        Ok(Self { writer, _checkpointer: checkpointer, _lock: lock, pool, unindexed, consistency, stats })
     }
 
     /// Counters of the write path (transactions and jobs), e.g. to export as metrics.
@@ -154,8 +169,8 @@ impl Store for SqliteStore {
     }
 
     async fn query_statements(&self, query: &StatementQuery) -> StoreResult<StatementPage> {
-        let query = query.clone();
-        self.read(move |conn| reads::query_statements(conn, &query)).await
+        let (query, unindexed) = (query.clone(), self.unindexed.clone());
+        self.read(move |conn| reads::query_statements(conn, &query, &unindexed)).await
     }
 
     fn consistent_through(&self) -> Micros {
@@ -224,8 +239,8 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, filter: &HistoryFilter) -> StoreResult<HistoryCount> {
-        let filter = filter.clone();
-        self.read(move |conn| automation::history(conn, &filter)).await
+        let (filter, unindexed) = (filter.clone(), self.unindexed.clone());
+        self.read(move |conn| automation::history(conn, &filter, &unindexed)).await
     }
 
     async fn rules_evaluated_through(&self) -> StoreResult<Option<Micros>> {
@@ -274,6 +289,101 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::contract::{IndexTerm, NewStatement};
+    use crate::storage::HistoryFilter;
+
+    const VERB: &str = "http://example.com/verbs/did";
+
+    /// Single-statement batches under one verb and one of two actors (`n % 2`), each with a
+    /// scaled score of n / 10.
+    async fn insert_numbered(store: &SqliteStore, numbers: std::ops::Range<u32>) -> Vec<Micros> {
+        let mut stored = Vec::new();
+        for n in numbers {
+            let id = Uuid::new_v4();
+            let actor = format!("mbox::mailto:a{}@example.com", n % 2);
+            let statement = NewStatement {
+                id,
+                json: format!(r#"{{"id":"{id}","result":{{"score":{{"scaled":{}}}}}}}"#, f64::from(n) / 10.0),
+                timestamp_from_stored: true,
+                terms: vec![IndexTerm::Verb(VERB.into()), IndexTerm::Agent(actor)],
+                object_ref: None,
+                is_voiding: false,
+            };
+            let batch = StatementBatch {
+                statements: vec![statement],
+                activity_definitions: Vec::new(),
+                merge_definition: |_, _| {},
+                agents: Vec::new(),
+            };
+            stored.extend(store.insert_statements(batch).await.unwrap());
+        }
+        stored
+    }
+
+    /// Every page of a query, in order.
+    async fn walk(store: &SqliteStore, terms: Vec<IndexTerm>, ascending: bool, limit: usize) -> Vec<Micros> {
+        let mut query = StatementQuery { terms, ascending, limit, ..Default::default() };
+        let mut found = Vec::new();
+        loop {
+            let page = store.query_statements(&query).await.unwrap();
+            found.extend(page.statements.iter().map(|statement| statement.stored));
+            if !page.more {
+                return found;
+            }
+            query.after = found.last().copied();
+        }
+    }
+
+    async fn wait_until_indexed_through(store: &SqliteStore, stored: Micros) {
+        for _ in 0..500 {
+            if unindexed::read(&store.unindexed).indexed_through() >= stored {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the term index never reached {stored}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queries_and_history_join_the_term_index_and_the_rows_still_in_memory() {
+        // Arrange: a bulk write after every 4 statements; 10 stored, so 8 are in the index.
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = SqliteSettings::new(dir.path().join("lrs.db"));
+        settings.index_batch_statements = 4;
+        let store = SqliteStore::open(settings.clone()).unwrap();
+        let stored = insert_numbered(&store, 0..10).await;
+        wait_until_indexed_through(&store, stored[7]).await;
+        let in_memory = unindexed::read(&store.unindexed).indexed_through();
+        assert!(in_memory < stored[8], "the last two stay in memory");
+        let verb = vec![IndexTerm::Verb(VERB.into())];
+        let even_actor = vec![IndexTerm::Verb(VERB.into()), IndexTerm::Agent("mbox::mailto:a0@example.com".into())];
+        let evens: Vec<Micros> = stored.iter().step_by(2).copied().collect();
+        let newest_first: Vec<Micros> = stored.iter().rev().copied().collect();
+
+        let mut store = store;
+        for reopen in [false, true] {
+            if reopen {
+                drop(store);
+                store = SqliteStore::open(settings.clone()).unwrap();
+            }
+            // Act and assert: pages crossing the watermark, both orders, one and two terms.
+            assert_eq!(walk(&store, verb.clone(), false, 3).await, newest_first);
+            assert_eq!(walk(&store, verb.clone(), true, 3).await, stored);
+            assert_eq!(walk(&store, even_actor.clone(), true, 2).await, evens);
+            let filter = HistoryFilter {
+                actor_id: "mbox::mailto:a0@example.com".into(),
+                verb: Some(VERB.into()),
+                activity: None,
+                since: stored[0],
+                until: stored[9],
+            };
+            let history = store.history(&filter).await.unwrap();
+            assert_eq!(history.count, 5);
+            assert!((history.average_score.unwrap() - 0.4).abs() < 1e-9, "mean of 0, .2, .4, .6, .8");
+            // A reopened store rebuilds the memory part from the statements' packed terms.
+            assert_eq!(unindexed::read(&store.unindexed).indexed_through(), in_memory);
+        }
+    }
 
     #[test]
     fn a_second_exclusive_open_is_refused_while_shared_opens_work() {

@@ -2,12 +2,15 @@
 //! Queries walk an index in `stored` order with keyset bounds (never OFFSET). Called by
 //! `SqliteStore`.
 
+use std::sync::RwLock;
+
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::terms::query_keys;
+use super::unindexed::{read, UnindexedTerms};
 use crate::storage::contract::{IndexTerm, StatementPage, StatementQuery, StoredStatement};
 use crate::xapi::time::Micros;
 
@@ -39,33 +42,102 @@ pub(super) fn find_activity_definitions(conn: &Connection, ids: &[String]) -> an
     Ok(found)
 }
 
-/// One page of non-voided statements matching every term, in the query's order.
-pub(super) fn query_statements(conn: &Connection, query: &StatementQuery) -> anyhow::Result<StatementPage> {
+/// One page of non-voided statements matching every term, in the query's order. Term
+/// queries read the term index up to its watermark and, past it, the rows still in memory
+/// (`unindexed`); every unindexed statement is newer than every indexed one.
+pub(super) fn query_statements(
+    conn: &Connection,
+    query: &StatementQuery,
+    unindexed: &RwLock<UnindexedTerms>,
+) -> anyhow::Result<StatementPage> {
     let limit = query.limit.max(1);
+    let wanted = limit.saturating_add(1);
     let range = StoredRange::of(query);
     if range.is_empty() {
         return Ok(StatementPage::default());
     }
     let matches = driving_order(&query.terms);
-    let key_counts: Vec<usize> = matches.iter().map(Vec::len).collect();
-    let sql = statements_sql(&key_counts, query.ascending);
-    let mut select = conn.prepare_cached(&sql)?;
-    let mut params: Vec<i64> = vec![range.after, range.through, i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1];
-    params.extend(matches.iter().flatten());
-    let mut statements = select
-        .query_map(rusqlite::params_from_iter(params), stored_statement)?
-        .collect::<Result<Vec<_>, _>>()
-        .context("querying statements")?;
+    let mut statements = Vec::with_capacity(wanted.min(1024));
+    if matches.is_empty() {
+        statements = query_indexed(conn, &matches, &range, query.ascending, wanted)?;
+    } else {
+        let (newest, indexed) = split_at_watermark(unindexed, &matches, &range, query.ascending);
+        if query.ascending {
+            statements = query_indexed(conn, &matches, &indexed, true, wanted)?;
+            fetch_unindexed(conn, &newest, wanted, &mut statements)?;
+        } else {
+            fetch_unindexed(conn, &newest, wanted, &mut statements)?;
+            if statements.len() < wanted {
+                statements.extend(query_indexed(conn, &matches, &indexed, false, wanted - statements.len())?);
+            }
+        }
+    }
     let more = statements.len() > limit;
     statements.truncate(limit);
     Ok(StatementPage { statements, more })
 }
 
+/// The unindexed statements matching `terms` in `range`, in the query's order, and the part
+/// of `range` the term index answers for. Memory is read before SQL: a statement that
+/// moves into the index meanwhile was in memory when read, and the index part stops at the
+/// watermark read with it, so none is found twice or missed.
+pub(super) fn split_at_watermark(
+    unindexed: &RwLock<UnindexedTerms>,
+    terms: &[Vec<i64>],
+    range: &StoredRange,
+    ascending: bool,
+) -> (Vec<Micros>, StoredRange) {
+    let unindexed = read(unindexed);
+    let watermark = unindexed.indexed_through();
+    let newest = unindexed.matching(terms, range.after.max(watermark), range.through, ascending);
+    (newest, StoredRange { after: range.after, through: range.through.min(watermark) })
+}
+
+/// Up to `wanted` statements from the term index (or, without terms, the statements table).
+fn query_indexed(
+    conn: &Connection,
+    terms: &[Vec<i64>],
+    range: &StoredRange,
+    ascending: bool,
+    wanted: usize,
+) -> anyhow::Result<Vec<StoredStatement>> {
+    if range.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key_counts: Vec<usize> = terms.iter().map(Vec::len).collect();
+    let mut select = conn.prepare_cached(&statements_sql(&key_counts, ascending))?;
+    let mut params: Vec<i64> = vec![range.after, range.through, i64::try_from(wanted).unwrap_or(i64::MAX)];
+    params.extend(terms.iter().flatten());
+    let rows = select.query_map(rusqlite::params_from_iter(params), stored_statement)?;
+    rows.collect::<Result<Vec<_>, _>>().context("querying statements")
+}
+
+/// Appends the non-voided statements stored at `stored_values`, in turn, until `out` holds
+/// `wanted`.
+fn fetch_unindexed(
+    conn: &Connection,
+    stored_values: &[Micros],
+    wanted: usize,
+    out: &mut Vec<StoredStatement>,
+) -> anyhow::Result<()> {
+    let mut find =
+        conn.prepare_cached("SELECT stored, id, json, voided FROM statements WHERE stored = ?1 AND voided = 0")?;
+    for stored in stored_values {
+        if out.len() >= wanted {
+            break;
+        }
+        if let Some(statement) = find.query_row([stored], stored_statement).optional().context("reading a statement")? {
+            out.push(statement);
+        }
+    }
+    Ok(())
+}
+
 /// `stored` bounds of a query: `after` exclusive, `through` inclusive.
 #[derive(Debug, PartialEq, Eq)]
-struct StoredRange {
-    after: Micros,
-    through: Micros,
+pub(super) struct StoredRange {
+    pub after: Micros,
+    pub through: Micros,
 }
 
 impl StoredRange {
@@ -82,7 +154,7 @@ impl StoredRange {
         range
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.after >= self.through
     }
 }
@@ -202,14 +274,15 @@ mod tests {
         let conn = open_writer_connection(&dir.path().join("both.db")).unwrap();
         let key = "mbox::mailto:a@example.com".to_string();
         let related = IndexTerm::RelatedAgent(key.clone());
-        conn.execute("INSERT INTO statements VALUES (7, zeroblob(16), '{}', 0, 0, NULL, x'')", []).unwrap();
+        conn.execute("INSERT INTO statements VALUES (7, zeroblob(16), '{}', 0, 0, NULL, x'', NULL)", []).unwrap();
+        conn.execute("UPDATE term_index_progress SET indexed_through = 7", []).unwrap();
         for term in [IndexTerm::Agent(key), related.clone()] {
             conn.execute("INSERT INTO statement_terms VALUES (?1, 7)", [term_key(&term)]).unwrap();
         }
 
         // Act
-        let page =
-            query_statements(&conn, &StatementQuery { terms: vec![related], limit: 10, ..Default::default() }).unwrap();
+        let query = StatementQuery { terms: vec![related], limit: 10, ..Default::default() };
+        let page = query_statements(&conn, &query, &RwLock::new(UnindexedTerms::load(&conn).unwrap())).unwrap();
 
         // Assert
         assert_eq!(page.statements.iter().map(|s| s.stored).collect::<Vec<_>>(), vec![7]);

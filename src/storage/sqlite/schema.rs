@@ -28,7 +28,8 @@ const STATEMENT_CACHE: usize = 64;
 ///   it doubles as the set of voided targets, so a voiding statement stored before its
 ///   target still voids it.
 /// * `statement_terms`: one row per (term key, statement): own terms plus terms inherited
-///   through StatementRefs. A query walks one term's range in `stored` order.
+///   through StatementRefs. A query walks one term's range in `stored` order. The newest
+///   statements' rows are in memory until written in bulk (version 4, `unindexed`).
 /// * `activities`: canonical activity definitions (JSON text).
 /// * `credentials`: API credentials; scopes as a JSON array.
 const SCHEMA_V1: &str = "
@@ -149,8 +150,25 @@ CREATE INDEX interventions_by_activity ON interventions (activity, recorded);
 CREATE INDEX interventions_by_actor ON interventions (actor_id, recorded);
 ";
 
+/// Version 4: the term index written in bulk (see `unindexed`).
+///
+/// * `statements.uninherited_terms`: the packed keys a statement is stored under that a
+///   reference does not inherit (Authority); with `inheritable_terms`, every key of its
+///   term rows, so rows not yet in `statement_terms` can be rebuilt. NULL in rows written
+///   before version 4, which are all indexed.
+/// * `term_index_progress`: one row; every statement stored at or before `indexed_through`
+///   has its rows in `statement_terms`.
+const SCHEMA_V4: &str = "
+ALTER TABLE statements ADD COLUMN uninherited_terms BLOB;
+CREATE TABLE term_index_progress (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_through INTEGER NOT NULL
+);
+INSERT INTO term_index_progress VALUES (1, (SELECT coalesce(max(stored), 0) FROM statements));
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {

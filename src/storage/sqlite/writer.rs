@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
-use super::insert::{DefinitionCache, KeyedBatch};
+use super::insert::{InsertContext, KeyedBatch};
 use super::{automation, credentials, documents, insert};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
 use crate::storage::contract::{
@@ -92,9 +92,9 @@ impl Job {
         }
     }
 
-    fn run(&mut self, conn: &Connection, clock: &mut StoredClock, definitions: &mut DefinitionCache) -> bool {
+    fn run(&mut self, conn: &Connection, clock: &mut StoredClock, context: &mut InsertContext) -> bool {
         match self {
-            Self::InsertStatements(batch, reply) => reply.keep(insert::insert_batch(conn, clock, batch, definitions)),
+            Self::InsertStatements(batch, reply) => reply.keep(insert::insert_batch(conn, clock, batch, context)),
             Self::InsertCredential(record, reply) => reply.keep(credentials::insert_credential(conn, record)),
             Self::RevokeCredential(key, reply) => reply.keep(credentials::revoke_credential(conn, key)),
             Self::InsertDocument(write, reply) => {
@@ -158,10 +158,10 @@ impl WriterHandle {
         consistency: Arc<Consistency>,
         stats: Arc<WriteStats>,
         max_group_statements: usize,
+        context: InsertContext,
     ) -> anyhow::Result<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let definitions = DefinitionCache::default();
-        let writer = Writer { conn, clock, consistency, stats, max_group_statements, receiver, definitions };
+        let writer = Writer { conn, clock, consistency, stats, max_group_statements, receiver, context };
         let thread = std::thread::Builder::new()
             .name("fluency-sqlite-writer".into())
             .spawn(move || writer.run())
@@ -197,13 +197,17 @@ struct Writer {
     stats: Arc<WriteStats>,
     max_group_statements: usize,
     receiver: mpsc::Receiver<Job>,
-    definitions: DefinitionCache,
+    context: InsertContext,
 }
 
 impl Writer {
     fn run(mut self) {
         while let Some(first) = self.receiver.blocking_recv() {
             self.commit_group(first);
+            // After answering the group: the bulk write delays only the jobs queued behind it.
+            if let Err(error) = self.context.terms.flush_if_due(&self.conn, self.clock.last()) {
+                tracing::error!(error = ?error, "Writing the term index failed; will try again.");
+            }
         }
     }
 
@@ -246,7 +250,7 @@ impl Writer {
 
     /// Rolls back the open transaction, if SQLite has not already; forgets cached reads.
     fn roll_back(&mut self) {
-        self.definitions.clear();
+        self.context.rolled_back();
         if !self.conn.is_autocommit() {
             if let Err(error) = self.run_sql("ROLLBACK") {
                 tracing::error!(error = %error, "Rolling back a write transaction failed.");
@@ -277,13 +281,14 @@ impl Writer {
             next += 1;
             weight += job.weight();
             let changes = self.conn.total_changes();
-            if !job.run(&self.conn, &mut self.clock, &mut self.definitions)
+            if !job.run(&self.conn, &mut self.clock, &mut self.context)
                 && (self.conn.total_changes() != changes || self.conn.is_autocommit())
             {
                 return Err(GroupFailure::JobFailedAfterWriting);
             }
         }
         self.run_sql("COMMIT").context("committing a write transaction")?;
+        self.context.terms.committed();
         Ok(())
     }
 
@@ -291,8 +296,9 @@ impl Writer {
     fn write_alone(&mut self, job: &mut Job) {
         self.stats.transactions.fetch_add(1, Relaxed);
         let outcome = self.run_sql("BEGIN IMMEDIATE").context("beginning a write transaction").and_then(|_| {
-            if job.run(&self.conn, &mut self.clock, &mut self.definitions) {
+            if job.run(&self.conn, &mut self.clock, &mut self.context) {
                 self.run_sql("COMMIT").context("committing a write transaction")?;
+                self.context.terms.committed();
             } else {
                 self.roll_back();
             }
@@ -371,6 +377,7 @@ mod tests {
         }
         drop(sender);
         let stats = Arc::new(WriteStats::default());
+        let (context, _) = InsertContext::open(&conn, 1).unwrap();
         let writer = Writer {
             conn,
             clock: StoredClock::starting_after(0),
@@ -378,7 +385,7 @@ mod tests {
             stats: stats.clone(),
             max_group_statements: 1000,
             receiver,
-            definitions: DefinitionCache::default(),
+            context,
         };
         writer.run();
         GroupRun {
