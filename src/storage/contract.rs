@@ -97,6 +97,8 @@ pub struct StatementBatch {
     /// Empty when the writer may not change definitions.
     pub activity_definitions: Vec<(String, Value)>,
     /// How an incoming definition changes the stored one (an xAPI rule, given from above).
+    /// Idempotent: merging the same incoming definition again changes nothing, so a backend
+    /// may skip an incoming definition equal to the last one it merged.
     pub merge_definition: fn(&mut Value, &Value),
     /// Agents seen in the batch, by IFI key; the latest form of each is remembered.
     pub agents: Vec<(String, Value)>,

@@ -189,7 +189,10 @@ mod tests {
         });
 
         merge_definition(&mut existing, &incoming);
+        let once = existing.clone();
+        merge_definition(&mut existing, &incoming);
 
+        assert_eq!(existing, once, "idempotent, as StatementBatch::merge_definition requires");
         assert_eq!(
             existing,
             json!({

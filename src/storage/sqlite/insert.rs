@@ -17,32 +17,49 @@ use super::unindexed::{SharedUnindexed, TermIndexer, UnindexedTerms};
 use crate::storage::contract::{finish_statement_json, NewStatement, StatementBatch, StorageError, StoreResult};
 use crate::xapi::time::Micros;
 
-/// The canonical definitions the writer last read or wrote, so a definition repeated by
-/// statement after statement costs no read. Only the writer changes `activities`; the
-/// cache is cleared whenever a write is rolled back.
-#[derive(Default)]
-pub(super) struct DefinitionCache {
-    known: HashMap<String, Value>,
+/// Recent values the writer read or wrote, by key, so what statement after statement
+/// repeats costs no read and no write. Only the writer changes the tables behind them; the
+/// caches are cleared whenever a write is rolled back.
+pub(super) struct RecentValues<V> {
+    known: HashMap<String, V>,
 }
 
-impl DefinitionCache {
+impl<V> Default for RecentValues<V> {
+    fn default() -> Self {
+        Self { known: HashMap::new() }
+    }
+}
+
+impl<V> RecentValues<V> {
     const CAPACITY: usize = 20_000;
 
-    pub(super) fn clear(&mut self) {
+    fn clear(&mut self) {
         self.known.clear();
     }
 
-    fn remember(&mut self, id: &str, definition: Value) {
+    fn get(&self, key: &str) -> Option<&V> {
+        self.known.get(key)
+    }
+
+    fn remember(&mut self, key: &str, value: V) {
         if self.known.len() >= Self::CAPACITY {
             self.known.clear();
         }
-        self.known.insert(id.to_string(), definition);
+        self.known.insert(key.to_string(), value);
     }
+}
+
+/// A canonical definition as stored, and the incoming definition last merged into it.
+struct KnownDefinition {
+    stored: Value,
+    last_merged: Value,
 }
 
 /// What the writer keeps from one statement batch to the next.
 pub(super) struct InsertContext {
-    pub definitions: DefinitionCache,
+    definitions: RecentValues<KnownDefinition>,
+    /// Each agent's form as last written to `agents`.
+    agents: RecentValues<Value>,
     pub terms: TermIndexer,
 }
 
@@ -52,12 +69,13 @@ impl InsertContext {
     pub(super) fn open(conn: &Connection, index_batch_statements: usize) -> anyhow::Result<(Self, SharedUnindexed)> {
         let shared = Arc::new(RwLock::new(UnindexedTerms::load(conn)?));
         let terms = TermIndexer::new(shared.clone(), index_batch_statements);
-        Ok((Self { definitions: DefinitionCache::default(), terms }, shared))
+        Ok((Self { definitions: RecentValues::default(), agents: RecentValues::default(), terms }, shared))
     }
 
     /// Forgets what a rolled-back transaction read or wrote.
     pub(super) fn rolled_back(&mut self) {
         self.definitions.clear();
+        self.agents.clear();
         self.terms.rolled_back();
     }
 }
@@ -100,7 +118,7 @@ pub(super) fn insert_batch(
     }
     context.terms.record(conn, term_rows, batch.statements.len()).context("indexing the statements' terms")?;
     merge_activity_definitions(conn, batch, &mut context.definitions).context("merging activity definitions")?;
-    remember_agents(conn, batch).context("remembering agents")?;
+    remember_agents(conn, batch, &mut context.agents).context("remembering agents")?;
     Ok(stored_values)
 }
 
@@ -222,14 +240,17 @@ fn find_referrers(conn: &Connection, id: Uuid) -> anyhow::Result<Vec<(Micros, Uu
 }
 
 /// Applies the batch's merge function to each stored definition, or stores the incoming one.
+/// The merge is idempotent, so an incoming definition equal to the last one merged into a
+/// definition changes nothing: most statements repeat their activity's definition.
 fn merge_activity_definitions(
     conn: &Connection,
     batch: &StatementBatch,
-    cache: &mut DefinitionCache,
+    cache: &mut RecentValues<KnownDefinition>,
 ) -> anyhow::Result<()> {
     for (id, incoming) in &batch.activity_definitions {
-        let stored = match cache.known.get(id) {
-            Some(known) => Some(known.clone()),
+        let stored = match cache.get(id) {
+            Some(known) if known.last_merged == *incoming => continue,
+            Some(known) => Some(known.stored.clone()),
             None => {
                 let text: Option<String> = conn
                     .prepare_cached("SELECT definition FROM activities WHERE id = ?1")?
@@ -240,37 +261,39 @@ fn merge_activity_definitions(
                     .with_context(|| format!("reading the stored definition of {id}"))?
             }
         };
-        let merged = match stored {
+        let (merged, changed) = match stored {
             Some(mut definition) => {
                 let before = definition.clone();
                 (batch.merge_definition)(&mut definition, incoming);
-                // Most statements repeat the definition already known: no write needed.
-                if definition == before {
-                    cache.remember(id, definition);
-                    continue;
-                }
-                definition
+                let changed = definition != before;
+                (definition, changed)
             }
-            None => incoming.clone(),
+            None => (incoming.clone(), true),
         };
-        conn.prepare_cached(
-            "INSERT INTO activities (id, definition) VALUES (?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET definition = excluded.definition",
-        )?
-        .execute(params![id, merged.to_string()])?;
-        cache.remember(id, merged);
+        if changed {
+            conn.prepare_cached(
+                "INSERT INTO activities (id, definition) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET definition = excluded.definition",
+            )?
+            .execute(params![id, merged.to_string()])?;
+        }
+        cache.remember(id, KnownDefinition { stored: merged, last_merged: incoming.clone() });
     }
     Ok(())
 }
 
 /// Keeps the latest form of each agent the batch names.
-fn remember_agents(conn: &Connection, batch: &StatementBatch) -> anyhow::Result<()> {
+fn remember_agents(conn: &Connection, batch: &StatementBatch, cache: &mut RecentValues<Value>) -> anyhow::Result<()> {
     let mut upsert = conn.prepare_cached(
         "INSERT INTO agents (ifi, agent) VALUES (?1, ?2)
          ON CONFLICT (ifi) DO UPDATE SET agent = excluded.agent WHERE agent <> excluded.agent",
     )?;
     for (key, agent) in &batch.agents {
+        if cache.get(key) == Some(agent) {
+            continue;
+        }
         upsert.execute(params![key, agent.to_string()])?;
+        cache.remember(key, agent.clone());
     }
     Ok(())
 }
