@@ -306,7 +306,7 @@ fn build_batch(pending: &[Prepared], may_define: bool) -> StatementBatch {
             let object_ref = object_statement_ref(&p.statement);
             NewStatement {
                 id: p.id,
-                json: p.statement.to_string(),
+                json: statement_text(&p.statement),
                 timestamp_from_stored: p.timestamp_from_stored,
                 terms: index_terms(&p.statement),
                 object_ref,
@@ -315,34 +315,56 @@ fn build_batch(pending: &[Prepared], may_define: bool) -> StatementBatch {
         })
         .collect();
     let activity_definitions = if may_define { merged_definitions(pending) } else { Vec::new() };
-    let mut agents: Vec<(String, Value)> = pending.iter().flat_map(|p| known_agents(&p.statement)).collect();
-    // The latest form of each agent wins; earlier ones need not reach the writer.
-    let mut seen = std::collections::HashSet::new();
-    agents.reverse();
-    agents.retain(|(key, _)| seen.insert(key.clone()));
-    StatementBatch { statements, activity_definitions, merge_definition, agents }
+    StatementBatch { statements, activity_definitions, merge_definition, agents: latest_agents(pending) }
+}
+
+/// The statement as stored. `Value::to_string` starts from a 128-byte buffer and grows it
+/// three or four times for a typical statement; one right-sized buffer saves the copies.
+fn statement_text(statement: &Value) -> String {
+    const TYPICAL_STATEMENT_BYTES: usize = 1536;
+    let mut text = Vec::with_capacity(TYPICAL_STATEMENT_BYTES);
+    serde_json::to_writer(&mut text, statement).expect("a JSON value always serialises");
+    String::from_utf8(text).expect("serde_json writes UTF-8")
 }
 
 /// The batch's activity definitions, one per activity (merged in statement order), so the
-/// writer merges each activity once per batch.
+/// writer merges each activity once per batch. A definition is copied only when it first
+/// appears or differs from the one merged so far.
 fn merged_definitions(pending: &[Prepared]) -> Vec<(String, Value)> {
     let mut merged: Vec<(String, Value)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for (id, definition) in pending.iter().flat_map(|p| activity_definitions(&p.statement)) {
-        match index.get(&id) {
-            Some(&at) => merge_definition(&mut merged[at].1, &definition),
+        match index.get(id) {
+            Some(&at) if merged[at].1 == *definition => {}
+            Some(&at) => merge_definition(&mut merged[at].1, definition),
             None => {
-                index.insert(id.clone(), merged.len());
-                merged.push((id, definition));
+                index.insert(id, merged.len());
+                merged.push((id.to_string(), definition.clone()));
             }
         }
     }
     merged
 }
 
-/// The identified agents a statement names as actor or object (and their group members),
-/// remembered to build Person objects.
-fn known_agents(statement: &Value) -> Vec<(String, Value)> {
+/// The latest form of each identified agent the batch names as actor or object (and of
+/// their group members), remembered to build Person objects; earlier forms need not reach
+/// the writer, so they are not copied.
+fn latest_agents(pending: &[Prepared]) -> Vec<(String, Value)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut latest = Vec::new();
+    for prepared in pending.iter().rev() {
+        for (key, agent) in named_agents(&prepared.statement).into_iter().rev() {
+            if !seen.contains(&key) {
+                latest.push((key.clone(), agent.clone()));
+                seen.insert(key);
+            }
+        }
+    }
+    latest
+}
+
+/// The identified agents of one statement, in document order, with their IFI keys.
+fn named_agents(statement: &Value) -> Vec<(String, &Value)> {
     let mut found = Vec::new();
     let object = &statement["object"];
     let object_is_agent = matches!(object["objectType"].as_str(), Some("Agent" | "Group"));
@@ -351,7 +373,7 @@ fn known_agents(statement: &Value) -> Vec<(String, Value)> {
         let members = agent["member"].as_array().into_iter().flatten();
         for one in std::iter::once(agent).chain(members) {
             if let Some(key) = ifi_key(one) {
-                found.push((key, one.clone()));
+                found.push((key, one));
             }
         }
     }

@@ -78,14 +78,10 @@ fn collect_mut<'a>(statement: &'a mut Value, found: &mut Vec<&'a mut Value>, may
 
 /// `(id, definition)` for every Activity of the statement that carries a `definition`,
 /// in document order, so storage can merge them into the canonical definitions in turn.
-pub fn activity_definitions(statement: &Value) -> Vec<(String, Value)> {
+pub fn activity_definitions(statement: &Value) -> Vec<(&str, &Value)> {
     statement_activities(statement)
         .into_iter()
-        .filter_map(|activity| {
-            let id = activity.get("id")?.as_str()?;
-            let definition = activity.get("definition")?;
-            Some((id.to_string(), definition.clone()))
-        })
+        .filter_map(|activity| Some((activity.get("id")?.as_str()?, activity.get("definition")?)))
         .collect()
 }
 
@@ -150,7 +146,7 @@ mod tests {
     fn definitions_are_collected_from_every_place_an_activity_appears() {
         let statement = statement_with_activities_everywhere();
 
-        let ids: Vec<String> = activity_definitions(&statement).into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<&str> = activity_definitions(&statement).into_iter().map(|(id, _)| id).collect();
 
         assert_eq!(
             ids,
