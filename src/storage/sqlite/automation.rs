@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::reads::{driving_order, split_at_watermark, statements_sql, stored_statement, StoredRange};
-use super::unindexed::UnindexedTerms;
+use super::unindexed::Unindexed;
 use crate::storage::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxKind, OutboxStatus, OutboxUpdate,
     RuleRun, RulesCommit,
@@ -137,7 +137,7 @@ pub(super) fn statements_stored_after(
 pub(super) fn history(
     conn: &Connection,
     filter: &HistoryFilter,
-    unindexed: &RwLock<UnindexedTerms>,
+    unindexed: &RwLock<Unindexed>,
 ) -> anyhow::Result<HistoryCount> {
     let mut terms = vec![IndexTerm::Agent(filter.actor_id.clone())];
     terms.extend(filter.verb.clone().map(IndexTerm::Verb));

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::consistency::StoredClock;
 use super::terms::{StatementKeys, TermSet};
-use super::unindexed::{SharedUnindexed, TermIndexer, UnindexedTerms};
+use super::unindexed::{BulkIndexer, SharedUnindexed, Unindexed};
 use crate::storage::contract::{finish_statement_json, NewStatement, StatementBatch, StorageError, StoreResult};
 use crate::xapi::time::Micros;
 
@@ -60,23 +60,23 @@ pub(super) struct InsertContext {
     definitions: RecentValues<KnownDefinition>,
     /// Each agent's form as last written to `agents`.
     agents: RecentValues<Value>,
-    pub terms: TermIndexer,
+    pub index: BulkIndexer,
 }
 
 impl InsertContext {
     /// The context of a writer on `conn`, and the unindexed terms it shares with queries;
     /// a bulk index write once `index_batch_statements` statements are unindexed.
     pub(super) fn open(conn: &Connection, index_batch_statements: usize) -> anyhow::Result<(Self, SharedUnindexed)> {
-        let shared = Arc::new(RwLock::new(UnindexedTerms::load(conn)?));
-        let terms = TermIndexer::new(shared.clone(), index_batch_statements);
-        Ok((Self { definitions: RecentValues::default(), agents: RecentValues::default(), terms }, shared))
+        let shared = Arc::new(RwLock::new(Unindexed::load(conn)?));
+        let index = BulkIndexer::new(shared.clone(), index_batch_statements);
+        Ok((Self { definitions: RecentValues::default(), agents: RecentValues::default(), index }, shared))
     }
 
     /// Forgets what a rolled-back transaction read or wrote.
     pub(super) fn rolled_back(&mut self) {
         self.definitions.clear();
         self.agents.clear();
-        self.terms.rolled_back();
+        self.index.rolled_back();
     }
 }
 
@@ -107,27 +107,26 @@ pub(super) fn insert_batch(
     context: &mut InsertContext,
 ) -> StoreResult<Vec<Micros>> {
     let batch = &keyed.batch;
-    reject_known_ids(conn, &batch.statements)?;
+    reject_known_ids(conn, &context.index, &batch.statements)?;
     let mut stored_values = Vec::with_capacity(batch.statements.len());
     let mut term_rows = Vec::new();
     for (statement, keys) in batch.statements.iter().zip(&keyed.keys) {
         let stored = clock.next_stored();
-        insert_statement(conn, stored, statement, keys, &mut term_rows)
+        insert_statement(conn, &mut context.index, stored, statement, keys, &mut term_rows)
             .with_context(|| format!("storing statement {}", statement.id))?;
         stored_values.push(stored);
     }
-    context.terms.record(conn, term_rows, batch.statements.len()).context("indexing the statements' terms")?;
+    context.index.add_rows(conn, term_rows).context("indexing the statements' terms")?;
     merge_activity_definitions(conn, batch, &mut context.definitions).context("merging activity definitions")?;
     remember_agents(conn, batch, &mut context.agents).context("remembering agents")?;
     Ok(stored_values)
 }
 
-fn reject_known_ids(conn: &Connection, statements: &[NewStatement]) -> StoreResult<()> {
-    let mut find = conn.prepare_cached("SELECT 1 FROM statements WHERE id = ?1").context("preparing the id check")?;
+fn reject_known_ids(conn: &Connection, index: &BulkIndexer, statements: &[NewStatement]) -> StoreResult<()> {
     let mut seen = HashSet::with_capacity(statements.len());
     let mut conflicts = Vec::new();
     for statement in statements {
-        let known = find.exists([statement.id.as_bytes()]).context("checking statement ids")?;
+        let known = index.stored_of(conn, &statement.id).context("checking statement ids")?.is_some();
         let repeated = !seen.insert(statement.id);
         if (known || repeated) && !conflicts.contains(&statement.id) {
             conflicts.push(statement.id);
@@ -143,14 +142,16 @@ fn reject_known_ids(conn: &Connection, statements: &[NewStatement]) -> StoreResu
 /// Writes the statement row; its term rows (own and inherited) are added to `term_rows`.
 fn insert_statement(
     conn: &Connection,
+    index: &mut BulkIndexer,
     stored: Micros,
     statement: &NewStatement,
     keys: &StatementKeys,
     term_rows: &mut Vec<(i64, Micros)>,
 ) -> anyhow::Result<()> {
     let mut inheritable = keys.inheritable.clone();
-    if let Some(target) = statement.object_ref {
-        if let Some(target_terms) = find_inheritable_terms(conn, target)? {
+    let target_stored = statement.object_ref.map(|target| index.stored_of(conn, &target)).transpose()?.flatten();
+    if let Some(target_stored) = target_stored {
+        if let Some(target_terms) = find_inheritable_terms(conn, target_stored)? {
             inheritable.extend(&target_terms);
         }
     }
@@ -171,21 +172,22 @@ fn insert_statement(
         inheritable.encode(),
         keys.uninherited.encode(),
     ])?;
+    index.add_id(statement.id, stored);
     // Inheritable keys (own and inherited) and uninherited ones are disjoint: Authority
     // keys are never inherited.
     term_rows.extend(keys.uninherited.iter().chain(inheritable.iter()).map(|key| (key, stored)));
-    if let (true, Some(target)) = (statement.is_voiding, statement.object_ref) {
-        conn.prepare_cached("UPDATE statements SET voided = 1 WHERE id = ?1 AND is_voiding = 0")?
-            .execute([target.as_bytes()])?;
+    if let (true, Some(target_stored)) = (statement.is_voiding, target_stored) {
+        conn.prepare_cached("UPDATE statements SET voided = 1 WHERE stored = ?1 AND is_voiding = 0")?
+            .execute([target_stored])?;
     }
     insert_inherited_terms(conn, statement.id, stored, &inheritable, term_rows)
 }
 
-/// The inheritable terms of a stored statement; None when it is not stored (yet).
-fn find_inheritable_terms(conn: &Connection, id: Uuid) -> anyhow::Result<Option<TermSet>> {
+/// The inheritable terms of the statement stored at `stored`.
+fn find_inheritable_terms(conn: &Connection, stored: Micros) -> anyhow::Result<Option<TermSet>> {
     let packed: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT inheritable_terms FROM statements WHERE id = ?1")?
-        .query_row([id.as_bytes()], |row| row.get(0))
+        .prepare_cached("SELECT inheritable_terms FROM statements WHERE stored = ?1")?
+        .query_row([stored], |row| row.get(0))
         .optional()?;
     packed.map(|packed| TermSet::decode(&packed)).transpose()
 }

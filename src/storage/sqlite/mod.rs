@@ -164,8 +164,8 @@ impl Store for SqliteStore {
     }
 
     async fn find_statements(&self, ids: &[Uuid]) -> StoreResult<Vec<StoredStatement>> {
-        let ids = ids.to_vec();
-        self.read(move |conn| reads::find_statements(conn, &ids)).await
+        let (ids, unindexed) = (ids.to_vec(), self.unindexed.clone());
+        self.read(move |conn| reads::find_statements(conn, &ids, &unindexed)).await
     }
 
     async fn query_statements(&self, query: &StatementQuery) -> StoreResult<StatementPage> {
@@ -289,10 +289,28 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::contract::{IndexTerm, NewStatement};
+    use crate::storage::contract::{IndexTerm, NewStatement, StorageError};
     use crate::storage::HistoryFilter;
 
     const VERB: &str = "http://example.com/verbs/did";
+
+    fn voiding(target: Uuid) -> StatementBatch {
+        let id = Uuid::new_v4();
+        let statement = NewStatement {
+            id,
+            json: format!(r#"{{"id":"{id}"}}"#),
+            timestamp_from_stored: true,
+            terms: vec![IndexTerm::Verb("http://adlnet.gov/expapi/verbs/voided".into())],
+            object_ref: Some(target),
+            is_voiding: true,
+        };
+        StatementBatch {
+            statements: vec![statement],
+            activity_definitions: Vec::new(),
+            merge_definition: |_, _| {},
+            agents: Vec::new(),
+        }
+    }
 
     /// Single-statement batches under one verb and one of two actors (`n % 2`), each with a
     /// scaled score of n / 10.
@@ -342,6 +360,34 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("the term index never reached {stored}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ids_are_found_refused_and_voided_whether_indexed_or_in_memory() {
+        // Arrange: 4 statements indexed, 2 in memory.
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = SqliteSettings::new(dir.path().join("lrs.db"));
+        settings.index_batch_statements = 4;
+        let store = SqliteStore::open(settings).unwrap();
+        let stored = insert_numbered(&store, 0..6).await;
+        wait_until_indexed_through(&store, stored[3]).await;
+        assert!(unindexed::read(&store.unindexed).indexed_through() < stored[4]);
+        let all = store.query_statements(&StatementQuery { limit: 10, ..Default::default() }).await.unwrap();
+        let ids: Vec<Uuid> = all.statements.iter().rev().map(|statement| statement.id).collect();
+        let (indexed, in_memory) = (ids[1], ids[5]);
+
+        for (id, stored_at) in [(indexed, stored[1]), (in_memory, stored[5])] {
+            // Act and assert: found by id, refused as a new statement, voided by reference.
+            let found = store.find_statements(&[id]).await.unwrap();
+            assert_eq!(found.iter().map(|s| s.stored).collect::<Vec<_>>(), vec![stored_at]);
+            let mut again = voiding(Uuid::new_v4());
+            again.statements[0].id = id;
+            assert!(
+                matches!(store.insert_statements(again).await, Err(StorageError::AlreadyStored(ids)) if ids == [id])
+            );
+            store.insert_statements(voiding(id)).await.unwrap();
+            assert!(store.find_statements(&[id]).await.unwrap()[0].voided, "{id} is voided");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

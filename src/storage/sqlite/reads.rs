@@ -10,19 +10,33 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::terms::query_keys;
-use super::unindexed::{read, UnindexedTerms};
+use super::unindexed::{read, Unindexed};
 use crate::storage::contract::{IndexTerm, StatementPage, StatementQuery, StoredStatement};
 use crate::xapi::time::Micros;
 
-pub(super) fn find_statements(conn: &Connection, ids: &[Uuid]) -> anyhow::Result<Vec<StoredStatement>> {
-    let mut find = conn.prepare_cached("SELECT stored, id, json, voided FROM statements WHERE id = ?1")?;
+/// The stored statements with these ids. Memory is read before SQL, as in
+/// `split_at_watermark`: an id moves into `statement_ids` only after it was in memory.
+pub(super) fn find_statements(
+    conn: &Connection,
+    ids: &[Uuid],
+    unindexed: &RwLock<Unindexed>,
+) -> anyhow::Result<Vec<StoredStatement>> {
+    let newest: Vec<Option<Micros>> = {
+        let unindexed = read(unindexed);
+        ids.iter().map(|id| unindexed.stored_of(id)).collect()
+    };
+    let mut by_stored = conn.prepare_cached("SELECT stored, id, json, voided FROM statements WHERE stored = ?1")?;
+    let mut by_id = conn.prepare_cached(
+        "SELECT s.stored, s.id, s.json, s.voided
+         FROM statement_ids i CROSS JOIN statements s ON s.stored = i.stored WHERE i.id = ?1",
+    )?;
     let mut found = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(statement) =
-            find.query_row([id.as_bytes()], stored_statement).optional().context("finding a statement")?
-        {
-            found.push(statement);
-        }
+    for (id, stored) in ids.iter().zip(newest) {
+        let statement = match stored {
+            Some(stored) => by_stored.query_row([stored], stored_statement).optional(),
+            None => by_id.query_row([id.as_bytes()], stored_statement).optional(),
+        };
+        found.extend(statement.context("finding a statement")?);
     }
     Ok(found)
 }
@@ -48,7 +62,7 @@ pub(super) fn find_activity_definitions(conn: &Connection, ids: &[String]) -> an
 pub(super) fn query_statements(
     conn: &Connection,
     query: &StatementQuery,
-    unindexed: &RwLock<UnindexedTerms>,
+    unindexed: &RwLock<Unindexed>,
 ) -> anyhow::Result<StatementPage> {
     let limit = query.limit.max(1);
     let wanted = limit.saturating_add(1);
@@ -82,7 +96,7 @@ pub(super) fn query_statements(
 /// moves into the index meanwhile was in memory when read, and the index part stops at the
 /// watermark read with it, so none is found twice or missed.
 pub(super) fn split_at_watermark(
-    unindexed: &RwLock<UnindexedTerms>,
+    unindexed: &RwLock<Unindexed>,
     terms: &[Vec<i64>],
     range: &StoredRange,
     ascending: bool,
@@ -282,7 +296,7 @@ mod tests {
 
         // Act
         let query = StatementQuery { terms: vec![related], limit: 10, ..Default::default() };
-        let page = query_statements(&conn, &query, &RwLock::new(UnindexedTerms::load(&conn).unwrap())).unwrap();
+        let page = query_statements(&conn, &query, &RwLock::new(Unindexed::load(&conn).unwrap())).unwrap();
 
         // Assert
         assert_eq!(page.statements.iter().map(|s| s.stored).collect::<Vec<_>>(), vec![7]);

@@ -157,7 +157,7 @@ CREATE INDEX interventions_by_actor ON interventions (actor_id, recorded);
 ///   term rows, so rows not yet in `statement_terms` can be rebuilt. NULL in rows written
 ///   before version 4, which are all indexed.
 /// * `term_index_progress`: one row; every statement stored at or before `indexed_through`
-///   has its rows in `statement_terms`.
+///   has its rows in `statement_terms` (and, from version 5, its id in `statement_ids`).
 const SCHEMA_V4: &str = "
 ALTER TABLE statements ADD COLUMN uninherited_terms BLOB;
 CREATE TABLE term_index_progress (
@@ -167,8 +167,39 @@ CREATE TABLE term_index_progress (
 INSERT INTO term_index_progress VALUES (1, (SELECT coalesce(max(stored), 0) FROM statements));
 ";
 
+/// Version 5: the statement-id index written in bulk too (see `unindexed`).
+///
+/// * `statement_ids`: id → `stored` of every statement stored at or before the watermark
+///   (`term_index_progress`); newer ones are in memory. The UNIQUE index on `statements.id`
+///   inserted each statement at a random place of a B-tree the size of the store, so the
+///   table is rebuilt without it.
+const SCHEMA_V5: &str = "
+CREATE TABLE statements_v5 (
+    stored INTEGER PRIMARY KEY,
+    id BLOB NOT NULL,
+    json TEXT NOT NULL,
+    voided INTEGER NOT NULL,
+    is_voiding INTEGER NOT NULL,
+    object_ref BLOB,
+    inheritable_terms BLOB NOT NULL,
+    uninherited_terms BLOB
+);
+INSERT INTO statements_v5 SELECT * FROM statements;
+DROP TABLE statements;
+ALTER TABLE statements_v5 RENAME TO statements;
+CREATE INDEX statements_by_object_ref
+    ON statements (object_ref, is_voiding) WHERE object_ref IS NOT NULL;
+CREATE TABLE statement_ids (
+    id BLOB PRIMARY KEY,
+    stored INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO statement_ids
+    SELECT id, stored FROM statements
+    WHERE stored <= (SELECT indexed_through FROM term_index_progress WHERE id = 1);
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {
@@ -251,6 +282,33 @@ mod tests {
         let conn = open_writer_connection(&path).unwrap();
         let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn version_5_indexes_the_ids_of_indexed_statements_and_keeps_every_row() {
+        // Arrange: a version-4 database with three statements, two of them indexed.
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v4.db")).unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        for stored in 1..=3 {
+            conn.execute("INSERT INTO statements VALUES (?1, randomblob(16), '{}', 0, 0, NULL, x'', NULL)", [stored])
+                .unwrap();
+        }
+        conn.execute("UPDATE term_index_progress SET indexed_through = 2", []).unwrap();
+
+        // Act
+        migrate(&mut conn).unwrap();
+
+        // Assert
+        let count = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT count(*) FROM statements"), 3);
+        assert_eq!(count("SELECT count(*) FROM statement_ids i JOIN statements s USING (stored, id)"), 2);
+        assert_eq!(count("SELECT max(stored) FROM statement_ids"), 2);
+        let indexes = count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'statements'");
+        assert_eq!(indexes, 1, "only statements_by_object_ref: no unique index on id");
     }
 
     #[test]

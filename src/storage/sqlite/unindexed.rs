@@ -1,35 +1,38 @@
-//! The newest part of the term index, kept in memory: the term rows of statements stored
-//! after the index's watermark. Inserting each commit's rows into `statement_terms` rewrote
-//! a page per actor, activity and registration of every commit (about 10 KB of WAL per
-//! 1 KB statement); written in bulk every few tens of thousands of statements, each page
-//! takes the rows of many. Queries read both parts (`reads`). Statement rows carry their
-//! packed term keys, so the memory part is rebuilt from the database when it opens.
+//! The newest part of the statement indexes, kept in memory: the term rows and the ids of
+//! statements stored after the indexes' watermark. Inserting each commit's entries into
+//! `statement_terms` and `statement_ids` rewrote a page per actor, activity, registration
+//! and (random) id of every commit: about 13 KB of WAL per 1 KB statement. Written in bulk
+//! every few tens of thousands of statements, each page takes the entries of many. Reads
+//! look in both parts (`reads`, `insert`). Statement rows carry their id and packed term
+//! keys, so the memory part is rebuilt from the database when it opens.
 //!
-//! `UnindexedTerms` is what queries read; `TermIndexer` is the writer thread's side.
+//! `Unindexed` is what reads look in; `BulkIndexer` is the writer thread's side.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
 
 use super::terms::TermSet;
 use crate::xapi::time::Micros;
 
-/// The term rows of the statements not yet in `statement_terms`.
+/// The index entries of the statements not yet in `statement_terms` and `statement_ids`.
 #[derive(Debug, Default)]
-pub(super) struct UnindexedTerms {
-    /// Statements stored at or before this have their rows in `statement_terms`; those
-    /// after it have them here only.
+pub(super) struct Unindexed {
+    /// Statements stored at or before this have their entries in the indexes; those after
+    /// it have them here only.
     indexed_through: Micros,
     /// Term key → `stored` values (ascending) of unindexed statements under that key.
     postings: HashMap<i64, Vec<Micros>>,
-    statements: usize,
+    /// Statement id → `stored`.
+    ids: HashMap<Uuid, Micros>,
 }
 
-pub(super) type SharedUnindexed = Arc<RwLock<UnindexedTerms>>;
+pub(super) type SharedUnindexed = Arc<RwLock<Unindexed>>;
 
-impl UnindexedTerms {
+impl Unindexed {
     /// The watermark and the rows of every statement stored after it.
     pub(super) fn load(conn: &Connection) -> anyhow::Result<Self> {
         let indexed_through: Micros = conn
@@ -37,17 +40,18 @@ impl UnindexedTerms {
             .context("reading the term index watermark")?;
         let mut unindexed = Self { indexed_through, ..Self::default() };
         let mut select = conn.prepare(
-            "SELECT stored, inheritable_terms, uninherited_terms FROM statements WHERE stored > ?1 ORDER BY stored",
+            "SELECT stored, id, inheritable_terms, uninherited_terms FROM statements WHERE stored > ?1 ORDER BY stored",
         )?;
         let mut rows = select.query([indexed_through])?;
         while let Some(row) = rows.next()? {
             let stored: Micros = row.get(0)?;
-            let mut keys = TermSet::decode(&row.get::<_, Vec<u8>>(1)?)?;
-            if let Some(packed) = row.get::<_, Option<Vec<u8>>>(2)? {
+            let id = Uuid::from_bytes(row.get(1)?);
+            let mut keys = TermSet::decode(&row.get::<_, Vec<u8>>(2)?)?;
+            if let Some(packed) = row.get::<_, Option<Vec<u8>>>(3)? {
                 keys.extend(&TermSet::decode(&packed)?);
             }
             let rows: Vec<(i64, Micros)> = keys.iter().map(|key| (key, stored)).collect();
-            unindexed.add(&rows, 1);
+            unindexed.add(&rows, [(id, stored)]);
         }
         Ok(unindexed)
     }
@@ -56,7 +60,12 @@ impl UnindexedTerms {
         self.indexed_through
     }
 
-    fn add(&mut self, rows: &[(i64, Micros)], statements: usize) {
+    /// Where the statement with this id is stored, if it is unindexed.
+    pub(super) fn stored_of(&self, id: &Uuid) -> Option<Micros> {
+        self.ids.get(id).copied()
+    }
+
+    fn add(&mut self, rows: &[(i64, Micros)], ids: impl IntoIterator<Item = (Uuid, Micros)>) {
         for &(key, stored) in rows {
             let posting = self.postings.entry(key).or_default();
             // New statements come in `stored` order; an inherited row may reach an older one.
@@ -69,7 +78,14 @@ impl UnindexedTerms {
                 _ => posting.push(stored),
             }
         }
-        self.statements += statements;
+        self.ids.extend(ids);
+    }
+
+    /// Every id, in index order.
+    fn sorted_ids(&self) -> Vec<(Uuid, Micros)> {
+        let mut ids: Vec<(Uuid, Micros)> = self.ids.iter().map(|(id, stored)| (*id, *stored)).collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Every row, by key then `stored`: the order that fills index pages one after another.
@@ -108,102 +124,128 @@ impl UnindexedTerms {
     }
 }
 
-/// The writer's side: collects the rows of the open transaction, publishes them to queries
-/// once it commits, and moves everything into `statement_terms` when enough has gathered.
-pub(super) struct TermIndexer {
+/// The writer's side: collects the entries of the open transaction, publishes them to
+/// reads once it commits, and moves everything into the indexes when enough has gathered.
+pub(super) struct BulkIndexer {
     shared: SharedUnindexed,
     /// Unindexed statements that trigger a bulk write.
     batch_statements: usize,
-    uncommitted: Vec<(i64, Micros)>,
-    uncommitted_statements: usize,
+    uncommitted_rows: Vec<(i64, Micros)>,
+    uncommitted_ids: HashMap<Uuid, Micros>,
 }
 
-impl TermIndexer {
+impl BulkIndexer {
     pub(super) fn new(shared: SharedUnindexed, batch_statements: usize) -> Self {
-        Self { shared, batch_statements: batch_statements.max(1), uncommitted: Vec::new(), uncommitted_statements: 0 }
+        let batch_statements = batch_statements.max(1);
+        Self { shared, batch_statements, uncommitted_rows: Vec::new(), uncommitted_ids: HashMap::new() }
     }
 
-    /// Takes the term rows written by the open transaction for `statements` new statements.
-    /// Rows of statements already in the index (reached by a reference stored later) go
-    /// there now, so each statement's rows stay in one part.
-    pub(super) fn record(
-        &mut self,
-        conn: &Connection,
-        rows: impl IntoIterator<Item = (i64, Micros)>,
-        statements: usize,
-    ) -> anyhow::Result<()> {
+    /// Where the statement with this id is stored, as the open transaction sees it.
+    pub(super) fn stored_of(&self, conn: &Connection, id: &Uuid) -> anyhow::Result<Option<Micros>> {
+        if let Some(&stored) = self.uncommitted_ids.get(id) {
+            return Ok(Some(stored));
+        }
+        if let Some(stored) = read(&self.shared).stored_of(id) {
+            return Ok(Some(stored));
+        }
+        find_indexed_id(conn, id)
+    }
+
+    /// A statement the open transaction wrote.
+    pub(super) fn add_id(&mut self, id: Uuid, stored: Micros) {
+        self.uncommitted_ids.insert(id, stored);
+    }
+
+    /// Takes the term rows the open transaction wrote. Rows of statements already indexed
+    /// (reached by a reference stored later) go into the index now, so each statement's
+    /// rows stay in one part.
+    pub(super) fn add_rows(&mut self, conn: &Connection, rows: Vec<(i64, Micros)>) -> anyhow::Result<()> {
         let indexed_through = read(&self.shared).indexed_through;
         let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO statement_terms (term, stored) VALUES (?1, ?2)")?;
         for (key, stored) in rows {
             if stored <= indexed_through {
                 insert.execute(params![key, stored])?;
             } else {
-                self.uncommitted.push((key, stored));
+                self.uncommitted_rows.push((key, stored));
             }
         }
-        self.uncommitted_statements += statements;
         Ok(())
     }
 
-    /// The open transaction committed: its rows become visible to queries.
+    /// The open transaction committed: its entries become visible to reads.
     pub(super) fn committed(&mut self) {
-        if self.uncommitted.is_empty() && self.uncommitted_statements == 0 {
+        if self.uncommitted_rows.is_empty() && self.uncommitted_ids.is_empty() {
             return;
         }
         let mut shared = self.shared.write().unwrap_or_else(PoisonError::into_inner);
-        shared.add(&self.uncommitted, self.uncommitted_statements);
-        self.uncommitted.clear();
-        self.uncommitted_statements = 0;
+        shared.add(&self.uncommitted_rows, self.uncommitted_ids.drain());
+        self.uncommitted_rows.clear();
     }
 
-    /// The open transaction rolled back: its rows never existed.
+    /// The open transaction rolled back: its entries never existed.
     pub(super) fn rolled_back(&mut self) {
-        self.uncommitted.clear();
-        self.uncommitted_statements = 0;
+        self.uncommitted_rows.clear();
+        self.uncommitted_ids.clear();
     }
 
-    /// Writes every unindexed row into `statement_terms` in one transaction of its own, once
+    /// Writes every unindexed entry into the indexes in one transaction of its own, once
     /// enough statements have gathered. `assigned_through` is the highest `stored` handed out:
     /// with no transaction open, every statement up to it is committed, hence now indexed.
     /// On failure nothing changes and the next call tries again.
     pub(super) fn flush_if_due(&mut self, conn: &Connection, assigned_through: Micros) -> anyhow::Result<()> {
-        let rows = {
+        let (rows, ids) = {
             let shared = read(&self.shared);
-            if shared.statements < self.batch_statements {
+            if shared.ids.len() < self.batch_statements {
                 return Ok(());
             }
-            shared.sorted_rows()
+            (shared.sorted_rows(), shared.sorted_ids())
         };
-        conn.execute_batch("BEGIN IMMEDIATE").context("beginning the term index write")?;
-        let written = write_rows(conn, &rows, assigned_through);
-        let outcome = written.and_then(|()| conn.execute_batch("COMMIT").context("committing the term index write"));
+        conn.execute_batch("BEGIN IMMEDIATE").context("beginning the bulk index write")?;
+        let written = write_entries(conn, &rows, &ids, assigned_through);
+        let outcome = written.and_then(|()| conn.execute_batch("COMMIT").context("committing the bulk index write"));
         if let Err(error) = outcome {
             if !conn.is_autocommit() {
-                conn.execute_batch("ROLLBACK").context("rolling back the term index write")?;
+                conn.execute_batch("ROLLBACK").context("rolling back the bulk index write")?;
             }
             return Err(error);
         }
         let mut shared = self.shared.write().unwrap_or_else(PoisonError::into_inner);
-        *shared = UnindexedTerms { indexed_through: assigned_through, ..UnindexedTerms::default() };
-        tracing::debug!(rows = rows.len(), indexed_through = assigned_through, "Wrote unindexed term rows.");
+        *shared = Unindexed { indexed_through: assigned_through, ..Unindexed::default() };
+        tracing::debug!(rows = rows.len(), ids = ids.len(), indexed_through = assigned_through, "Wrote the indexes.");
         Ok(())
     }
 }
 
-fn write_rows(conn: &Connection, rows: &[(i64, Micros)], indexed_through: Micros) -> anyhow::Result<()> {
+/// Where an indexed statement is stored.
+pub(super) fn find_indexed_id(conn: &Connection, id: &Uuid) -> anyhow::Result<Option<Micros>> {
+    let mut find = conn.prepare_cached("SELECT stored FROM statement_ids WHERE id = ?1")?;
+    find.query_row([id.as_bytes()], |row| row.get(0)).optional().context("looking up a statement id")
+}
+
+fn write_entries(
+    conn: &Connection,
+    rows: &[(i64, Micros)],
+    ids: &[(Uuid, Micros)],
+    indexed_through: Micros,
+) -> anyhow::Result<()> {
     let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO statement_terms (term, stored) VALUES (?1, ?2)")?;
     for (key, stored) in rows {
         insert.execute(params![key, stored]).context("writing term rows")?;
     }
+    // Ids are unique by then (checked on insert): a repeat is a fault, and fails the write.
+    let mut insert = conn.prepare_cached("INSERT INTO statement_ids (id, stored) VALUES (?1, ?2)")?;
+    for (id, stored) in ids {
+        insert.execute(params![id.as_bytes(), stored]).context("writing statement ids")?;
+    }
     conn.prepare_cached("UPDATE term_index_progress SET indexed_through = ?1 WHERE id = 1")?
         .execute([indexed_through])
-        .context("moving the term index watermark")?;
+        .context("moving the index watermark")?;
     Ok(())
 }
 
 /// A reader's view; a panic elsewhere while holding the lock leaves the data consistent
 /// (every change is one assignment or completes before the guard drops).
-pub(super) fn read(shared: &RwLock<UnindexedTerms>) -> std::sync::RwLockReadGuard<'_, UnindexedTerms> {
+pub(super) fn read(shared: &RwLock<Unindexed>) -> std::sync::RwLockReadGuard<'_, Unindexed> {
     shared.read().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -211,9 +253,9 @@ pub(super) fn read(shared: &RwLock<UnindexedTerms>) -> std::sync::RwLockReadGuar
 mod tests {
     use super::*;
 
-    fn unindexed(rows: &[(i64, Micros)]) -> UnindexedTerms {
-        let mut terms = UnindexedTerms { indexed_through: 10, ..Default::default() };
-        terms.add(rows, rows.len());
+    fn unindexed(rows: &[(i64, Micros)]) -> Unindexed {
+        let mut terms = Unindexed { indexed_through: 10, ..Default::default() };
+        terms.add(rows, []);
         terms
     }
 
@@ -230,7 +272,7 @@ mod tests {
     #[test]
     fn an_inherited_row_for_an_older_statement_keeps_postings_ordered() {
         let mut terms = unindexed(&[(1, 11), (1, 15)]);
-        terms.add(&[(1, 13), (1, 15)], 0);
+        terms.add(&[(1, 13), (1, 15)], []);
         assert_eq!(terms.postings[&1], vec![11, 13, 15]);
         assert_eq!(terms.sorted_rows(), vec![(1, 11), (1, 13), (1, 15)]);
     }

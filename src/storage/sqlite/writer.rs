@@ -205,7 +205,7 @@ impl Writer {
         while let Some(first) = self.receiver.blocking_recv() {
             self.commit_group(first);
             // After answering the group: the bulk write delays only the jobs queued behind it.
-            if let Err(error) = self.context.terms.flush_if_due(&self.conn, self.clock.last()) {
+            if let Err(error) = self.context.index.flush_if_due(&self.conn, self.clock.last()) {
                 tracing::error!(error = ?error, "Writing the term index failed; will try again.");
             }
         }
@@ -288,7 +288,7 @@ impl Writer {
             }
         }
         self.run_sql("COMMIT").context("committing a write transaction")?;
-        self.context.terms.committed();
+        self.context.index.committed();
         Ok(())
     }
 
@@ -298,7 +298,7 @@ impl Writer {
         let outcome = self.run_sql("BEGIN IMMEDIATE").context("beginning a write transaction").and_then(|_| {
             if job.run(&self.conn, &mut self.clock, &mut self.context) {
                 self.run_sql("COMMIT").context("committing a write transaction")?;
-                self.context.terms.committed();
+                self.context.index.committed();
             } else {
                 self.roll_back();
             }
