@@ -51,12 +51,14 @@ pub struct SqliteSettings {
     /// Statements the writer gathers into one transaction (group commit) before committing;
     /// a larger batch still commits whole, alone.
     pub max_batch_statements: usize,
-    /// Statements whose term rows are kept in memory, then written to the term index in
-    /// one go (see `unindexed`): larger shares index pages among more statements.
+    /// Statements whose term rows and ids are kept in memory, then written to the indexes
+    /// in one go (see `unindexed`): larger shares index pages among more statements.
     pub index_batch_statements: usize,
     /// Hold the database alone: another process opening it exclusively is refused. Every
-    /// process that writes statements must (the `stored` clock and the consistency horizon
-    /// live in the process); a short credentials command need not.
+    /// process that writes statements must (the `stored` clock, the consistency horizon
+    /// and the newest index entries live in the process); a short credentials command need
+    /// not. A store opened without it never writes the indexes, and its statement reads
+    /// see only what was stored when it opened.
     pub exclusive: bool,
 }
 
@@ -95,7 +97,10 @@ impl SqliteStore {
         let pool = schema::open_read_pool(&settings.path, settings.read_pool_size)?;
         let consistency = Arc::new(Consistency::new(last_stored));
         let stats = Arc::new(WriteStats::default());
-        let (context, unindexed) = insert::InsertContext::open(&conn, settings.index_batch_statements)?;
+        // Only the process holding the store alone moves entries into the indexes: two
+        // processes doing so would each write the other's.
+        let index_batch = if settings.exclusive { settings.index_batch_statements } else { usize::MAX };
+        let (context, unindexed) = insert::InsertContext::open(&conn, index_batch)?;
         let writer = WriterHandle::start(
             conn,
             StoredClock::starting_after(last_stored),

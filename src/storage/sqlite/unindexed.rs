@@ -232,8 +232,8 @@ fn write_entries(
     for (key, stored) in rows {
         insert.execute(params![key, stored]).context("writing term rows")?;
     }
-    // Ids are unique by then (checked on insert): a repeat is a fault, and fails the write.
-    let mut insert = conn.prepare_cached("INSERT INTO statement_ids (id, stored) VALUES (?1, ?2)")?;
+    // Ids are unique (checked on insert); OR IGNORE only makes a repeated write harmless.
+    let mut insert = conn.prepare_cached("INSERT OR IGNORE INTO statement_ids (id, stored) VALUES (?1, ?2)")?;
     for (id, stored) in ids {
         insert.execute(params![id.as_bytes(), stored]).context("writing statement ids")?;
     }
