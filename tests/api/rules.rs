@@ -103,7 +103,17 @@ async fn a_rule_is_disabled_enabled_and_deleted_through_the_api() {
     // Act
     let disabled: Value =
         app.api(Method::POST, "rules/kpi-triggered-assignment/disable").send().await.unwrap().json().await.unwrap();
-    app.post_statements(&kpi_statement("mailto:while-disabled@example.com", 0.1)).await;
+    let posted: Vec<String> =
+        app.post_statements(&kpi_statement("mailto:while-disabled@example.com", 0.1)).await.json().await.unwrap();
+    // The runner applies the rules in force when it evaluates a statement: let it pass
+    // this one before the rule is enabled again.
+    let store = app.statements.store();
+    let id = posted[0].parse().unwrap();
+    let stored = store.find_statements(&[id]).await.unwrap()[0].stored;
+    eventually(10, "the runner to evaluate the statement", || async {
+        (store.rules_evaluated_through().await.unwrap().unwrap_or(0) >= stored).then_some(())
+    })
+    .await;
     let enabled: Value =
         app.api(Method::POST, "rules/kpi-triggered-assignment/enable").send().await.unwrap().json().await.unwrap();
     app.post_statements(&kpi_statement("mailto:while-enabled@example.com", 0.1)).await;
