@@ -64,7 +64,7 @@ pub(super) struct InsertContext {
 }
 
 impl InsertContext {
-    /// The context of a writer on `conn`, and the unindexed terms it shares with queries;
+    /// The context of a writer on `conn`, and the unindexed entries it shares with reads;
     /// a bulk index write once `index_batch_statements` statements are unindexed.
     pub(super) fn open(conn: &Connection, index_batch_statements: usize) -> anyhow::Result<(Self, SharedUnindexed)> {
         let shared = Arc::new(RwLock::new(Unindexed::load(conn)?));

@@ -33,7 +33,7 @@ pub(super) struct Unindexed {
 pub(super) type SharedUnindexed = Arc<RwLock<Unindexed>>;
 
 impl Unindexed {
-    /// The watermark and the rows of every statement stored after it.
+    /// The watermark and the entries (term rows, id) of every statement stored after it.
     pub(super) fn load(conn: &Connection) -> anyhow::Result<Self> {
         let indexed_through: Micros = conn
             .query_row("SELECT indexed_through FROM term_index_progress WHERE id = 1", [], |row| row.get(0))
