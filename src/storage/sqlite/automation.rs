@@ -131,7 +131,6 @@ pub(super) fn statements_stored_after(
     rows.collect::<Result<_, _>>().context("reading statements for the rules")
 }
 
-/// Aggregates over the statements page query, newest first, capped at the scan limit.
 /// Counts (newest first, up to `HISTORY_SCAN_LIMIT`) a learner's non-voided statements in
 /// the window and averages their scores: the unindexed newest ones, then the term index.
 pub(super) fn history(
@@ -145,10 +144,11 @@ pub(super) fn history(
     let matches = driving_order(&terms);
     let window = StoredRange { after: filter.since.saturating_sub(1), through: filter.until };
     let (newest, indexed) = split_at_watermark(unindexed, &matches, &window, false);
+    let limit = HISTORY_SCAN_LIMIT as i64;
     let mut summary = ScoreSummary::default();
     let mut score = conn.prepare_cached(&format!("SELECT {SCORE} FROM statements WHERE stored = ?1 AND voided = 0"))?;
     for stored in newest {
-        if summary.count >= HISTORY_SCAN_LIMIT as i64 {
+        if summary.count >= limit {
             break;
         }
         if let Some(value) =
@@ -157,13 +157,13 @@ pub(super) fn history(
             summary.add(1, value.unwrap_or(0.0), i64::from(value.is_some()));
         }
     }
-    if summary.count < HISTORY_SCAN_LIMIT as i64 && !indexed.is_empty() {
+    if summary.count < limit && !indexed.is_empty() {
         let key_counts: Vec<usize> = matches.iter().map(Vec::len).collect();
         let sql = format!(
             "SELECT count(*), total(score), count(score) FROM (SELECT {SCORE} AS score FROM ({}))",
             statements_sql(&key_counts, false)
         );
-        let mut params = vec![indexed.after, indexed.through, HISTORY_SCAN_LIMIT as i64 - summary.count];
+        let mut params = vec![indexed.after, indexed.through, limit - summary.count];
         params.extend(matches.into_iter().flatten());
         let (count, total, scored) = conn
             .prepare_cached(&sql)?
