@@ -82,7 +82,8 @@ pub struct SqliteStore {
     /// The exclusive lock, released when the store closes.
     _lock: Option<std::fs::File>,
     pool: Pool<SqliteConnectionManager>,
-    /// The newest statements' term rows, read by queries beside `statement_terms`.
+    /// The newest statements' term rows and ids, read beside `statement_terms` and
+    /// `statement_ids`.
     unindexed: SharedUnindexed,
     consistency: Arc<Consistency>,
     stats: Arc<WriteStats>,
@@ -299,22 +300,25 @@ mod tests {
 
     const VERB: &str = "http://example.com/verbs/did";
 
-    fn voiding(target: Uuid) -> StatementBatch {
-        let id = Uuid::new_v4();
-        let statement = NewStatement {
-            id,
-            json: format!(r#"{{"id":"{id}"}}"#),
-            timestamp_from_stored: true,
-            terms: vec![IndexTerm::Verb("http://adlnet.gov/expapi/verbs/voided".into())],
-            object_ref: Some(target),
-            is_voiding: true,
-        };
+    fn single(statement: NewStatement) -> StatementBatch {
         StatementBatch {
             statements: vec![statement],
             activity_definitions: Vec::new(),
             merge_definition: |_, _| {},
             agents: Vec::new(),
         }
+    }
+
+    fn voiding(target: Uuid) -> StatementBatch {
+        let id = Uuid::new_v4();
+        single(NewStatement {
+            id,
+            json: format!(r#"{{"id":"{id}"}}"#),
+            timestamp_from_stored: true,
+            terms: vec![IndexTerm::Verb("http://adlnet.gov/expapi/verbs/voided".into())],
+            object_ref: Some(target),
+            is_voiding: true,
+        })
     }
 
     /// Single-statement batches under one verb and one of two actors (`n % 2`), each with a
@@ -332,13 +336,7 @@ mod tests {
                 object_ref: None,
                 is_voiding: false,
             };
-            let batch = StatementBatch {
-                statements: vec![statement],
-                activity_definitions: Vec::new(),
-                merge_definition: |_, _| {},
-                agents: Vec::new(),
-            };
-            stored.extend(store.insert_statements(batch).await.unwrap());
+            stored.extend(store.insert_statements(single(statement)).await.unwrap());
         }
         stored
     }

@@ -71,21 +71,23 @@ pub(super) fn query_statements(
         return Ok(StatementPage::default());
     }
     let matches = driving_order(&query.terms);
-    let mut statements = Vec::with_capacity(wanted.min(1024));
-    if matches.is_empty() {
-        statements = query_indexed(conn, &matches, &range, query.ascending, wanted)?;
+    let mut statements = if matches.is_empty() {
+        query_indexed(conn, &matches, &range, query.ascending, wanted)?
     } else {
         let (newest, indexed) = split_at_watermark(unindexed, &matches, &range, query.ascending);
         if query.ascending {
-            statements = query_indexed(conn, &matches, &indexed, true, wanted)?;
+            let mut statements = query_indexed(conn, &matches, &indexed, true, wanted)?;
             fetch_unindexed(conn, &newest, wanted, &mut statements)?;
+            statements
         } else {
+            let mut statements = Vec::new();
             fetch_unindexed(conn, &newest, wanted, &mut statements)?;
             if statements.len() < wanted {
                 statements.extend(query_indexed(conn, &matches, &indexed, false, wanted - statements.len())?);
             }
+            statements
         }
-    }
+    };
     let more = statements.len() > limit;
     statements.truncate(limit);
     Ok(StatementPage { statements, more })
