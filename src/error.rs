@@ -27,6 +27,7 @@ pub enum ErrorCode {
     PreconditionRequired,
     PreconditionFailed,
     PayloadTooLarge,
+    TooManyRequests,
     Internal,
 }
 
@@ -49,6 +50,7 @@ impl ErrorCode {
             Self::StatementConflict | Self::PreconditionRequired => 409,
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
+            Self::TooManyRequests => 429,
             Self::Internal => 500,
         }
     }
@@ -73,6 +75,7 @@ impl ErrorCode {
             Self::PreconditionRequired => "precondition_required",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::TooManyRequests => "too_many_requests",
             Self::Internal => "internal",
         }
     }
@@ -84,11 +87,18 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds a refused client should wait (`Retry-After`), for 429s.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after: None }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn status(&self) -> u16 {

@@ -79,7 +79,7 @@ impl Application {
             false => (None, Arc::new(Notify::new())),
         };
         let state = web::Data::new(AppState {
-            auth: Authenticator::new(store.clone(), settings.public_url.clone()),
+            auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),
             documents: DocumentService::new(store.clone()),
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,

@@ -148,7 +148,8 @@ impl Client {
     /// The server's `/metrics` text (beside the xAPI base path, at the origin).
     pub async fn metrics(&self) -> anyhow::Result<String> {
         let origin: String = self.base.split('/').take(3).collect::<Vec<_>>().join("/");
-        let response = self.http.get(format!("{origin}/metrics")).send().await?;
+        let response =
+            self.http.get(format!("{origin}/metrics")).header("Authorization", &self.authorization).send().await?;
         Ok(response.error_for_status()?.text().await?)
     }
 

@@ -1,8 +1,12 @@
 //! Resolves an `Authorization` header to a `Principal`. Argon2 verification is slow by
-//! design, so a successful verification is remembered for a short time under a keyed
-//! fingerprint of the credentials (never the secret itself).
+//! design, so a verification is remembered for a short time under a keyed fingerprint of
+//! the credentials (never the secret itself): successes to skip the hash, failures so that
+//! repeating a wrong secret costs nothing. An unknown key is verified against a dummy hash,
+//! so response time does not tell which keys exist, and failed attempts are limited per
+//! key and per client address (429 with `Retry-After`).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,8 +15,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use super::limiter::{FailureLimiter, Subject};
 use super::scope::{self, Access, ReadReach, Scope};
-use super::secret::verify_secret;
+use super::secret::{hash_secret, random_token, verify_secret};
 use crate::error::{ApiError, ErrorCode};
 use crate::storage::{CredentialRecord, Store};
 
@@ -82,24 +87,37 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// What a verification concluded, remembered under the credentials' fingerprint.
+#[derive(Clone)]
+enum Verdict {
+    Valid(Principal),
+    Invalid,
+}
+
 pub struct Authenticator {
     store: Arc<dyn Store>,
     public_url: String,
     fingerprint_key: [u8; 32],
-    verified: Mutex<HashMap<[u8; 32], (Instant, Principal)>>,
+    verdicts: Mutex<HashMap<[u8; 32], (Instant, Verdict)>>,
     verifying: tokio::sync::Semaphore,
     verifications: std::sync::atomic::AtomicU64,
+    failures: FailureLimiter,
+    /// Verified in place of a missing or revoked credential's hash, at the same cost.
+    dummy_hash: tokio::sync::OnceCell<String>,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, public_url: String) -> Self {
+    /// `failures_per_minute` wrong attempts are allowed per key and per client address.
+    pub fn new(store: Arc<dyn Store>, public_url: String, failures_per_minute: u32) -> Self {
         Self {
             store,
             public_url,
             fingerprint_key: rand::random(),
-            verified: Mutex::new(HashMap::new()),
+            verdicts: Mutex::new(HashMap::new()),
             verifying: tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS),
             verifications: std::sync::atomic::AtomicU64::new(0),
+            failures: FailureLimiter::new(failures_per_minute),
+            dummy_hash: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -108,29 +126,79 @@ impl Authenticator {
         self.verifications.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
+    /// `client` is the peer address of the request, when known.
+    pub async fn authenticate(&self, header: Option<&str>, client: Option<IpAddr>) -> Result<Principal, ApiError> {
         let header = header.ok_or(AuthError::Missing)?;
         let (key, secret) = parse_basic(header).ok_or(AuthError::Malformed)?;
         let fingerprint = self.fingerprint(&key, &secret);
-        if let Some(principal) = self.cached(&fingerprint) {
+        if let Some(Verdict::Valid(principal)) = self.cached(&fingerprint) {
             return Ok(principal);
+        }
+        let subjects: Vec<Subject> =
+            std::iter::once(Subject::Key(key.clone())).chain(client.map(Subject::Address)).collect();
+        self.refuse_when_limited(&subjects)?;
+        if let Some(Verdict::Invalid) = self.cached(&fingerprint) {
+            return Err(self.failed(&subjects));
         }
         let _permit = self.verifying.acquire().await.map_err(ApiError::internal)?;
         // Another request may have verified these credentials while this one waited.
-        if let Some(principal) = self.cached(&fingerprint) {
-            return Ok(principal);
+        match self.cached(&fingerprint) {
+            Some(Verdict::Valid(principal)) => return Ok(principal),
+            Some(Verdict::Invalid) => return Err(self.failed(&subjects)),
+            None => {}
         }
         self.verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let record = self.store.find_credential(&key).await?.filter(|c| !c.revoked).ok_or(AuthError::Invalid)?;
-        let hash = record.secret_hash.clone();
-        let verified =
+        let record = self.store.find_credential(&key).await?;
+        let usable = record.as_ref().filter(|c| !c.revoked);
+        let hash = match usable {
+            Some(record) => record.secret_hash.clone(),
+            None => self.dummy_hash().await?,
+        };
+        let matches =
             tokio::task::spawn_blocking(move || verify_secret(&secret, &hash)).await.map_err(ApiError::internal)?;
-        if !verified {
-            return Err(AuthError::Invalid.into());
+        match usable {
+            Some(record) if matches => {
+                let principal = self.principal(record);
+                self.failures.record_success(&key);
+                self.remember(fingerprint, Verdict::Valid(principal.clone()));
+                Ok(principal)
+            }
+            _ => {
+                self.remember(fingerprint, Verdict::Invalid);
+                Err(self.failed(&subjects))
+            }
         }
-        let principal = self.principal(&record);
-        self.remember(fingerprint, principal.clone());
-        Ok(principal)
+    }
+
+    fn refuse_when_limited(&self, subjects: &[Subject]) -> Result<(), ApiError> {
+        match self.failures.blocked(subjects) {
+            Some(seconds) => Err(ApiError::new(
+                ErrorCode::TooManyRequests,
+                format!("Authorization: too many failed attempts for this key or address; retry in {seconds} s"),
+            )
+            .with_retry_after(seconds)),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, subjects: &[Subject]) -> ApiError {
+        self.failures.record_failure(subjects);
+        AuthError::Invalid.into()
+    }
+
+    /// A hash made like every stored one, of a secret nobody knows.
+    async fn dummy_hash(&self) -> Result<String, ApiError> {
+        let hash = self
+            .dummy_hash
+            .get_or_try_init(|| async {
+                let secret = random_token(40);
+                tokio::task::spawn_blocking(move || hash_secret(&secret))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)
+            })
+            .await?;
+        Ok(hash.clone())
     }
 
     /// The principal of a credential that was authenticated earlier (e.g. when a `more`
@@ -153,20 +221,20 @@ impl Authenticator {
         mac.finalize().into_bytes().into()
     }
 
-    fn cached(&self, fingerprint: &[u8; 32]) -> Option<Principal> {
-        let cache = self.verified.lock().expect("cache lock");
-        cache.get(fingerprint).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, p)| p.clone())
+    fn cached(&self, fingerprint: &[u8; 32]) -> Option<Verdict> {
+        let cache = self.verdicts.lock().expect("cache lock");
+        cache.get(fingerprint).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, v)| v.clone())
     }
 
-    fn remember(&self, fingerprint: [u8; 32], principal: Principal) {
-        let mut cache = self.verified.lock().expect("cache lock");
+    fn remember(&self, fingerprint: [u8; 32], verdict: Verdict) {
+        let mut cache = self.verdicts.lock().expect("cache lock");
         if cache.len() >= CACHE_CAPACITY {
             cache.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();
             }
         }
-        cache.insert(fingerprint, (Instant::now(), principal));
+        cache.insert(fingerprint, (Instant::now(), verdict));
     }
 }
 
@@ -196,7 +264,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(SqliteSettings::new(dir.path().join("db"))).unwrap());
         let created = create_credential(&store, vec![Scope::All], "test", None).await.unwrap();
-        let authenticator = Arc::new(Authenticator::new(store, "http://lrs.example".into()));
+        let authenticator = Arc::new(Authenticator::new(store, "http://lrs.example".into(), 10));
         let header = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", created.key, created.secret))
@@ -204,7 +272,7 @@ mod tests {
 
         let logins = (0..16).map(|_| {
             let (authenticator, header) = (authenticator.clone(), header.clone());
-            tokio::spawn(async move { authenticator.authenticate(Some(&header)).await.map(|p| p.key) })
+            tokio::spawn(async move { authenticator.authenticate(Some(&header), None).await.map(|p| p.key) })
         });
         let keys: Vec<_> = futures_util::future::join_all(logins).await;
 

@@ -23,6 +23,8 @@ pub async fn create_credential(
     key_and_secret: Option<(String, String)>,
 ) -> anyhow::Result<NewCredential> {
     let (key, secret) = key_and_secret.unwrap_or_else(|| (random_token(20), random_token(40)));
+    // HTTP Basic ends the key at its first colon; rules' own accounts use one.
+    anyhow::ensure!(!key.is_empty() && !key.contains(':'), "key {key:?}: must be non-empty and contain no colon");
     let secret_hash = {
         let secret = secret.clone();
         tokio::task::spawn_blocking(move || hash_secret(&secret)).await??

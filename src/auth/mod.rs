@@ -3,6 +3,7 @@
 
 mod authenticator;
 mod credentials;
+mod limiter;
 pub mod scope;
 pub mod secret;
 

@@ -40,6 +40,14 @@ pub struct Settings {
     /// Browser origins allowed by CORS: `*` for any, or a list such as
     /// `https://lms.example.com`. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
+    /// Wrong sign-in attempts allowed per credential key, and per client address, in a
+    /// minute; past it requests get 429. 0 turns the limit off.
+    pub auth_failures_per_minute: u32,
+    /// Most attachment bytes one `attachments=true` page carries; a page is cut short
+    /// (with a `more` link) before it would exceed them.
+    pub max_attachment_page_bytes: u64,
+    /// Most statements an analysis requested over HTTP may read; a larger one is refused.
+    pub max_analysis_statements: usize,
     pub rules: RulesConfig,
     /// Named delivery targets (`[targets.<name>]`); their URLs and secrets are secrets.
     pub targets: BTreeMap<String, TargetSettings>,
@@ -59,6 +67,9 @@ impl Default for Settings {
             read_pool_size: 8,
             log: "info".to_string(),
             cors_origins: vec!["*".to_string()],
+            auth_failures_per_minute: 10,
+            max_attachment_page_bytes: 64 * 1024 * 1024,
+            max_analysis_statements: 1_000_000,
             rules: RulesConfig::default(),
             targets: BTreeMap::new(),
             delivery: DeliverySettings::default(),
@@ -81,6 +92,9 @@ pub struct SettingsLayer {
     pub log: Option<String>,
     /// Comma-separated origins.
     pub cors_origins: Option<String>,
+    pub auth_failures_per_minute: Option<u32>,
+    pub max_attachment_page_bytes: Option<u64>,
+    pub max_analysis_statements: Option<usize>,
     /// The whole `[rules]` table (a later layer's table replaces an earlier one's).
     pub rules: Option<RulesConfig>,
     pub rules_dir: Option<PathBuf>,
@@ -90,7 +104,7 @@ pub struct SettingsLayer {
 }
 
 /// Environment variable for each field, in the order of the README table.
-const ENVIRONMENT: [(&str, &str); 11] = [
+const ENVIRONMENT: [(&str, &str); 14] = [
     ("FLUENCY_BIND", "bind"),
     ("FLUENCY_DATA_DIR", "data_dir"),
     ("FLUENCY_BASE_PATH", "base_path"),
@@ -101,6 +115,9 @@ const ENVIRONMENT: [(&str, &str); 11] = [
     ("FLUENCY_READ_POOL_SIZE", "read_pool_size"),
     ("FLUENCY_LOG", "log"),
     ("FLUENCY_CORS_ORIGINS", "cors_origins"),
+    ("FLUENCY_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"),
+    ("FLUENCY_MAX_ATTACHMENT_PAGE_BYTES", "max_attachment_page_bytes"),
+    ("FLUENCY_MAX_ANALYSIS_STATEMENTS", "max_analysis_statements"),
     ("FLUENCY_RULES_DIR", "rules_dir"),
 ];
 
@@ -128,6 +145,9 @@ impl SettingsLayer {
                 "read_pool_size" => layer.read_pool_size = Some(number(&value)? as u32),
                 "log" => layer.log = Some(value),
                 "cors_origins" => layer.cors_origins = Some(value),
+                "auth_failures_per_minute" => layer.auth_failures_per_minute = Some(number(&value)? as u32),
+                "max_attachment_page_bytes" => layer.max_attachment_page_bytes = Some(number(&value)?),
+                "max_analysis_statements" => layer.max_analysis_statements = Some(number(&value)? as usize),
                 "rules_dir" => layer.rules_dir = Some(value.into()),
                 _ => unreachable!("every environment variable names a field"),
             }
@@ -182,6 +202,15 @@ impl Settings {
         if let Some(origins) = layer.cors_origins {
             self.cors_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
         }
+        if let Some(failures) = layer.auth_failures_per_minute {
+            self.auth_failures_per_minute = failures;
+        }
+        if let Some(bytes) = layer.max_attachment_page_bytes {
+            self.max_attachment_page_bytes = bytes;
+        }
+        if let Some(statements) = layer.max_analysis_statements {
+            self.max_analysis_statements = statements;
+        }
         if let Some(rules) = layer.rules {
             self.rules = rules;
         }
@@ -211,6 +240,12 @@ impl Settings {
         }
         if self.read_pool_size == 0 {
             bail!("read_pool_size: must be at least 1");
+        }
+        if self.max_attachment_page_bytes < 1024 {
+            bail!("max_attachment_page_bytes: must be at least 1024");
+        }
+        if self.max_analysis_statements == 0 {
+            bail!("max_analysis_statements: must be at least 1");
         }
         self.rules.check()?;
         let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -6,14 +6,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::{AppState, Reply};
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ErrorCode};
-use crate::service::impact::{run_impact, ImpactRequest};
+use crate::service::impact::{run_impact_within, ImpactRequest};
 use crate::service::rules::{CatalogError, RuleCatalog};
 use crate::storage::{InterventionQuery, OutboxStatus};
 use crate::xapi::time::{now_micros, parse_timestamp, to_micros};
@@ -35,18 +35,29 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/outbox", web::get().to(list_outbox))
             .route("/outbox/{key}/redrive", web::post().to(redrive))
             .route("/interventions", web::get().to(list_interventions))
-            .route("/impact", web::post().to(post_impact)),
+            .route("/impact", web::post().to(post_impact))
+            .default_service(web::to(no_endpoint)),
     );
 }
 
-async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+/// Any path or method the API does not serve: the JSON error, never an empty 404.
+pub(super) async fn no_endpoint(request: HttpRequest) -> HttpResponse {
+    let error = ApiError::not_found(format!("{} {}: no endpoint here", request.method(), request.path()));
+    Reply::from(error).into_http(false)
+}
+
+/// Metrics name rules and show traffic volumes: an administrator's to read.
+async fn get_metrics(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match authorize(&state, &request, Access::Administer).await {
+        Ok(_) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render()),
+        Err(error) => Reply::from(error).into_http(false),
+    }
 }
 
 /// Authenticates the caller and checks it may `access`.
 pub(super) async fn authorize(state: &AppState, request: &HttpRequest, access: Access) -> Result<Principal, ApiError> {
     let header = request.headers().get("Authorization").and_then(|v| v.to_str().ok());
-    let principal = state.auth.authenticate(header).await?;
+    let principal = state.auth.authenticate(header, super::client_address(request)).await?;
     principal.require(access)?;
     Ok(principal)
 }
@@ -107,11 +118,12 @@ async fn put_rule(
     request: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
-    body: Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
+            let body = super::read_body(payload, state.settings.max_body_bytes).await?;
             let source = String::from_utf8(body.to_vec())
                 .map_err(|_| ApiError::new(ErrorCode::InvalidRule, "body: a rule file must be UTF-8 text"))?;
             let name = name.into_inner();
@@ -162,7 +174,19 @@ fn no_rule(name: &str) -> ApiError {
     ApiError::not_found(format!("name: no rule is named {name:?}"))
 }
 
-type Query = web::Query<HashMap<String, String>>;
+type Query = HashMap<String, String>;
+
+/// The query parameters, each at most once: a repeated one is refused, not collapsed.
+fn query_params(request: &HttpRequest) -> Result<Query, ApiError> {
+    let mut params = Query::new();
+    for (name, value) in super::call::parse_query(request.query_string()) {
+        if params.contains_key(&name) {
+            return Err(ApiError::invalid_parameter(&name, "is given more than once"));
+        }
+        params.insert(name, value);
+    }
+    Ok(params)
+}
 
 fn limit_param(query: &Query) -> Result<usize, ApiError> {
     match query.get("limit") {
@@ -191,10 +215,11 @@ fn refuse_unknown(query: &Query, known: &[&str]) -> Result<(), ApiError> {
     }
 }
 
-async fn list_outbox(request: HttpRequest, state: web::Data<AppState>, query: Query) -> HttpResponse {
+async fn list_outbox(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
+            let query = query_params(&request)?;
             refuse_unknown(&query, &["status", "limit"])?;
             let status_text = query.get("status").map_or("dead_letter", String::as_str);
             let status = OutboxStatus::parse(status_text)
@@ -220,23 +245,32 @@ async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Pat
     )
 }
 
-async fn post_impact(request: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
+async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Analyse).await?;
+            let body = super::read_body(payload, state.settings.max_body_bytes).await?;
             let wanted: ImpactRequest = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("body: not an impact request: {e}")))?;
-            let answer = run_impact(&**state.statements.store(), &wanted).await?;
+            // Reading and analysing is CPU work: a runtime thread of the blocking pool
+            // does it, so HTTP workers keep answering.
+            let store = state.statements.store().clone();
+            let most = state.settings.max_analysis_statements;
+            let runtime = tokio::runtime::Handle::current();
+            let answer = web::block(move || runtime.block_on(run_impact_within(&*store, &wanted, most)))
+                .await
+                .map_err(ApiError::internal)??;
             json_reply(200, answer)
         }
         .await,
     )
 }
 
-async fn list_interventions(request: HttpRequest, state: web::Data<AppState>, query: Query) -> HttpResponse {
+async fn list_interventions(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
+            let query = query_params(&request)?;
             refuse_unknown(&query, &["rule", "activity", "agent", "since", "until", "limit"])?;
             let actor_id = match query.get("agent") {
                 Some(text) => Some(super::statement_params::parse_agent(text, false)?.1),

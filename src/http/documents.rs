@@ -125,6 +125,7 @@ pub async fn handle_documents(
                         ],
                         content_type: Some(document.content_type),
                         body: document.content.into(),
+                        stream: None,
                     })
                 }
                 None => {

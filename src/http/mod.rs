@@ -4,6 +4,7 @@
 
 mod about;
 mod admin;
+mod attachment_body;
 mod call;
 mod definitions;
 mod documents;
@@ -84,7 +85,11 @@ pub fn cors(settings: &Settings) -> actix_cors::Cors {
 
 pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
     let base = state.settings.base_path.clone();
-    config.app_data(state).configure(admin::configure).service(web::scope(&base).default_service(web::to(xapi_entry)));
+    config
+        .app_data(state)
+        .configure(admin::configure)
+        .service(web::scope(&base).default_service(web::to(xapi_entry)))
+        .default_service(web::to(admin::no_endpoint));
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,7 +178,7 @@ async fn resource_entry(
     }
     let principal = match principal {
         Some(principal) => principal,
-        None => match state.auth.authenticate(call.headers.authorization.as_deref()).await {
+        None => match state.auth.authenticate(call.headers.authorization.as_deref(), client_address(request)).await {
             Ok(principal) => principal,
             Err(error) => return (version, error.into()),
         },
@@ -221,9 +226,18 @@ async fn build_call(
         return Ok((call, None));
     }
     let version = version_of_headers(&headers).map_err(|e| (None, e))?;
-    let principal = state.auth.authenticate(headers.authorization.as_deref()).await.map_err(|e| (Some(version), e))?;
+    let principal = state
+        .auth
+        .authenticate(headers.authorization.as_deref(), client_address(request))
+        .await
+        .map_err(|e| (Some(version), e))?;
     let body = read_body(payload, limit).await.map_err(|e| (Some(version), e))?;
     Ok((XapiCall { method, params, headers, body, alternate: false }, Some(principal)))
+}
+
+/// The TCP peer's address (not `X-Forwarded-For`, which any client can write).
+pub(crate) fn client_address(request: &HttpRequest) -> Option<std::net::IpAddr> {
+    request.peer_addr().map(|address| address.ip())
 }
 
 fn version_of_headers(headers: &call::CallHeaders) -> Result<XapiVersion, ApiError> {
@@ -234,7 +248,7 @@ fn version_of_headers(headers: &call::CallHeaders) -> Result<XapiVersion, ApiErr
 }
 
 /// Reads the body, refusing (413) one larger than the configured limit.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =

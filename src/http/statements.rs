@@ -3,6 +3,7 @@
 
 use actix_web::web::Bytes;
 
+use super::attachment_body::{multipart_reply, statements_fitting};
 use super::call::{Method, XapiCall};
 use super::more::MoreCursor;
 use super::reply::Reply;
@@ -14,7 +15,7 @@ use crate::service::Format;
 use crate::storage::{StatementQuery, StoredStatement};
 use crate::validation;
 use crate::xapi::format::AcceptLanguage;
-use crate::xapi::multipart::{build_response, parse_statement_request, Part};
+use crate::xapi::multipart::{parse_statement_request, Part};
 use crate::xapi::time::format_http_date;
 use crate::xapi::XapiVersion;
 
@@ -101,7 +102,14 @@ async fn get_statements(
             let statement = state.statements.find_statement(principal, id, voided).await?;
             let one = std::slice::from_ref(&statement);
             let rendered = state.statements.render(one, format, &languages).await?;
-            let reply = body_reply(state, one, rendered.into_iter().next().unwrap_or_default(), attachments).await?;
+            let json = rendered.into_iter().next().unwrap_or_default();
+            let reply = match attachments {
+                true => {
+                    let files = state.statements.attachment_files(one).await?;
+                    multipart_reply(&json, files.into_iter().flatten().collect())
+                }
+                false => Reply::json_text(200, json),
+            };
             Ok(reply.header("Last-Modified", format_http_date(statement.stored)))
         }
         StatementGet::Many { mut query, format, attachments } => {
@@ -152,7 +160,18 @@ async fn answer_page(
     languages: &AcceptLanguage,
     mut cursor: MoreCursor,
 ) -> Result<Reply, ApiError> {
-    let (statements, more) = state.statements.query_statements(principal, query).await?;
+    let (mut statements, mut more) = state.statements.query_statements(principal, query).await?;
+    let mut files = Vec::new();
+    if attachments {
+        files = state.statements.attachment_files(&statements).await?;
+        let fitting = statements_fitting(&files, state.settings.max_attachment_page_bytes);
+        if fitting < statements.len() {
+            // The rest follow through `more`, so no page exceeds the byte cap.
+            statements.truncate(fitting);
+            files.truncate(fitting);
+            more = true;
+        }
+    }
     let rendered = state.statements.render(&statements, format, languages).await?;
     let more_link = match statements.last() {
         Some(last) if more => {
@@ -167,27 +186,14 @@ async fn answer_page(
     body.push_str("],\"more\":");
     body.push_str(&serde_json::Value::String(more_link).to_string());
     body.push('}');
-    let reply = body_reply(state, &statements, body, attachments).await?;
+    let reply = match attachments {
+        true => multipart_reply(&body, files.into_iter().flatten().collect()),
+        false => Reply::json_text(200, body),
+    };
     Ok(match latest_stored(&statements) {
         Some(stored) => reply.header("Last-Modified", format_http_date(stored)),
         None => reply,
     })
-}
-
-/// JSON, or with `attachments=true` a multipart/mixed body: the JSON, then one part per
-/// stored attachment of the statements.
-async fn body_reply(
-    state: &AppState,
-    statements: &[StoredStatement],
-    json: String,
-    attachments: bool,
-) -> Result<Reply, ApiError> {
-    if !attachments {
-        return Ok(Reply::json_text(200, json));
-    }
-    let parts = state.statements.attachment_parts(statements).await?;
-    let (content_type, body) = build_response(&json, &parts);
-    Ok(Reply { status: 200, headers: Vec::new(), content_type: Some(content_type), body: Bytes::from(body) })
 }
 
 fn latest_stored(statements: &[StoredStatement]) -> Option<i64> {

@@ -61,11 +61,23 @@ pub fn statement_time(statement: &Value) -> Option<Micros> {
         .find_map(|name| statement.get(*name)?.as_str().and_then(parse_timestamp).map(|t| to_micros(&t)))
 }
 
+/// The authority account name of the statements `rule` emits. The colon keeps it apart
+/// from every credential key: HTTP Basic ends a key at its first colon.
+pub fn rule_account_name(rule: &str) -> String {
+    format!("rule:{rule}")
+}
+
 /// The rule that emitted this statement and how deep in a chain of emissions it is, if a
-/// rule emitted it.
+/// rule emitted it. The markers are believed only on a statement whose `authority` is that
+/// rule's own account (the LRS sets `authority`), so no client can switch off loop
+/// protection or a rule by sending them itself.
 pub fn emission(statement: &Value) -> Option<(&str, u64)> {
     let extensions = statement.get("context")?.get("extensions")?;
     let rule = extensions.get(EMITTED_BY)?.as_str()?;
+    let authority = statement.get("authority")?.get("account")?.get("name")?.as_str()?;
+    if authority.strip_prefix("rule:") != Some(rule) {
+        return None;
+    }
     let depth = extensions.get(EMITTED_DEPTH).and_then(Value::as_u64).unwrap_or(1);
     Some((rule, depth))
 }
@@ -96,6 +108,23 @@ mod tests {
         assert_eq!(statement_time(&statement), Some(1_714_557_600_000_000));
         assert_eq!(emission(&statement), None);
         assert_eq!(score(&json!({})), None);
+    }
+
+    #[test]
+    fn emission_markers_count_only_under_the_emitting_rules_own_authority() {
+        let marked = |authority: Value| json!({"context": {"extensions": {EMITTED_BY: "nudge", EMITTED_DEPTH: 7}}, "authority": authority});
+        let account = |name: &str| json!({"account": {"homePage": "http://lrs.example", "name": name}});
+
+        assert_eq!(emission(&marked(account(&rule_account_name("nudge")))), Some(("nudge", 7)));
+        for (authority, why) in [
+            (account("lms-key"), "a client credential"),
+            (account(&rule_account_name("other")), "another rule"),
+            (account("rule:"), "an empty rule name"),
+            (json!({"mbox": "mailto:rule:nudge@example.com"}), "an agent without an account"),
+            (Value::Null, "no authority"),
+        ] {
+            assert_eq!(emission(&marked(authority)), None, "markers believed under {why}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ErrorCode};
 use crate::impact::{
     analyze, roi, trend_series, ImpactData, ImpactReport, ImpactSpec, KpiDirection, Observation, RoiInput, RoiReport,
-    TrendSeries, Warning, WarningCode,
+    TrendSeries,
 };
 use crate::kpi::profile::{read_kpi_definition, read_kpi_statement, VERB_MEASURED};
 use crate::storage::{IndexTerm, InterventionQuery, StatementQuery, Store};
@@ -21,8 +21,9 @@ use crate::xapi::time::{parse_timestamp, to_micros, Micros};
 
 /// Statements read per page while gathering a group or a KPI's observations.
 const PAGE: usize = 1000;
-/// Most statements one analysis reads for one purpose: bounds memory and time.
-const MAX_STATEMENTS: usize = 2_000_000;
+/// Most statements one analysis reads for one purpose, unless its caller sets another
+/// bound: bounds memory and time.
+pub const MAX_STATEMENTS: usize = 2_000_000;
 /// Width of the trend chart's periods.
 const TREND_PERIOD_DAYS: u32 = 7;
 
@@ -157,10 +158,19 @@ fn time(field: &str, text: &Option<String>) -> Result<Option<Micros>, ApiError> 
     Ok(Some(to_micros(&instant)))
 }
 
-/// Runs the analysis the request describes.
+/// Runs the analysis the request describes, reading at most `MAX_STATEMENTS` per read.
 pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<ImpactAnswer, ApiError> {
-    let mut limit = ReadLimit::new(MAX_STATEMENTS);
-    let observations = kpi_observations(store, &request.kpi, &mut limit).await?;
+    run_impact_within(store, request, MAX_STATEMENTS).await
+}
+
+/// Runs the analysis, refusing it (413) when a read matches more than `max_statements`.
+pub async fn run_impact_within(
+    store: &dyn Store,
+    request: &ImpactRequest,
+    max_statements: usize,
+) -> Result<ImpactAnswer, ApiError> {
+    let limit = ReadLimit::new(max_statements);
+    let observations = kpi_observations(store, &request.kpi, &limit).await?;
     if observations.is_empty() {
         return Err(ApiError::new(
             ErrorCode::NotFound,
@@ -172,7 +182,7 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
         invalid("direction", "the KPI's definition has none; give higher_is_better or lower_is_better")
     })?;
 
-    let treated = select(store, "treated", &request.treated, &mut limit).await?;
+    let treated = select(store, "treated", &request.treated, &limit).await?;
     if treated.is_empty() {
         return Err(invalid("treated", "no person matches the treatment selection"));
     }
@@ -180,7 +190,7 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
         Some(at) => at,
         None => median(treated.values().copied().collect()),
     };
-    let comparison_dates = comparison(store, request, &treated, &observations, reference, &mut limit).await?;
+    let comparison_dates = comparison(store, request, &treated, &observations, reference, &limit).await?;
 
     let mut spec = ImpactSpec::new(direction, request.windows.pre_days, request.windows.post_days);
     spec.post_lag_days = request.windows.post_lag_days;
@@ -201,8 +211,7 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
         }
     }
     data.treatment_dates_us = treated.clone().into_iter().collect();
-    let mut report = analyze(&spec, &data).map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
-    report.warnings.extend(limit.warning());
+    let report = analyze(&spec, &data).map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
     let trend = trend_series(&spec, &data, TREND_PERIOD_DAYS)
         .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
     let roi = match (&request.roi, report.difference_in_differences) {
@@ -239,69 +248,67 @@ pub async fn run_impact(store: &dyn Store, request: &ImpactRequest) -> Result<Im
     })
 }
 
-/// How many statements each read of one analysis may return, and which reads had more.
+/// How many statements each read of one analysis may return.
 struct ReadLimit {
     cap: usize,
-    truncated: BTreeSet<String>,
 }
 
 impl ReadLimit {
     fn new(cap: usize) -> Self {
-        Self { cap, truncated: BTreeSet::new() }
+        Self { cap }
     }
 
-    /// A warning naming the truncated reads, so a partial analysis is never taken for a whole one.
-    fn warning(&self) -> Option<Warning> {
-        let reads: Vec<&str> = self.truncated.iter().map(String::as_str).collect();
-        (!reads.is_empty()).then(|| {
-            Warning::new(
-                WarningCode::DataTruncated,
-                format!(
-                    "{} matched more than {} statements; only the oldest {} were analysed. Narrow the \
-                     selection (since/until, activity) to analyse all of it.",
-                    reads.join(", "),
-                    self.cap,
-                    self.cap
-                ),
-            )
-        })
+    /// The refusal of a read of `what` that matched more than the cap: an analysis of part
+    /// of the data would look like one of all of it.
+    fn exceeded(&self, what: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "{what}: matched more than {} statements, the most one analysis reads (max_analysis_statements); \
+                 narrow the selection (since/until, activity)",
+                self.cap
+            ),
+        )
     }
 }
 
-/// The statements matching `terms`, oldest first, in pages: at most `limit.cap`, recording
-/// `what` as truncated when there were more.
-async fn all_statements(
+/// Visits the statements matching `terms`, oldest first, in pages, one at a time (none is
+/// kept), refusing the read when more than `limit.cap` match.
+async fn each_statement(
     store: &dyn Store,
     terms: Vec<IndexTerm>,
     what: &str,
-    limit: &mut ReadLimit,
-) -> Result<Vec<Value>, ApiError> {
-    let mut found = Vec::new();
+    limit: &ReadLimit,
+    mut visit: impl FnMut(&Value),
+) -> Result<usize, ApiError> {
+    let mut seen = 0;
     let mut query = StatementQuery { terms, ascending: true, limit: PAGE.min(limit.cap + 1), ..Default::default() };
     loop {
         let page = store.query_statements(&query).await?;
         for statement in &page.statements {
-            if found.len() == limit.cap {
-                limit.truncated.insert(what.to_string());
-                return Ok(found);
+            if seen == limit.cap {
+                return Err(limit.exceeded(what));
             }
-            found.push(serde_json::from_str(&statement.json).map_err(ApiError::internal)?);
+            seen += 1;
+            visit(&serde_json::from_str(&statement.json).map_err(ApiError::internal)?);
         }
         if !page.more {
-            return Ok(found);
+            return Ok(seen);
         }
         query.after = page.statements.last().map(|s| s.stored);
     }
 }
 
-async fn kpi_observations(store: &dyn Store, kpi: &str, limit: &mut ReadLimit) -> Result<Vec<Observation>, ApiError> {
+async fn kpi_observations(store: &dyn Store, kpi: &str, limit: &ReadLimit) -> Result<Vec<Observation>, ApiError> {
     let terms = vec![IndexTerm::Verb(VERB_MEASURED.into()), IndexTerm::Activity(kpi.into())];
-    let statements = all_statements(store, terms, "the KPI's observations", limit).await?;
-    Ok(statements
-        .iter()
-        .filter_map(read_kpi_statement)
-        .map(|o| Observation { person: o.actor_key, timestamp_us: o.timestamp_micros, value: o.value })
-        .collect())
+    let mut observations = Vec::new();
+    each_statement(store, terms, "the KPI's observations", limit, |statement| {
+        if let Some(o) = read_kpi_statement(statement) {
+            observations.push(Observation { person: o.actor_key, timestamp_us: o.timestamp_micros, value: o.value });
+        }
+    })
+    .await?;
+    Ok(observations)
 }
 
 async fn kpi_definition(store: &dyn Store, kpi: &str) -> Result<Option<crate::kpi::profile::KpiDefinition>, ApiError> {
@@ -317,7 +324,7 @@ async fn select(
     store: &dyn Store,
     field: &str,
     selection: &Selection,
-    limit: &mut ReadLimit,
+    limit: &ReadLimit,
 ) -> Result<BTreeMap<String, Micros>, ApiError> {
     let since = time(&format!("{field}.since"), &selection.since)?.unwrap_or(Micros::MIN);
     let until = time(&format!("{field}.until"), &selection.until)?.unwrap_or(Micros::MAX);
@@ -335,10 +342,9 @@ async fn select(
             limit: limit.cap + 1,
             ..Default::default()
         };
-        let mut interventions = store.query_interventions(&query).await?;
+        let interventions = store.query_interventions(&query).await?;
         if interventions.len() > limit.cap {
-            interventions.truncate(limit.cap);
-            limit.truncated.insert(format!("{field} (the rule's interventions)"));
+            return Err(limit.exceeded(&format!("{field} (the rule's interventions)")));
         }
         for intervention in interventions {
             keep(intervention.actor_id, intervention.recorded);
@@ -350,13 +356,14 @@ async fn select(
     if terms.is_empty() {
         return Err(invalid(field, "give a verb and/or an activity, or a rule"));
     }
-    for statement in all_statements(store, terms, field, limit).await? {
+    each_statement(store, terms, field, limit, |statement| {
         let person = statement.get("actor").and_then(ifi_key);
         let at = statement.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp).map(|t| to_micros(&t));
         if let (Some(person), Some(at)) = (person, at) {
             keep(person, at);
         }
-    }
+    })
+    .await?;
     Ok(persons)
 }
 
@@ -367,7 +374,7 @@ async fn comparison(
     treated: &BTreeMap<String, Micros>,
     observations: &[Observation],
     reference: Micros,
-    limit: &mut ReadLimit,
+    limit: &ReadLimit,
 ) -> Result<BTreeSet<String>, ApiError> {
     let unbounded = Selection { since: None, until: None, ..request.treated.clone() };
     let persons = match request.comparison.group {
@@ -433,23 +440,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_read_past_the_cap_keeps_the_oldest_and_is_named_in_a_warning() {
+    async fn a_read_past_the_cap_is_refused_naming_it_and_exactly_the_cap_is_read_oldest_first() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_attendances(dir.path(), 3).await;
         let terms = || vec![IndexTerm::Verb(VERB.into())];
 
-        let mut exact = ReadLimit::new(3);
-        let all = all_statements(store.as_ref(), terms(), "treated", &mut exact).await.unwrap();
-        let mut short = ReadLimit::new(2);
-        let oldest = all_statements(store.as_ref(), terms(), "treated", &mut short).await.unwrap();
+        let mut seen = Vec::new();
+        let read = each_statement(store.as_ref(), terms(), "treated", &ReadLimit::new(3), |s| {
+            seen.push(s["actor"]["mbox"].as_str().unwrap().to_string())
+        })
+        .await;
+        let refused = each_statement(store.as_ref(), terms(), "treated", &ReadLimit::new(2), |_| {}).await;
 
-        assert_eq!(all.len(), 3);
-        assert!(exact.warning().is_none(), "exactly the cap is not truncated");
-        assert_eq!(oldest.len(), 2);
-        assert_eq!(oldest[0]["actor"]["mbox"], "mailto:learner0@example.com");
-        assert_eq!(oldest[1]["actor"]["mbox"], "mailto:learner1@example.com");
-        let warning = short.warning().expect("a warning");
-        assert_eq!(warning.code, WarningCode::DataTruncated);
-        assert!(warning.message.starts_with("treated matched more than 2 statements"), "{}", warning.message);
+        assert_eq!(read.unwrap(), 3, "exactly the cap is read whole");
+        assert_eq!(seen[0], "mailto:learner0@example.com");
+        let error = refused.unwrap_err();
+        assert_eq!(error.status(), 413);
+        assert!(error.message.starts_with("treated: matched more than 2 statements"), "{}", error.message);
     }
 }

@@ -9,4 +9,4 @@ pub mod rules;
 pub mod statements;
 
 pub use documents::{Conditions, DocumentService, Write};
-pub use statements::{Format, StatementService};
+pub use statements::{AttachmentFile, Format, StatementService};

@@ -131,25 +131,33 @@ impl StatementService {
             .map_err(ApiError::internal)
     }
 
-    /// The stored bytes of the statements' attachments: (content type, sha2, bytes).
-    pub async fn attachment_parts(
-        &self,
-        statements: &[StoredStatement],
-    ) -> Result<Vec<(String, String, Vec<u8>)>, ApiError> {
-        let values: Vec<Value> = statements.iter().filter_map(|s| serde_json::from_str(&s.json).ok()).collect();
-        let wanted = super::attachments::stored_hashes(&values);
-        if wanted.is_empty() {
-            return Ok(Vec::new());
+    /// The stored attachment files of each statement, in order: opened, not read, so an
+    /// answer can stream them.
+    pub async fn attachment_files(&self, statements: &[StoredStatement]) -> Result<Vec<Vec<AttachmentFile>>, ApiError> {
+        let wanted: Vec<Vec<(String, String)>> = statements
+            .iter()
+            .map(|s| {
+                serde_json::from_str::<Value>(&s.json)
+                    .map(|value| super::attachments::stored_hashes(std::slice::from_ref(&value)))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if wanted.iter().all(Vec::is_empty) {
+            return Ok(statements.iter().map(|_| Vec::new()).collect());
         }
         let blobs = self.blobs.clone();
         tokio::task::spawn_blocking(move || {
-            let mut parts = Vec::new();
-            for (hash, content_type) in wanted {
-                if let Some(bytes) = blobs.find(&hash)? {
-                    parts.push((content_type, hash, bytes));
+            let mut files = Vec::with_capacity(wanted.len());
+            for hashes in wanted {
+                let mut found = Vec::new();
+                for (sha2, content_type) in hashes {
+                    if let Some((file, len)) = blobs.open_file(&sha2)? {
+                        found.push(AttachmentFile { content_type, sha2, file, len });
+                    }
                 }
+                files.push(found);
             }
-            Ok::<_, anyhow::Error>(parts)
+            Ok::<_, anyhow::Error>(files)
         })
         .await
         .map_err(ApiError::internal)?
@@ -244,7 +252,9 @@ impl StatementService {
         principal.require(Access::ReadStatements)?;
         let mut query = query.clone();
         if principal.read_reach() == ReadReach::OnlyMine {
-            query.terms.extend(ifi_key(&principal.authority).map(IndexTerm::Authority));
+            // Without its own identifier the reader could otherwise see everything.
+            let mine = ifi_key(&principal.authority).ok_or_else(|| no_identifier(principal))?;
+            query.terms.push(IndexTerm::Authority(mine));
         }
         query.limit = match query.limit {
             0 => self.max_page_size,
@@ -380,11 +390,30 @@ fn named_agents(statement: &Value) -> Vec<(String, &Value)> {
     found
 }
 
+/// A stored attachment, open for reading.
+#[derive(Debug)]
+pub struct AttachmentFile {
+    pub content_type: String,
+    pub sha2: String,
+    pub file: std::fs::File,
+    pub len: u64,
+}
+
 /// Whether a `statements/read/mine` reader may see this statement.
 fn readable_by(principal: &Principal, statement: &StoredStatement) -> bool {
     if principal.read_reach() == ReadReach::Everything {
         return true;
     }
     let Ok(value) = serde_json::from_str::<Value>(&statement.json) else { return false };
-    ifi_key(&value["authority"]) == ifi_key(&principal.authority)
+    match (ifi_key(&value["authority"]), ifi_key(&principal.authority)) {
+        (Some(author), Some(reader)) => author == reader,
+        _ => false,
+    }
+}
+
+fn no_identifier(principal: &Principal) -> ApiError {
+    ApiError::new(
+        ErrorCode::MissingScope,
+        format!("credential {:?}: statements/read/mine needs an authority with an identifier", principal.key),
+    )
 }

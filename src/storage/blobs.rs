@@ -67,6 +67,19 @@ impl AttachmentStore {
         }
     }
 
+    /// The file holding the bytes stored under `sha2`, open for reading, and its length.
+    pub fn open_file(&self, sha2: &str) -> anyhow::Result<Option<(fs::File, u64)>> {
+        let path = self.path(&file_name(sha2)?);
+        match fs::File::open(&path) {
+            Ok(file) => {
+                let len = file.metadata().with_context(|| format!("reading {}", path.display()))?.len();
+                Ok(Some((file, len)))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("opening attachment {}", path.display())),
+        }
+    }
+
     /// Whether bytes are stored under `sha2`; `false` for a malformed hash.
     pub fn contains(&self, sha2: &str) -> bool {
         file_name(sha2).is_ok_and(|name| self.path(&name).is_file())

@@ -117,35 +117,71 @@ pub fn sha2_hex(bytes: &[u8], hex_len: usize) -> Option<String> {
     Some(digest)
 }
 
-/// Builds an `attachments=true` response: returns the `Content-Type` header value
-/// (`multipart/mixed; boundary=<token>`) and the body. `parts` are (content type, sha2, bytes);
-/// a hash given twice gets one part, and the hash is written only in its part's header, so each
-/// hash occurs exactly twice in a single-statement response (suite quirk 8, ST-ATT-04).
-pub fn build_response(json: &str, parts: &[(String, String, Vec<u8>)]) -> (String, Vec<u8>) {
+/// The framing of an `attachments=true` answer, for the HTTP layer to stream: `heads[0]`
+/// is the JSON part whole, each further head precedes the bytes of `parts[i]` (the parts
+/// deduplicated by hash), and `tail` closes the body. Part bytes are never held here.
+pub struct ResponseFrame {
+    pub content_type: String,
+    pub heads: Vec<Vec<u8>>,
+    pub tail: Vec<u8>,
+    /// Index into the `parts` given of the part each head after the first introduces.
+    pub parts: Vec<usize>,
+}
+
+impl ResponseFrame {
+    /// The body's length once the part bytes (`part_len(i)` for `parts[i]`) are added.
+    pub fn len(&self, part_len: impl Fn(usize) -> u64) -> u64 {
+        let framing: usize = self.heads.iter().map(Vec::len).sum::<usize>() + self.tail.len();
+        framing as u64 + self.parts.iter().map(|&i| part_len(i)).sum::<u64>()
+    }
+}
+
+/// Frames the JSON and parts given as (content type, sha2). A hash given twice gets one
+/// part, and the hash is written only in its part's header, so each hash occurs exactly
+/// twice in a single-statement response (suite quirk 8, ST-ATT-04). The boundary is 32 random
+/// letters and digits (190 bits), checked against the JSON; the part bytes are not scanned,
+/// as no sender can know the boundary before it is drawn.
+pub fn frame_response(json: &str, parts: &[(&str, &str)]) -> ResponseFrame {
     let mut seen = HashSet::new();
-    let parts: Vec<_> = parts.iter().filter(|(_, sha2, _)| seen.insert(sha2.to_ascii_lowercase())).collect();
+    let kept: Vec<usize> = (0..parts.len()).filter(|&i| seen.insert(parts[i].1.to_ascii_lowercase())).collect();
     let boundary = loop {
         let candidate = random_boundary();
-        let finder = memmem::Finder::new(candidate.as_bytes());
-        if finder.find(json.as_bytes()).is_none() && parts.iter().all(|(_, _, b)| finder.find(b).is_none()) {
+        if memmem::find(json.as_bytes(), candidate.as_bytes()).is_none() {
             break candidate;
         }
     };
-
-    let capacity = json.len() + parts.iter().map(|(_, _, b)| b.len() + 256).sum::<usize>();
-    let mut body = Vec::with_capacity(capacity + 128);
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json\r\n\r\n").as_bytes());
-    body.extend_from_slice(json.as_bytes());
-    for (content_type, sha2, bytes) in parts {
-        let head = format!(
-            "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Transfer-Encoding: binary\r\n{HASH_HEADER}: {sha2}\r\n\r\n",
-            header_safe_content_type(content_type),
+    let mut first = format!("--{boundary}\r\nContent-Type: application/json\r\n\r\n").into_bytes();
+    first.extend_from_slice(json.as_bytes());
+    let mut heads = vec![first];
+    for &i in &kept {
+        let (content_type, sha2) = parts[i];
+        heads.push(
+            format!(
+                "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Transfer-Encoding: binary\r\n{HASH_HEADER}: {sha2}\r\n\r\n",
+                header_safe_content_type(content_type),
+            )
+            .into_bytes(),
         );
-        body.extend_from_slice(head.as_bytes());
-        body.extend_from_slice(bytes);
     }
-    body.extend_from_slice(format!("\r\n--{boundary}--").as_bytes());
-    (format!("multipart/mixed; boundary={boundary}"), body)
+    ResponseFrame {
+        content_type: format!("multipart/mixed; boundary={boundary}"),
+        heads,
+        tail: format!("\r\n--{boundary}--").into_bytes(),
+        parts: kept,
+    }
+}
+
+/// The whole body in memory: for tests and small answers.
+pub fn build_response(json: &str, parts: &[(String, String, Vec<u8>)]) -> (String, Vec<u8>) {
+    let described: Vec<(&str, &str)> = parts.iter().map(|(t, h, _)| (t.as_str(), h.as_str())).collect();
+    let frame = frame_response(json, &described);
+    let mut body = frame.heads[0].clone();
+    for (head, &i) in frame.heads[1..].iter().zip(&frame.parts) {
+        body.extend_from_slice(head);
+        body.extend_from_slice(&parts[i].2);
+    }
+    body.extend_from_slice(&frame.tail);
+    (frame.content_type, body)
 }
 
 /// Only `[A-Za-z0-9]`: the suite's parser puts the boundary inside a regular expression.

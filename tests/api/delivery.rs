@@ -128,7 +128,12 @@ async fn the_last_failed_attempt_dead_letters_and_a_redrive_delivers() {
     eventually(15, "the re-driven delivery", || async { (receiver.processed() == 1).then_some(()) }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.count(), 4, "one more attempt, then nothing");
-    let metrics = reqwest::get(format!("{}/metrics", server.base.trim_end_matches("/xapi"))).await.unwrap();
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", server.base.trim_end_matches("/xapi")))
+        .header("Authorization", basic(ADMIN_KEY, ADMIN_SECRET))
+        .send()
+        .await
+        .unwrap();
     let metrics = metrics.text().await.unwrap();
     assert!(metrics.contains("fluency_intents_dead_lettered_total 1"), "{metrics}");
     assert!(metrics.contains("fluency_intents_delivered_total 1"), "{metrics}");

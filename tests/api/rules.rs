@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{basic, eventually, statement, TestApp};
+use crate::helpers::{basic, eventually, statement, TestApp, ADMIN_KEY, ADMIN_SECRET};
 
 const SCORED: &str = "http://adlnet.gov/expapi/verbs/scored";
 const FCR_KPI: &str = "https://crm.example.com/kpi/first-call-resolution";
@@ -51,7 +51,16 @@ async fn an_example_rule_installed_through_the_api_records_an_intervention() {
     let rule = app.api_json("rules/kpi-triggered-assignment").await;
     assert_eq!(rule["health"]["runs"], 2);
     assert_eq!(rule["recent_runs"].as_array().unwrap().len(), 1, "only runs that produced something: {rule}");
-    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .header("Authorization", basic(ADMIN_KEY, ADMIN_SECRET))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("fluency_rule_evaluations_total{rule=\"kpi-triggered-assignment\"} 2"), "{metrics}");
     assert!(metrics.contains("fluency_statements_stored_total 2"), "{metrics}");
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::rules::intent::idempotency_key;
-use crate::rules::statement::{EMITTED_BY, EMITTED_DEPTH};
+use crate::rules::statement::{rule_account_name, EMITTED_BY, EMITTED_DEPTH};
 use crate::rules::{HistoryQuery, HistorySummary, HostError, Intent, RuleErrorKind, StateChange};
 use crate::xapi::time::Micros;
 
@@ -131,7 +131,10 @@ fn a_rule_never_runs_on_its_own_statements_and_chains_stay_bounded() {
             for record in outcome.result.unwrap().intents {
                 let Intent::EmitStatement { statement } = record.intent else { panic!("an emission") };
                 assert_eq!(statement["context"]["extensions"][EMITTED_BY], json!(outcome.rule.as_ref()));
-                pending.push(statement);
+                let mut stored = statement;
+                stored["authority"] = json!({"account": {"homePage": "http://lrs.example",
+                    "name": rule_account_name(&outcome.rule)}});
+                pending.push(stored);
             }
         }
     }
@@ -142,7 +145,8 @@ fn a_rule_never_runs_on_its_own_statements_and_chains_stay_bounded() {
     assert_eq!(rounds[0], ["a", "b"]);
     assert!(rounds[1..].iter().all(|r| r.len() <= 1), "{rounds:?}");
     let deepest = json!({"verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
-        "context": {"extensions": {EMITTED_BY: "c", EMITTED_DEPTH: 3}}});
+        "context": {"extensions": {EMITTED_BY: "c", EMITTED_DEPTH: 3}},
+        "authority": {"account": {"homePage": "http://lrs.example", "name": "rule:c"}}});
     assert!(evaluate(&set, &deepest, &host).is_empty());
 }
 

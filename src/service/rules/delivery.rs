@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::auth::{Principal, Scope};
 use crate::delivery::{EmitError, Outbox, OutboxEntry, StatementEmitter};
-use crate::rules::statement::emission;
+use crate::rules::statement::{rule_account_name, EMITTED_BY};
 use crate::rules::IntentRecord;
 use crate::service::StatementService;
 use crate::storage::{OutboxItem, OutboxUpdate, Store};
@@ -105,14 +105,15 @@ impl LrsEmitter {
     }
 
     fn principal(&self, rule: &str) -> Principal {
-        Principal::for_account(&self.public_url, &format!("rule:{rule}"), vec![Scope::StatementsWrite])
+        Principal::for_account(&self.public_url, &rule_account_name(rule), vec![Scope::StatementsWrite])
     }
 }
 
 #[async_trait]
 impl StatementEmitter for LrsEmitter {
     async fn emit(&self, statement: Value) -> Result<(), EmitError> {
-        let rule = emission(&statement).map_or("unknown", |(rule, _)| rule).to_string();
+        // The marker our own intent carries names the rule whose account stores it.
+        let rule = statement["context"]["extensions"][EMITTED_BY].as_str().unwrap_or("unknown").to_string();
         let principal = self.principal(&rule);
         match self.statements.store_statements(&principal, XapiVersion::V2_0_0, statement, None, Vec::new()).await {
             Ok(_) => Ok(()),
