@@ -24,6 +24,9 @@ use crate::storage::{CredentialRecord, Store};
 /// How long a verified credential is trusted without asking the store again; a revoked
 /// credential stops working at most this long after revocation.
 const CACHE_TTL: Duration = Duration::from_secs(30);
+/// How long credentials that verified stay exempt from the failure limit (they are still
+/// verified again after `CACHE_TTL`).
+const PROVEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 const CACHE_CAPACITY: usize = 10_000;
 /// Argon2 verifications running at once. Each uses ~19 MB and a core by design; when a
 /// cached credential expires under load, the waiting requests find the fresh entry instead
@@ -99,6 +102,8 @@ pub struct Authenticator {
     public_url: String,
     fingerprint_key: [u8; 32],
     verdicts: Mutex<HashMap<[u8; 32], (Instant, Verdict)>>,
+    /// Credentials that verified within `PROVEN_TTL`: exempt from the failure limit.
+    proven: Mutex<HashMap<[u8; 32], (Instant, ())>>,
     verifying: tokio::sync::Semaphore,
     verifications: std::sync::atomic::AtomicU64,
     failures: FailureLimiter,
@@ -114,6 +119,7 @@ impl Authenticator {
             public_url,
             fingerprint_key: rand::random(),
             verdicts: Mutex::new(HashMap::new()),
+            proven: Mutex::new(HashMap::new()),
             verifying: tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS),
             verifications: std::sync::atomic::AtomicU64::new(0),
             failures: FailureLimiter::new(failures_per_minute),
@@ -134,18 +140,27 @@ impl Authenticator {
         if let Some(Verdict::Valid(principal)) = self.cached(&fingerprint) {
             return Ok(principal);
         }
+        // Repeating a wrong secret guesses nothing and costs no hash: not counted.
+        if let Some(Verdict::Invalid) = self.cached(&fingerprint) {
+            return Err(AuthError::Invalid.into());
+        }
         let subjects: Vec<Subject> =
             std::iter::once(Subject::Key(key.clone())).chain(client.map(Subject::Address)).collect();
-        self.refuse_when_limited(&subjects)?;
-        if let Some(Verdict::Invalid) = self.cached(&fingerprint) {
-            return Err(self.failed(&subjects));
+        // Credentials that verified before pass, so a client using its own secret is not
+        // locked out by someone else's wrong guesses.
+        if !self.proven(&fingerprint) {
+            self.refuse_when_limited(&subjects)?;
         }
         let _permit = self.verifying.acquire().await.map_err(ApiError::internal)?;
-        // Another request may have verified these credentials while this one waited.
+        // Another request may have verified these credentials while this one waited, or
+        // the guesses queued beside it may have reached the limit.
         match self.cached(&fingerprint) {
             Some(Verdict::Valid(principal)) => return Ok(principal),
-            Some(Verdict::Invalid) => return Err(self.failed(&subjects)),
+            Some(Verdict::Invalid) => return Err(AuthError::Invalid.into()),
             None => {}
+        }
+        if !self.proven(&fingerprint) {
+            self.refuse_when_limited(&subjects)?;
         }
         self.verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let record = self.store.find_credential(&key).await?;
@@ -161,6 +176,7 @@ impl Authenticator {
                 let principal = self.principal(record);
                 self.failures.record_success(&key);
                 self.remember(fingerprint, Verdict::Valid(principal.clone()));
+                bounded_insert(&mut self.proven.lock().expect("proven lock"), fingerprint, (PROVEN_TTL, ()));
                 Ok(principal)
             }
             _ => {
@@ -221,21 +237,30 @@ impl Authenticator {
         mac.finalize().into_bytes().into()
     }
 
+    fn proven(&self, fingerprint: &[u8; 32]) -> bool {
+        let proven = self.proven.lock().expect("proven lock");
+        proven.get(fingerprint).is_some_and(|(at, _)| at.elapsed() < PROVEN_TTL)
+    }
+
     fn cached(&self, fingerprint: &[u8; 32]) -> Option<Verdict> {
         let cache = self.verdicts.lock().expect("cache lock");
         cache.get(fingerprint).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, v)| v.clone())
     }
 
     fn remember(&self, fingerprint: [u8; 32], verdict: Verdict) {
-        let mut cache = self.verdicts.lock().expect("cache lock");
-        if cache.len() >= CACHE_CAPACITY {
-            cache.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
-            }
-        }
-        cache.insert(fingerprint, (Instant::now(), verdict));
+        bounded_insert(&mut self.verdicts.lock().expect("cache lock"), fingerprint, (CACHE_TTL, verdict));
     }
+}
+
+/// Inserts, first dropping expired entries (then all) when the map is full.
+fn bounded_insert<V>(map: &mut HashMap<[u8; 32], (Instant, V)>, fingerprint: [u8; 32], (ttl, value): (Duration, V)) {
+    if map.len() >= CACHE_CAPACITY {
+        map.retain(|_, (at, _)| at.elapsed() < ttl);
+        if map.len() >= CACHE_CAPACITY {
+            map.clear();
+        }
+    }
+    map.insert(fingerprint, (Instant::now(), value));
 }
 
 /// `Basic base64(key:secret)` -> (key, secret). The scheme name is case-insensitive.
