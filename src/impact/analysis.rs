@@ -57,8 +57,6 @@ pub enum WarningCode {
     PersonsInBothGroups,
     NonFiniteValues,
     MissingReferenceDates,
-    /// A group or the KPI's observations had more statements than one analysis reads.
-    DataTruncated,
 }
 
 /// Something the reader should know before trusting the figures.
