@@ -13,6 +13,7 @@ pub mod kpi;
 pub mod metrics;
 pub mod rules;
 pub mod service;
+pub mod skills;
 pub mod startup;
 pub mod storage;
 pub mod validation;

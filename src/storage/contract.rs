@@ -10,6 +10,7 @@ use super::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
+use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -316,6 +317,31 @@ pub trait Store: Send + Sync + 'static {
     async fn redrive_outbox(&self, key: &str, now: Micros) -> StoreResult<bool>;
 
     async fn query_interventions(&self, query: &InterventionQuery) -> StoreResult<Vec<Intervention>>;
+
+    // ---- Skills: inference ----
+
+    /// `evaluated_through` of the last `commit_skills` (`None` before the first, or after
+    /// `reset_skills`).
+    async fn skills_evaluated_through(&self) -> StoreResult<Option<Micros>>;
+
+    /// Writes the commit atomically (see `SkillsCommit`).
+    async fn commit_skills(&self, commit: SkillsCommit) -> StoreResult<()>;
+
+    /// Removes every estimate, evidence record, item and the position: a rebuild starts
+    /// from nothing.
+    async fn reset_skills(&self) -> StoreResult<()>;
+
+    // ---- Skills: queries ----
+
+    /// Estimates matching the filter, by person then skill.
+    async fn skill_estimates(&self, filter: &EstimateFilter) -> StoreResult<Vec<EstimateRecord>>;
+
+    /// A person's evidence (for one skill, or all), oldest first, at most `limit`.
+    async fn skill_evidence(&self, person: &str, skill: Option<&str>, limit: usize)
+        -> StoreResult<Vec<EvidenceRecord>>;
+
+    /// Every item difficulty learned so far.
+    async fn skill_items(&self) -> StoreResult<Vec<ItemRecord>>;
 }
 
 /// The most statements a history summary reads: rules stay cheap on prolific learners.

@@ -3,7 +3,9 @@
 pub mod automation;
 pub mod blobs;
 pub mod contract;
+pub mod skills;
 
 pub use automation::*;
 pub use contract::*;
+pub use skills::*;
 pub mod sqlite;

@@ -11,6 +11,7 @@ mod insert;
 mod page_cache;
 mod reads;
 mod schema;
+mod skills;
 mod terms;
 mod unindexed;
 mod writer;
@@ -39,6 +40,7 @@ use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
 };
+use crate::storage::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
 use crate::xapi::time::Micros;
 
 /// Where the database lives and how the store uses it.
@@ -289,6 +291,38 @@ impl Store for SqliteStore {
     async fn query_interventions(&self, query: &InterventionQuery) -> StoreResult<Vec<Intervention>> {
         let query = query.clone();
         self.read(move |conn| automation::query_interventions(conn, &query)).await
+    }
+
+    async fn skills_evaluated_through(&self) -> StoreResult<Option<Micros>> {
+        self.read(skills::evaluated_through).await
+    }
+
+    async fn commit_skills(&self, commit: SkillsCommit) -> StoreResult<()> {
+        let commit = Box::new(commit);
+        self.writer.submit(|reply| Job::CommitSkills(commit, reply)).await
+    }
+
+    async fn reset_skills(&self) -> StoreResult<()> {
+        self.writer.submit(Job::ResetSkills).await
+    }
+
+    async fn skill_estimates(&self, filter: &EstimateFilter) -> StoreResult<Vec<EstimateRecord>> {
+        let filter = filter.clone();
+        self.read(move |conn| skills::skill_estimates(conn, &filter)).await
+    }
+
+    async fn skill_evidence(
+        &self,
+        person: &str,
+        skill: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<EvidenceRecord>> {
+        let (person, skill) = (person.to_owned(), skill.map(str::to_owned));
+        self.read(move |conn| skills::skill_evidence(conn, &person, skill.as_deref(), limit)).await
+    }
+
+    async fn skill_items(&self) -> StoreResult<Vec<ItemRecord>> {
+        self.read(skills::skill_items).await
     }
 }
 

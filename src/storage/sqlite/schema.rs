@@ -198,8 +198,54 @@ INSERT INTO statement_ids
     WHERE stored <= (SELECT indexed_through FROM term_index_progress WHERE id = 1);
 ";
 
+/// Version 6: skills inference (see `storage::skills`).
+///
+/// * `skill_estimates`: one row per person and skill; `skill_estimates_by_skill` serves
+///   talent search.
+/// * `skill_evidence`: each statement's contribution to an estimate, by person and skill in
+///   time order, for explanations and replays.
+/// * `skill_items`: difficulties learned per activity and skill.
+/// * `skills_progress`: one row, the position in the statement stream.
+const SCHEMA_V6: &str = "
+CREATE TABLE skill_estimates (
+    person TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    mean REAL NOT NULL,
+    variance REAL NOT NULL,
+    at INTEGER NOT NULL,
+    evidence INTEGER NOT NULL,
+    PRIMARY KEY (person, skill)
+) WITHOUT ROWID;
+CREATE INDEX skill_estimates_by_skill ON skill_estimates (skill, mean);
+CREATE TABLE skill_evidence (
+    person TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    statement BLOB NOT NULL,
+    item TEXT NOT NULL,
+    outcome REAL NOT NULL,
+    weight REAL NOT NULL,
+    predicted REAL NOT NULL,
+    mean_change REAL NOT NULL,
+    steps_up INTEGER NOT NULL,
+    PRIMARY KEY (person, skill, statement)
+) WITHOUT ROWID;
+CREATE TABLE skill_items (
+    item TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    mean REAL NOT NULL,
+    variance REAL NOT NULL,
+    observations INTEGER NOT NULL,
+    PRIMARY KEY (item, skill)
+) WITHOUT ROWID;
+CREATE TABLE skills_progress (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    evaluated_through INTEGER NOT NULL
+);
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {

@@ -13,11 +13,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::{InsertContext, KeyedBatch};
-use super::{automation, credentials, documents, insert};
+use super::{automation, credentials, documents, insert, skills};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
 };
+use crate::storage::skills::SkillsCommit;
 use crate::xapi::time::Micros;
 
 /// Jobs waiting for the writer; senders wait (asynchronously) when it is full.
@@ -51,6 +52,8 @@ pub(super) enum Job {
     DeleteDocument(DocumentKey, Expectation, Reply<bool>),
     DeleteDocuments(DocumentScope, Reply<u64>),
     CommitRules(Box<RulesCommit>, Reply<()>),
+    CommitSkills(Box<SkillsCommit>, Reply<()>),
+    ResetSkills(Reply<()>),
     UpdateOutbox(String, OutboxUpdate, Reply<bool>),
     RedriveOutbox(String, Micros, Reply<bool>),
 }
@@ -104,6 +107,8 @@ impl Job {
             Self::DeleteDocument(key, expect, reply) => reply.keep(documents::delete_document(conn, key, expect)),
             Self::DeleteDocuments(scope, reply) => reply.keep(documents::delete_documents(conn, scope)),
             Self::CommitRules(commit, reply) => reply.keep(automation::commit_rules(conn, commit).map_err(Into::into)),
+            Self::CommitSkills(commit, reply) => reply.keep(skills::commit_skills(conn, commit).map_err(Into::into)),
+            Self::ResetSkills(reply) => reply.keep(skills::reset_skills(conn).map_err(Into::into)),
             Self::UpdateOutbox(key, update, reply) => {
                 reply.keep(automation::update_outbox(conn, key, update).map_err(Into::into))
             }
@@ -123,6 +128,8 @@ impl Job {
             Self::DeleteDocument(_, _, reply) => reply.fail(error),
             Self::DeleteDocuments(_, reply) => reply.fail(error),
             Self::CommitRules(_, reply) => reply.fail(error),
+            Self::CommitSkills(_, reply) => reply.fail(error),
+            Self::ResetSkills(reply) => reply.fail(error),
             Self::UpdateOutbox(_, _, reply) => reply.fail(error),
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
         }
@@ -138,6 +145,8 @@ impl Job {
             Self::DeleteDocument(_, _, reply) => reply.send(failure),
             Self::DeleteDocuments(_, reply) => reply.send(failure),
             Self::CommitRules(_, reply) => reply.send(failure),
+            Self::CommitSkills(_, reply) => reply.send(failure),
+            Self::ResetSkills(reply) => reply.send(failure),
             Self::UpdateOutbox(_, _, reply) => reply.send(failure),
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
         }
