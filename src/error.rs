@@ -18,6 +18,7 @@ pub enum ErrorCode {
     UnsupportedContentType,
     InvalidRequest,
     InvalidRule,
+    InvalidFramework,
     MissingCredentials,
     InvalidCredentials,
     MissingScope,
@@ -42,7 +43,8 @@ impl ErrorCode {
             | Self::InvalidVersionHeader
             | Self::UnsupportedContentType
             | Self::InvalidRequest
-            | Self::InvalidRule => 400,
+            | Self::InvalidRule
+            | Self::InvalidFramework => 400,
             Self::MissingCredentials | Self::InvalidCredentials => 401,
             Self::MissingScope => 403,
             Self::NotFound => 404,
@@ -66,6 +68,7 @@ impl ErrorCode {
             Self::UnsupportedContentType => "unsupported_content_type",
             Self::InvalidRequest => "invalid_request",
             Self::InvalidRule => "invalid_rule",
+            Self::InvalidFramework => "invalid_framework",
             Self::MissingCredentials => "missing_credentials",
             Self::InvalidCredentials => "invalid_credentials",
             Self::MissingScope => "missing_scope",

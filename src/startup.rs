@@ -19,6 +19,7 @@ use crate::http::{self, AppState, CursorSealer};
 use crate::metrics::Metrics;
 use crate::service::rules::{LrsEmitter, RuleCatalog, RuleRunner, RuleScheduler, RunnerSettings, StoreOutbox};
 use crate::service::{DocumentService, StatementService};
+use crate::skills::{FrameworkCatalog, SkillMap, SkillsRunner, SkillsService};
 use crate::storage::blobs::AttachmentStore;
 use crate::storage::sqlite::{SqliteSettings, SqliteStore};
 use crate::storage::Store;
@@ -78,12 +79,14 @@ impl Application {
             }
             false => (None, Arc::new(Notify::new())),
         };
+        let skills = start_skills(&settings, &store, &statements, stopping.clone())?;
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),
             documents: DocumentService::new(store.clone()),
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
             rules,
+            skills: Some(skills),
             metrics,
             outbox_ready,
             settings,
@@ -134,6 +137,26 @@ fn start_delivery(
     let waker = worker.waker();
     tokio::spawn(worker.run(stopping));
     Ok(waker)
+}
+
+/// Statements folded into the skills map per commit.
+const SKILLS_BATCH: usize = 1000;
+
+/// Loads the skills framework and starts inference on the statement stream.
+fn start_skills(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    statements: &StatementService,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<Arc<SkillsService>> {
+    let catalog = Arc::new(
+        FrameworkCatalog::open(settings.data_dir.join("skills"))
+            .map_err(|e| anyhow::anyhow!("skills framework: {e}"))?,
+    );
+    let map = Arc::new(std::sync::RwLock::new(SkillMap::default()));
+    let runner = SkillsRunner::new(store.clone(), catalog.clone(), map.clone(), SKILLS_BATCH);
+    tokio::spawn(runner.run(statements.watch_committed(), stopping));
+    Ok(Arc::new(SkillsService::new(catalog, map, store.clone())))
 }
 
 /// Loads the rules and starts their runner and, when configured, the directory watcher.

@@ -9,6 +9,7 @@ mod storage_contract {
     pub mod definitions;
     pub mod documents;
     pub mod queries;
+    pub mod skills;
     pub mod support;
     pub mod targeting;
     pub mod voiding;
@@ -108,6 +109,8 @@ macro_rules! with_every_case {
             automation::interventions_are_filtered_by_rule_activity_actor_and_time,
             automation::history_counts_and_averages_a_learners_statements_in_a_window,
             automation::statements_stored_after_feed_the_rules_oldest_first_voided_included,
+            skills::a_skills_commit_is_durable_idempotent_and_read_by_person_and_skill,
+            skills::a_later_commit_replaces_estimates_and_items_and_reset_clears_everything,
         }
     };
 }

@@ -18,10 +18,12 @@ pub enum Scope {
     Admin,
     /// Fluency's own: impact analyses (`/api/impact`).
     Analytics,
+    /// Fluency's own: reading skill profiles, team maps and talent search.
+    Skills,
 }
 
 impl Scope {
-    pub const EVERY: [Scope; 10] = [
+    pub const EVERY: [Scope; 11] = [
         Scope::All,
         Scope::AllRead,
         Scope::StatementsWrite,
@@ -32,6 +34,7 @@ impl Scope {
         Scope::Profile,
         Scope::Admin,
         Scope::Analytics,
+        Scope::Skills,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Scope {
             Scope::Profile => "profile",
             Scope::Admin => "admin",
             Scope::Analytics => "analytics",
+            Scope::Skills => "skills",
         }
     }
 }
@@ -85,6 +89,8 @@ pub enum Access {
     Administer,
     /// Running impact analyses.
     Analyse,
+    /// Reading skill estimates, team maps and talent search.
+    ReadSkills,
 }
 
 /// How much of the statements a reader may see.
@@ -102,15 +108,16 @@ fn scope_grants(scope: Scope, access: Access) -> bool {
     use Access::*;
     match scope {
         // `all` is the xAPI scope: every xAPI resource, none of Fluency's own.
-        Scope::All => !matches!(access, Administer | Analyse),
+        Scope::All => !matches!(access, Administer | Analyse | ReadSkills),
         Scope::AllRead => matches!(access, ReadStatements | ReadState | ReadProfiles | ReadDefinitions),
         Scope::StatementsWrite => access == WriteStatements,
         Scope::StatementsRead | Scope::StatementsReadMine => access == ReadStatements,
         Scope::State => matches!(access, ReadState | WriteState),
         Scope::Define => matches!(access, Define | ReadDefinitions),
         Scope::Profile => matches!(access, ReadProfiles | WriteProfiles | ReadDefinitions),
-        Scope::Admin => matches!(access, Administer | Analyse),
+        Scope::Admin => matches!(access, Administer | Analyse | ReadSkills),
         Scope::Analytics => access == Analyse,
+        Scope::Skills => access == ReadSkills,
     }
 }
 
@@ -160,6 +167,10 @@ mod tests {
             (Scope::Analytics, Access::Administer, false),
             (Scope::Profile, Access::WriteProfiles, true),
             (Scope::Define, Access::Define, true),
+            (Scope::Skills, Access::ReadSkills, true),
+            (Scope::Skills, Access::Administer, false),
+            (Scope::All, Access::ReadSkills, false),
+            (Scope::Admin, Access::ReadSkills, true),
             (Scope::StatementsWrite, Access::Define, false),
         ];
         for (scope, access, expected) in cases {

@@ -62,7 +62,7 @@ pub(super) async fn authorize(state: &AppState, request: &HttpRequest, access: A
     Ok(principal)
 }
 
-fn respond(result: Result<Reply, ApiError>) -> HttpResponse {
+pub(super) fn respond(result: Result<Reply, ApiError>) -> HttpResponse {
     result.unwrap_or_else(Reply::from).into_http(false)
 }
 
@@ -177,7 +177,7 @@ fn no_rule(name: &str) -> ApiError {
 type Query = HashMap<String, String>;
 
 /// The query parameters, each at most once: a repeated one is refused, not collapsed.
-fn query_params(request: &HttpRequest) -> Result<Query, ApiError> {
+pub(super) fn query_params(request: &HttpRequest) -> Result<Query, ApiError> {
     let mut params = Query::new();
     for (name, value) in super::call::parse_query(request.query_string()) {
         if params.contains_key(&name) {

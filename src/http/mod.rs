@@ -10,6 +10,7 @@ mod definitions;
 mod documents;
 mod more;
 mod reply;
+mod skills;
 mod statement_params;
 mod statements;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub cursors: CursorSealer,
     /// `None` when rules are turned off.
     pub rules: Option<Arc<RuleCatalog>>,
+    /// `None` when skills inference is turned off.
+    pub skills: Option<Arc<crate::skills::SkillsService>>,
     pub metrics: Arc<Metrics>,
     /// Wakes the delivery worker (after a re-drive).
     pub outbox_ready: Arc<Notify>,
@@ -87,6 +90,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
     let base = state.settings.base_path.clone();
     config
         .app_data(state)
+        .configure(skills::configure)
         .configure(admin::configure)
         .service(web::scope(&base).default_service(web::to(xapi_entry)))
         .default_service(web::to(admin::no_endpoint));

@@ -314,7 +314,8 @@ fn midnight_utc(date: NaiveDate) -> DateTime<Utc> {
 }
 
 /// A normal draw by the Box-Muller transform (one draw per call keeps the sequence simple).
-fn normal(rng: &mut StdRng, mean: f64, sd: f64) -> f64 {
+/// A normal draw (Box-Muller), shared by the seeded simulators.
+pub(crate) fn normal(rng: &mut StdRng, mean: f64, sd: f64) -> f64 {
     let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
     let u2: f64 = rng.gen();
     mean + sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()

@@ -41,16 +41,40 @@ pub struct Evidence {
     pub steps_up: u32,
 }
 
+/// Most trials one statement stands for: a long exam is not a hundred separate pieces of
+/// evidence about today's ability.
+pub const MAX_TRIALS: f64 = 20.0;
+
+/// How many trials a score stands for: `max` questions when the score is `raw` of `max`
+/// whole points from 0 (a quiz of ten questions), else one.
+fn trials(statement: &Value) -> f64 {
+    let score = statement.get("result").and_then(|r| r.get("score"));
+    let number = |name: &str| score.and_then(|s| s.get(name)).and_then(Value::as_f64);
+    match (number("raw"), number("max"), number("min").unwrap_or(0.0)) {
+        (Some(raw), Some(max), min) if min == 0.0 && max >= 1.0 && max.fract() == 0.0 && (0.0..=max).contains(&raw) => {
+            max.min(MAX_TRIALS)
+        }
+        _ => 1.0,
+    }
+}
+
 /// The outcome and base weight the verb and result give, or `None` when the statement
 /// says nothing about ability (a launch, a voiding, an unknown verb without a result).
 fn strength(statement: &Value) -> Option<(f64, f64, bool)> {
+    let (outcome, weight, teaches) = verb_strength(statement)?;
+    Some((outcome, weight * trials(statement), teaches))
+}
+
+fn verb_strength(statement: &Value) -> Option<(f64, f64, bool)> {
     let verb = verb_id(statement)?;
     let result = statement.get("result");
     let success = result.and_then(|r| r.get("success")).and_then(Value::as_bool);
-    let scaled = result
-        .and_then(|r| r.get("score"))
+    let score = result.and_then(|r| r.get("score"));
+    let of_max = score.and_then(|s| Some(s.get("raw")?.as_f64()? / s.get("max")?.as_f64()?));
+    let scaled = score
         .and_then(|s| s.get("scaled"))
         .and_then(Value::as_f64)
+        .or(of_max.filter(|share| share.is_finite()))
         .map(|s| s.clamp(0.0, 1.0));
     let judged = scaled.or(success.map(|s| if s { 1.0 } else { 0.0 }));
     let short = verb.strip_prefix(ADL).unwrap_or("");
@@ -214,6 +238,12 @@ skills = [{ skill = "https://s.example/sales" }]
         assert_eq!(passed.0, 0.9);
         assert_eq!(failed.0, 0.0);
         assert_eq!(of(&format!("{ADL}launched"), json!({})), None, "a launch says nothing");
+        let quiz = of(&format!("{ADL}passed"), json!({"score": {"raw": 7, "max": 10}})).unwrap();
+        assert_eq!(quiz, (0.7, 10.0), "ten questions count as ten trials");
+        let exam = of(&format!("{ADL}passed"), json!({"score": {"raw": 70, "min": 0, "max": 100}})).unwrap();
+        assert_eq!(exam.1, MAX_TRIALS);
+        let points = of(&format!("{ADL}passed"), json!({"score": {"raw": 7.5, "max": 10.5}})).unwrap();
+        assert_eq!(points.1, 1.0, "fractional points are one trial");
     }
 
     #[test]

@@ -9,9 +9,18 @@
 //! evidence of and how strongly, `model` updates each person's estimate, and the runner
 //! writes evidence, estimates and its position in one storage commit.
 
+pub mod catalog;
 pub mod evidence;
 pub mod framework;
+pub mod inference;
 pub mod model;
 pub mod native;
+pub mod queries;
+pub mod runner;
+pub mod simulate;
 
+pub use catalog::FrameworkCatalog;
 pub use framework::{Framework, FrameworkError, FrameworkParts, Origin};
+pub use inference::SkillMap;
+pub use queries::SkillsService;
+pub use runner::SkillsRunner;

@@ -1,7 +1,8 @@
 //! The inference model: per person and skill, a Gaussian belief N(mean, variance) over
 //! ability on the logit scale; per item (activity), a Gaussian belief over difficulty.
 //! A scored attempt is a logistic observation, P(success) = sigma(ability - difficulty),
-//! folded in by one Laplace (extended Kalman) step for both beliefs. Between observations
+//! folded in by a Laplace approximation (the posterior's mode by Newton's method, and the
+//! curvature there) for both beliefs. Between observations
 //! ability fades towards the population prior as an Ornstein-Uhlenbeck process with the
 //! skill's half-life. docs/skills.md gives the equations. Everything here is pure and
 //! deterministic: the same observations in the same order give the same bits.
@@ -71,8 +72,9 @@ impl Difficulty {
     }
 }
 
-/// One piece of evidence: an outcome in [0, 1] (1 success, 0 failure, a scaled score in
-/// between) with a weight in (0, 1.5] saying how much it counts.
+/// One piece of evidence: an outcome in [0, 1] (1 success, 0 failure, a share of questions
+/// right in between) with a weight saying how much it counts: the verb's strength times
+/// the number of trials it stands for (a quiz of 10 questions counts as 10).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Observation {
     pub outcome: f64,
@@ -89,10 +91,30 @@ pub struct Update {
     pub mean_change: f64,
 }
 
-/// Folds `observation` into the person's ability and the item's difficulty, each by one
-/// Laplace step of the weighted logistic likelihood:
-/// p = sigma(mu - b); v' = 1 / (1/v + w p (1 - p)); mu' = mu + w v' (y - p), and the
-/// mirror step for the difficulty (its derivative has the opposite sign).
+/// Newton steps towards a posterior's mode: one step is the extended Kalman update; more
+/// keep a heavy observation (a long quiz) from overshooting.
+const NEWTON_STEPS: usize = 4;
+
+/// The Laplace approximation of a Gaussian prior N(`mean`, `variance`) times the weighted
+/// logistic likelihood of `outcome` with P(success) = sigma(`sign` x + `offset`): the mode
+/// and the inverse curvature there.
+/// Newton on f(x) = (x - m)^2 / 2v - w [y log p + (1 - y) log(1 - p)]:
+/// f'(x) = (x - m) / v - w s (y - p), f''(x) = 1 / v + w p (1 - p).
+fn laplace(mean: f64, variance: f64, weight: f64, outcome: f64, sign: f64, offset: f64) -> (f64, f64) {
+    let mut x = mean;
+    for _ in 0..NEWTON_STEPS {
+        let p = sigmoid(sign * x + offset);
+        let gradient = (x - mean) / variance - weight * sign * (outcome - p);
+        let curvature = 1.0 / variance + weight * p * (1.0 - p);
+        x -= gradient / curvature;
+    }
+    let p = sigmoid(sign * x + offset);
+    (x, 1.0 / (1.0 / variance + weight * p * (1.0 - p)))
+}
+
+/// Folds `observation` into the person's ability (item difficulty held at its mean) and,
+/// when `learn_item`, the item's difficulty (ability held at its prior mean), each by the
+/// Laplace approximation of its posterior.
 pub fn observe(
     ability: &Ability,
     item: &Difficulty,
@@ -102,28 +124,16 @@ pub fn observe(
 ) -> (Ability, Difficulty, Update) {
     let before = ability.decayed(observation.at, half_life_days);
     let predicted = before.success_probability(item);
-    let p = sigmoid(before.mean - item.mean);
-    let information = observation.weight * p * (1.0 - p);
-    let residual = observation.outcome - p;
-    let variance = 1.0 / (1.0 / before.variance + information);
-    let mean_change = observation.weight * variance * residual;
-    let after = Ability {
-        mean: before.mean + mean_change,
-        variance,
-        at: observation.at.max(before.at),
-        evidence: before.evidence + 1,
-    };
+    let (weight, outcome) = (observation.weight, observation.outcome);
+    let (mean, variance) = laplace(before.mean, before.variance, weight, outcome, 1.0, -item.mean);
+    let after = Ability { mean, variance, at: observation.at.max(before.at), evidence: before.evidence + 1 };
     let item_after = if learn_item {
-        let item_variance = (1.0 / (1.0 / item.variance + information)).max(MIN_ITEM_VARIANCE);
-        Difficulty {
-            mean: item.mean - observation.weight * item_variance * residual,
-            variance: item_variance,
-            observations: item.observations + 1,
-        }
+        let (mean, variance) = laplace(item.mean, item.variance, weight, outcome, -1.0, before.mean);
+        Difficulty { mean, variance: variance.max(MIN_ITEM_VARIANCE), observations: item.observations + 1 }
     } else {
         *item
     };
-    (after, item_after, Update { before, predicted, mean_change })
+    (after, item_after, Update { before, predicted, mean_change: mean - before.mean })
 }
 
 /// How much of a deviation from the prior is left after `elapsed` microseconds.
@@ -155,6 +165,18 @@ mod tests {
         assert!((update.predicted - 0.5).abs() < 1e-12, "a prior person on a prior item: even odds");
         assert_eq!(ability.mean, update.mean_change);
         assert_eq!(ability.evidence, 1);
+    }
+
+    #[test]
+    fn one_newton_step_is_the_kalman_update_and_more_steps_find_the_mode() {
+        let (x, v) = laplace(0.0, 1.0, 1.0, 1.0, 1.0, 0.0);
+        // From the prior mode: p = 0.5, curvature 1.25 after; Newton's step 0.5 / 1.25.
+        let one_step = 0.5 / 1.25;
+        assert!((x - one_step).abs() < 0.02, "a light observation moves about as one step does: {x}");
+        let (heavy, _) = laplace(0.0, 1.0, 20.0, 0.9, 1.0, 0.0);
+        let gradient = heavy - 20.0 * (0.9 - sigmoid(heavy));
+        assert!(gradient.abs() < 1e-6, "the mode of a heavy observation: {heavy} (gradient {gradient})");
+        assert!(v < 1.0);
     }
 
     #[test]

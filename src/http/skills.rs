@@ -1,0 +1,220 @@
+//! `/api/skills`: the framework (read; files replaced by administrators), a person's
+//! explained profile, a team's map and talent search. Reads need the `skills` scope (or
+//! `admin`); changing the framework needs `admin`.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::admin::{authorize, respond};
+use super::statement_params::parse_agent;
+use super::{AppState, Reply};
+use crate::auth::Access;
+use crate::error::{ApiError, ErrorCode};
+use crate::skills::catalog::CatalogError;
+use crate::skills::SkillsService;
+use crate::xapi::time::{now_micros, parse_timestamp, to_micros, Micros};
+
+/// Most candidates one search returns.
+const MAX_CANDIDATES: usize = 500;
+/// Most members one team map covers.
+const MAX_MEMBERS: usize = 10_000;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.service(
+        web::scope("/api/skills")
+            .route("/status", web::get().to(get_status))
+            .route("/framework", web::get().to(get_framework))
+            .route("/framework/{file}", web::put().to(put_framework_file))
+            .route("/profile", web::get().to(get_profile))
+            .route("/map", web::post().to(post_team_map))
+            .route("/search", web::get().to(get_search))
+            .default_service(web::to(super::admin::no_endpoint)),
+    );
+}
+
+fn service(state: &AppState) -> Result<Arc<SkillsService>, ApiError> {
+    state.skills.clone().ok_or_else(|| ApiError::not_found("skills inference is turned off on this server"))
+}
+
+fn json_reply(value: impl serde::Serialize) -> Result<Reply, ApiError> {
+    Ok(Reply::json(200, &serde_json::to_value(value).map_err(ApiError::internal)?))
+}
+
+/// `at` (ISO 8601) when given, else now: the moment estimates are decayed to.
+fn moment(text: Option<&str>) -> Result<Micros, ApiError> {
+    match text {
+        None => Ok(now_micros()),
+        Some(text) => parse_timestamp(text)
+            .map(|t| to_micros(&t))
+            .ok_or_else(|| ApiError::invalid_parameter("at", format!("{text:?} must be an ISO 8601 timestamp"))),
+    }
+}
+
+async fn get_status(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            let status = service(&state)?.status().await?;
+            let consistent_through = state.statements.consistent_through();
+            let mut body = serde_json::to_value(status).map_err(ApiError::internal)?;
+            body["consistent_through"] = json!(consistent_through);
+            Ok(Reply::json(200, &body))
+        }
+        .await,
+    )
+}
+
+async fn get_framework(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            json_reply(&*service(&state)?.framework())
+        }
+        .await,
+    )
+}
+
+async fn put_framework_file(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    file: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let body = super::read_body(payload, state.settings.max_body_bytes).await?;
+            let text = String::from_utf8(body.to_vec())
+                .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "body: a framework file must be UTF-8 text"))?;
+            let catalog = service(&state)?.catalog().clone();
+            let file = file.into_inner();
+            let framework =
+                web::block(move || catalog.put(&file, &text)).await.map_err(ApiError::internal)?.map_err(|error| {
+                    match error {
+                        CatalogError::Invalid(error) => ApiError::new(ErrorCode::InvalidFramework, error.to_string()),
+                        CatalogError::Io(error) => ApiError::internal(error),
+                    }
+                })?;
+            json_reply(json!({"skills": framework.skills.len(), "roles": framework.roles.len(),
+                "mappings": framework.mappings.len()}))
+        }
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileQuery {
+    agent: String,
+    at: Option<String>,
+}
+
+async fn get_profile(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            let query: ProfileQuery = parse_query(&request)?;
+            let (_, person) = parse_agent(&query.agent, false)?;
+            let profile = service(&state)?.profile(&person, moment(query.at.as_deref())?).await?;
+            json_reply(profile)
+        }
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapRequest {
+    members: Vec<Member>,
+    at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Member {
+    agent: Value,
+    role: Option<String>,
+}
+
+async fn post_team_map(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            let body = super::read_body(payload, state.settings.max_body_bytes).await?;
+            let wanted: MapRequest = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::new(ErrorCode::InvalidParameter, format!("body: not a team map request: {e}"))
+            })?;
+            if wanted.members.len() > MAX_MEMBERS {
+                return Err(ApiError::invalid_parameter("members", format!("at most {MAX_MEMBERS} per map")));
+            }
+            let skills = service(&state)?;
+            let framework = skills.framework();
+            let mut members = Vec::with_capacity(wanted.members.len());
+            for (index, member) in wanted.members.iter().enumerate() {
+                let (_, person) = parse_agent(&member.agent.to_string(), false)
+                    .map_err(|e| ApiError::new(e.code, format!("members[{index}].{}", e.message)))?;
+                if let Some(role) = member.role.as_ref().filter(|r| !framework.roles.contains_key(*r)) {
+                    return Err(ApiError::invalid_parameter(
+                        &format!("members[{index}].role"),
+                        format!("{role} is not a role of the framework"),
+                    ));
+                }
+                members.push((person, member.role.clone()));
+            }
+            json_reply(skills.team_map(&members, moment(wanted.at.as_deref())?))
+        }
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    skill: String,
+    limit: Option<usize>,
+    at: Option<String>,
+}
+
+async fn get_search(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            let query: SearchQuery = parse_query(&request)?;
+            let skills = service(&state)?;
+            if !skills.framework().skills.contains_key(&query.skill) {
+                return Err(ApiError::invalid_parameter(
+                    "skill",
+                    format!("{} is not a skill of the framework", query.skill),
+                ));
+            }
+            let limit = query.limit.unwrap_or(20);
+            if !(1..=MAX_CANDIDATES).contains(&limit) {
+                return Err(ApiError::invalid_parameter("limit", format!("must be from 1 to {MAX_CANDIDATES}")));
+            }
+            let candidates = skills.search(&query.skill, moment(query.at.as_deref())?, limit);
+            json_reply(json!({"skill": query.skill, "candidates": candidates}))
+        }
+        .await,
+    )
+}
+
+/// The query string as `T`, each parameter at most once, unknown ones refused.
+fn parse_query<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<T, ApiError> {
+    let params = super::admin::query_params(request)?;
+    let object: serde_json::Map<String, Value> = params
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match name.as_str() {
+                "limit" => value.parse::<u64>().map(Value::from).unwrap_or(Value::String(value)),
+                _ => Value::String(value),
+            };
+            (name, value)
+        })
+        .collect();
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("query: {e}")))
+}

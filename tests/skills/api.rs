@@ -1,0 +1,193 @@
+//! The skills API: frameworks refused with file, line and rule (and nothing half-loaded),
+//! scopes, explained profiles, team maps with gaps, and talent search across adjacent skills.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{basic, TestApp};
+use crate::{caught_up, put_framework};
+
+const FRAMEWORK: &str = r#"
+[[skill]]
+iri = "https://skills.example.com/data"
+name = { en = "Data" }
+
+[[skill]]
+iri = "https://skills.example.com/sql"
+name = { en = "SQL" }
+broader = ["https://skills.example.com/data"]
+
+[[skill]]
+iri = "https://skills.example.com/joins"
+name = { en = "Joins" }
+broader = ["https://skills.example.com/sql"]
+
+[[role]]
+id = "https://roles.example.com/analyst"
+name = { en = "Analyst" }
+requires = [{ skill = "https://skills.example.com/sql", level = 3 }, { skill = "https://skills.example.com/data", level = 3 }]
+
+[[mapping]]
+activity_prefix = "https://lms.example.com/sql/"
+skills = [{ skill = "https://skills.example.com/sql" }]
+"#;
+
+fn quiz(person: &str, quiz: u32, passed: bool) -> Value {
+    let verb = if passed { "passed" } else { "failed" };
+    json!({
+        "actor": {"mbox": format!("mailto:{person}@example.com")},
+        "verb": {"id": format!("http://adlnet.gov/expapi/verbs/{verb}")},
+        "object": {"id": format!("https://lms.example.com/sql/quiz-{quiz}")},
+        "result": {"success": passed},
+    })
+}
+
+fn agent(person: &str) -> String {
+    json!({"mbox": format!("mailto:{person}@example.com")}).to_string()
+}
+
+async fn profile(app: &TestApp, person: &str) -> Value {
+    let response = app.api(Method::GET, "skills/profile").query(&[("agent", agent(person))]).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_bad_framework_file_is_refused_with_file_line_and_rule_and_nothing_changes() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    put_framework(&app, "core.toml", FRAMEWORK).await;
+    let cases = [
+        ("cycle.toml", "[[skill]]\niri = \"https://skills.example.com/data2\"\nbroader = [\"https://skills.example.com/joins\"]\n[[skill]]\niri = \"https://skills.example.com/extra\"\n\n[[mapping]]\nverb = \"http://v.example/x\"\nskills = [{ skill = \"https://skills.example.com/nope\" }]\n", "cycle.toml:7: skills: https://skills.example.com/nope is not a skill"),
+        ("dup.toml", "\n\n[[skill]]\niri = \"https://skills.example.com/sql\"\n", "dup.toml:3: skill https://skills.example.com/sql: the IRI is already defined at core.toml:"),
+        ("syntax.toml", "[[skill]\n", "syntax.toml:1:"),
+        ("notes.txt", "anything", "name: a framework file ends in .toml"),
+    ];
+
+    for (file, text, expected) in cases {
+        // Act
+        let response = app.api(Method::PUT, &format!("skills/framework/{file}")).body(text).send().await.unwrap();
+
+        // Assert
+        assert_eq!(response.status(), 400, "{file}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "invalid_framework", "{file}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(expected), "{file}: {body}");
+    }
+    let framework = app.api_json("skills/framework").await;
+    assert_eq!(framework["skills"].as_object().unwrap().len(), 3, "nothing half-loaded");
+    assert!(!app.data_dir.path().join("skills/cycle.toml").exists());
+}
+
+#[tokio::test]
+async fn skills_need_the_skills_or_admin_scope() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let store = app.statements.store();
+    let lms = fluency::auth::create_credential(store, vec![fluency::auth::Scope::All], "LMS", None).await.unwrap();
+    let reader =
+        fluency::auth::create_credential(store, vec![fluency::auth::Scope::Skills], "console", None).await.unwrap();
+    let get = |key: &str, secret: &str| {
+        app.client
+            .get(format!("{}/api/skills/framework", app.address))
+            .header("Authorization", basic(key, secret))
+            .send()
+    };
+
+    // Act
+    let as_lms = get(&lms.key, &lms.secret).await.unwrap();
+    let as_reader = get(&reader.key, &reader.secret).await.unwrap();
+    let reader_writes = app
+        .client
+        .put(format!("{}/api/skills/framework/core.toml", app.address))
+        .header("Authorization", basic(&reader.key, &reader.secret))
+        .body(FRAMEWORK)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(as_lms.status(), 403, "the xAPI scope `all` does not read skills");
+    assert_eq!(as_reader.status(), 200);
+    assert_eq!(reader_writes.status(), 403, "changing the framework needs admin");
+}
+
+#[tokio::test]
+async fn profiles_are_explained_team_maps_show_gaps_and_search_follows_adjacent_skills() {
+    // Arrange: ada passes nine of ten SQL quizzes, bo fails most, cy has only a joins score.
+    let app = TestApp::spawn().await;
+    put_framework(&app, "core.toml", FRAMEWORK).await;
+    let mut statements: Vec<Value> = (0..10).map(|i| quiz("ada", i, i != 3)).collect();
+    statements.extend((0..10).map(|i| quiz("bo", i, i == 5)));
+    let mut joins = json!({
+        "actor": {"mbox": "mailto:cy@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+        "object": {"id": "https://other.example.com/joins-lab", "definition": {"extensions": {
+            "https://fluency.dev/xapi/extensions/skills": [{"skill": "https://skills.example.com/joins", "weight": 1}]}}},
+        "result": {"score": {"scaled": 0.95}},
+    });
+    statements.push(joins.take());
+    assert_eq!(app.post_statements(&Value::Array(statements)).await.status(), 200);
+    caught_up(&app).await;
+
+    // Act
+    let ada = profile(&app, "ada").await;
+    let bo = profile(&app, "bo").await;
+    let members: Vec<Value> = ["ada", "bo"]
+        .iter()
+        .map(|p| json!({"agent": {"mbox": format!("mailto:{p}@example.com")}, "role": "https://roles.example.com/analyst"}))
+        .collect();
+    let map: Value = app
+        .api(Method::POST, "skills/map")
+        .json(&json!({"members": members}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let search = app.api_json("skills/search?skill=https%3A%2F%2Fskills.example.com%2Fjoins").await;
+
+    // Assert
+    let skill =
+        |profile: &Value, iri: &str| profile["skills"].as_array().unwrap().iter().find(|s| s["skill"] == iri).cloned();
+    let ada_sql = skill(&ada, "https://skills.example.com/sql").expect("ada has an SQL estimate");
+    let bo_sql = skill(&bo, "https://skills.example.com/sql").unwrap();
+    assert!(ada_sql["level"].as_f64().unwrap() > 3.5 && bo_sql["level"].as_f64().unwrap() < 1.5, "{ada_sql} {bo_sql}");
+    assert_eq!(ada_sql["contributions"].as_array().unwrap().len(), 10, "every statement that moved it is listed");
+    let explained: f64 =
+        ada_sql["contributions"].as_array().unwrap().iter().map(|c| c["change_now"].as_f64().unwrap()).sum();
+    assert!((explained - ada_sql["mean"].as_f64().unwrap()).abs() < 1e-9, "the contributions add up to the estimate");
+    let ada_data = skill(&ada, "https://skills.example.com/data").expect("SQL evidence counts for its broader skill");
+    assert!(
+        ada_data["contributions"][0]["steps_up"] == 1
+            && ada_data["level"].as_f64().unwrap() < ada_sql["level"].as_f64().unwrap()
+    );
+
+    assert_eq!(map["members"], 2);
+    let gaps = map["gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .any(|g| g["person"] == "mbox:mailto:bo@example.com" && g["skill"] == "https://skills.example.com/sql"),
+        "{map}"
+    );
+    assert!(
+        !gaps
+            .iter()
+            .any(|g| g["person"] == "mbox:mailto:ada@example.com" && g["skill"] == "https://skills.example.com/sql"),
+        "{map}"
+    );
+
+    let candidates = search["candidates"].as_array().unwrap();
+    assert_eq!(candidates[0]["person"], "mbox:mailto:cy@example.com", "the one direct match first: {search}");
+    let ada =
+        candidates.iter().find(|c| c["person"] == "mbox:mailto:ada@example.com").expect("an adjacent skill's holder");
+    assert_eq!(
+        ada["path"],
+        json!([{"skill": "https://skills.example.com/joins", "link": ""}, {"skill": "https://skills.example.com/sql", "link": "broader"}])
+    );
+    assert!(candidates.iter().all(|c| c["person"] != "mbox:mailto:bo@example.com"
+        || c["score"].as_f64().unwrap() < ada["score"].as_f64().unwrap()));
+    let bad = app.api(Method::GET, "skills/search?skill=https%3A%2F%2Fnope.example%2Fx").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+}

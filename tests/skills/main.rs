@@ -1,0 +1,36 @@
+//! Skills inference end to end: statements posted through the xAPI API, frameworks sent
+//! through the admin API, and the estimates, explanations, team maps and searches read
+//! back; plus recovery of known abilities from simulated data.
+
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+mod api;
+mod recovery;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use helpers::TestApp;
+
+/// Installs a framework file through the admin API, failing on anything but 200.
+pub async fn put_framework(app: &TestApp, name: &str, text: &str) {
+    let response =
+        app.api(Method::PUT, &format!("skills/framework/{name}")).body(text.to_string()).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// Waits until inference has gone through every statement stored so far.
+pub async fn caught_up(app: &TestApp) {
+    let newest: Value = app.get_statements(&[("limit", "1")]).await.json().await.unwrap();
+    let stored = newest["statements"][0]["stored"]
+        .as_str()
+        .map(|s| fluency::xapi::time::to_micros(&fluency::xapi::time::parse_timestamp(s).unwrap()));
+    let Some(stored) = stored else { return };
+    helpers::eventually(120, "inference to catch up", || async {
+        let status = app.api_json("skills/status").await;
+        (status["evaluated_through"].as_i64().unwrap_or(0) >= stored).then_some(())
+    })
+    .await;
+}
