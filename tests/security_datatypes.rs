@@ -1,6 +1,6 @@
 //! Issue #20, finding 2, against the real server: values that once made a datatype check
-//! panic (a dropped connection) or slip through must get a 400 JSON error naming the field,
-//! and the server must go on answering.
+//! panic (a dropped connection) or slipped through must get a 400 JSON error naming the
+//! field, and the server must go on answering.
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
@@ -39,6 +39,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "timestamp: must be an ISO 8601 timestamp",
     ),
     ("a space padding the day (once accepted)", "/timestamp", "2013-05- 8T05:32:34Z", "timestamp: must be"),
+    (
+        "an instant whose UTC form is in year -1 (once stored unreadable)",
+        "/timestamp",
+        "0000-01-01T00:30+01:00",
+        "timestamp: must be an ISO 8601 timestamp",
+    ),
 ];
 
 fn with_value(pointer: &str, value: &str) -> Value {
