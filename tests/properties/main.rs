@@ -7,7 +7,12 @@
 //! `PROPTEST_CASES` to run more, e.g. `PROPTEST_CASES=100000 cargo test --test properties`.
 
 mod datatypes;
+mod equivalence;
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
 mod json;
+mod live;
 mod multipart;
 mod signature;
 mod statements;

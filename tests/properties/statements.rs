@@ -23,7 +23,7 @@ const CASES: u32 = 3000;
 const VERSIONS: [XapiVersion; 2] = [XapiVersion::V1_0_3, XapiVersion::V2_0_0];
 
 /// A statement using every datatype xAPI defines, valid under both versions.
-fn full_statement() -> Value {
+pub fn full_statement() -> Value {
     json!({
         "id": "fd41c918-b88b-4b20-a0a5-a4c32391aaa0",
         "actor": {"objectType": "Agent", "name": "Ann", "mbox": "mailto:ann@example.com"},
@@ -92,10 +92,10 @@ const TOP_LEVEL: &[&str] = &["actor", "verb", "object", "result", "context", "au
 
 /// Where a generated string goes: a value at a JSON pointer, or the one key of the map at a
 /// pointer. `path` is what a refusal must name (the error path equals it or lies below it).
-struct Field {
-    pointer: &'static str,
+pub struct Field {
+    pub pointer: &'static str,
     key: bool,
-    path: &'static str,
+    pub path: &'static str,
     seeds: &'static [&'static str],
 }
 
@@ -108,7 +108,7 @@ const fn key(pointer: &'static str, path: &'static str, seeds: &'static [&'stati
 }
 
 #[rustfmt::skip]
-const FIELDS: &[Field] = &[
+pub const FIELDS: &[Field] = &[
     value("/id", "id", UUIDS),
     value("/actor/name", "actor.name", FREE),
     value("/actor/mbox", "actor.mbox", MAILTOS),
@@ -149,7 +149,7 @@ const FIELDS: &[Field] = &[
 ];
 
 /// The full statement with `text` put into `field`.
-fn with_field(field: &Field, text: &str) -> Value {
+pub fn with_field(field: &Field, text: &str) -> Value {
     let mut statement = full_statement();
     let target = statement.pointer_mut(field.pointer).expect("the field exists in the full statement");
     if field.key {
@@ -164,7 +164,7 @@ fn with_field(field: &Field, text: &str) -> Value {
 }
 
 /// Whether `path` is `field` or lies below it.
-fn names(path: &str, field: &str) -> bool {
+pub fn names(path: &str, field: &str) -> bool {
     path == field || path.strip_prefix(field).is_some_and(|rest| rest.starts_with(['.', '[']))
 }
 
@@ -191,7 +191,8 @@ fn check_downstream(statement: &Value, version: XapiVersion, header: &str) -> Re
     Ok(())
 }
 
-fn field_and_text() -> impl Strategy<Value = (usize, String)> {
+/// A field of [`FIELDS`] (by index) and a text for it.
+pub fn field_and_text() -> impl Strategy<Value = (usize, String)> {
     (0..FIELDS.len()).prop_flat_map(|i| (Just(i), text_near(FIELDS[i].seeds)))
 }
 
