@@ -75,6 +75,51 @@ pub fn full_statement() -> Value {
     })
 }
 
+/// A statement with a SubStatement object, a Group actor with members, an interaction of
+/// another type and the context lists xAPI 2.0 added: valid under 2.0 only.
+fn sub_statement() -> Value {
+    json!({
+        "actor": {"objectType": "Group", "name": "G", "member": [
+            {"mbox": "mailto:m@example.com"},
+            {"objectType": "Agent", "openid": "http://example.com/openid/m"}
+        ]},
+        "verb": {"id": "http://example.com/verbs/planned", "display": {"en-GB": "planned"}},
+        "object": {
+            "objectType": "SubStatement",
+            "actor": {"objectType": "Agent", "mbox_sha1sum": "abcdef0123456789abcdef0123456789abcdef01"},
+            "verb": {"id": "http://example.com/verbs/matched"},
+            "object": {"id": "http://example.com/activities/match", "definition": {
+                "interactionType": "matching",
+                "correctResponsesPattern": ["a[.]b"],
+                "source": [{"id": "a", "description": {"en-US": "A"}}],
+                "target": [{"id": "b", "description": {"en-US": "B"}}]
+            }},
+            "result": {"duration": "P1DT2H", "response": "a[.]b"},
+            "context": {"language": "fr-CA", "extensions": {"http://example.com/ext/sub": [1, "two"]}},
+            "timestamp": "2024-05-04T17:00:00-03:00"
+        },
+        "context": {
+            "contextAgents": [{
+                "objectType": "contextAgent",
+                "agent": {"mbox": "mailto:coach@example.com"},
+                "relevantTypes": ["http://example.com/types/coach"]
+            }],
+            "contextGroups": [{
+                "objectType": "contextGroup",
+                "group": {"objectType": "Group", "member": [{"mbox": "mailto:c@example.com"}]},
+                "relevantTypes": ["http://example.com/types/class"]
+            }],
+            "contextActivities": {"grouping": {"id": "http://example.com/activities/course"}}
+        },
+        "version": "2.0.0"
+    })
+}
+
+/// Each base statement and the versions it is valid under.
+fn bases() -> Vec<(Value, &'static [XapiVersion])> {
+    vec![(full_statement(), &VERSIONS), (sub_statement(), &VERSIONS[1..])]
+}
+
 const FREE: &[&str] = &["Ann", "", "名前", "a\u{0}b"];
 const UUIDS: &[&str] = &["fd41c918-b88b-4b20-a0a5-a4c32391aaa0", "6690E6C9-3EF0-4ED3-8B37-7F3964730BEE"];
 const IRIS: &[&str] = &["http://example.com/x", "urn:x:y", "http://例え.jp/引き"];
@@ -197,6 +242,15 @@ pub fn field_and_text() -> impl Strategy<Value = (usize, String)> {
 }
 
 #[test]
+fn every_base_statement_is_accepted_under_its_versions() {
+    for (statement, versions) in bases() {
+        for version in versions {
+            assert_eq!(validate_statement(&statement, *version), Ok(()), "under {version}: {statement:#}");
+        }
+    }
+}
+
+#[test]
 fn the_full_statement_and_every_seed_are_accepted_under_both_versions() {
     for version in VERSIONS {
         for field in FIELDS {
@@ -246,23 +300,27 @@ proptest! {
     }
 
     #[test]
-    fn any_string_of_the_full_statement_may_change_and_a_refusal_names_its_property(
-        (pointer, text) in {
-            let pointers = string_pointers(&full_statement());
-            proptest::sample::select(pointers).prop_flat_map(|pointer| {
-                let seed = full_statement().pointer(&pointer).and_then(Value::as_str).unwrap_or("").to_owned();
-                (Just(pointer), text_near_owned(vec![seed]))
+    fn any_string_of_a_base_statement_may_change_and_a_refusal_names_its_property(
+        (base, pointer, text) in {
+            let cases: Vec<(usize, String)> = bases()
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (base, _))| string_pointers(base).into_iter().map(move |pointer| (i, pointer)))
+                .collect();
+            proptest::sample::select(cases).prop_flat_map(|(base, pointer)| {
+                let seed = bases()[base].0.pointer(&pointer).and_then(Value::as_str).unwrap_or("").to_owned();
+                (Just(base), Just(pointer), text_near_owned(vec![seed]))
             })
         }
     ) {
-        let mut statement = full_statement();
+        let (mut statement, versions) = bases().swap_remove(base);
         *statement.pointer_mut(&pointer).expect("a string") = Value::from(text.as_str());
         let top = pointer.split('/').nth(1).unwrap_or_default();
-        for version in VERSIONS {
-            match validate_statement(&statement, version) {
-                Ok(()) => check_downstream(&statement, version, "*")?,
+        for version in versions {
+            match validate_statement(&statement, *version) {
+                Ok(()) => check_downstream(&statement, *version, "*")?,
                 Err(error) => prop_assert!(
-                    error.path == top || error.path.starts_with(&format!("{top}.")) || error.path.starts_with(&format!("{top}[")),
+                    names(&error.path, top),
                     "{} = {:?} under {}: the error \"{}\" is not about {}", pointer, text, version, error, top
                 ),
             }
