@@ -153,6 +153,25 @@ impl Client {
         Ok(response.error_for_status()?.text().await?)
     }
 
+    /// A request to Fluency's own API (`/api/<path>`, at the origin), with the credentials.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let origin: String = self.base.split('/').take(3).collect::<Vec<_>>().join("/");
+        self.http.request(method, format!("{origin}/api/{path}")).header("Authorization", &self.authorization)
+    }
+
+    /// Sends the request and times it until the whole answer is read; refuses non-2xx.
+    pub async fn timed(&self, request: reqwest::RequestBuilder) -> anyhow::Result<(Duration, Value)> {
+        let sent = Instant::now();
+        let response = request.send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        let took = sent.elapsed();
+        if !status.is_success() {
+            bail!("answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        Ok((took, serde_json::from_slice(&body).context("the answer is JSON")?))
+    }
+
     async fn timed_get(&self, url: &str) -> anyhow::Result<(Duration, Value)> {
         let sent = Instant::now();
         let response = self.request(reqwest::Method::GET, url).send().await?;
