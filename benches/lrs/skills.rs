@@ -92,7 +92,8 @@ pub async fn skills_suite(scale: usize) -> anyhow::Result<SkillsReport> {
     catch_up(&client).await?;
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed);
-    let people: Vec<&str> = simulation.truth.keys().map(|(p, _)| p.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let people: Vec<&str> =
+        simulation.truth.keys().map(|(p, _)| p.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
     let at = simulation.end.to_rfc3339();
     let agent = |person: &str| json!({"mbox": person.strip_prefix("mbox:").unwrap_or(person)});
     let mut queries = Vec::new();
@@ -101,7 +102,8 @@ pub async fn skills_suite(scale: usize) -> anyhow::Result<SkillsReport> {
     let mut profiles = Vec::new();
     for person in people.choose_multiple(&mut rng, 1_000.min(people.len())) {
         let agent = agent(person).to_string();
-        let request = client.api(reqwest::Method::GET, "skills/profile").query(&[("agent", agent.as_str()), ("at", at.as_str())]);
+        let request =
+            client.api(reqwest::Method::GET, "skills/profile").query(&[("agent", agent.as_str()), ("at", at.as_str())]);
         let (took, profile) = client.timed(request).await?;
         latencies.push(took);
         profiles.push(profile);
@@ -120,7 +122,8 @@ pub async fn skills_suite(scale: usize) -> anyhow::Result<SkillsReport> {
     let mut latencies = Vec::new();
     for index in 0..200 {
         let skill = fluency::skills::simulate::skill_iri(index % spec.skills);
-        let request = client.api(reqwest::Method::GET, "skills/search").query(&[("skill", skill.as_str()), ("limit", "20")]);
+        let request =
+            client.api(reqwest::Method::GET, "skills/search").query(&[("skill", skill.as_str()), ("limit", "20")]);
         latencies.push(client.timed(request).await?.0);
     }
     queries.push(("skills: talent search, top 20".to_string(), Stats::new(latencies, 0, Duration::ZERO, false)));
@@ -156,8 +159,12 @@ pub fn print_skills_report(report: &SkillsReport) {
         );
     }
     let mean = |on: bool| {
-        let runs: Vec<f64> =
-            report.ingest.iter().filter(|(i, _, _)| *i == on).filter_map(|(_, s, _)| s.statements_per_second()).collect();
+        let runs: Vec<f64> = report
+            .ingest
+            .iter()
+            .filter(|(i, _, _)| *i == on)
+            .filter_map(|(_, s, _)| s.statements_per_second())
+            .collect();
         runs.iter().sum::<f64>() / runs.len().max(1) as f64
     };
     println!("\nWith inference on, ingest keeps {:.0}% of its throughput.\n", 100.0 * mean(true) / mean(false));

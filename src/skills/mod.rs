@@ -10,6 +10,7 @@
 //! writes evidence, estimates and its position in one storage commit.
 
 pub mod catalog;
+pub mod demand;
 pub mod evidence;
 pub mod framework;
 pub mod inference;

@@ -10,7 +10,7 @@ use super::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
-use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
+use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -342,6 +342,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every item difficulty learned so far.
     async fn skill_items(&self) -> StoreResult<Vec<ItemRecord>>;
+
+    /// Direct evidence per skill and month from `since` (inclusive), by skill then month.
+    async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>>;
 }
 
 /// The most statements a history summary reads: rules stay cheap on prolific learners.

@@ -38,7 +38,8 @@ async fn estimates_recover_true_abilities_and_beat_the_share_of_attempts_passed(
 
     // Assert
     for skill in profiles.iter().flat_map(|p| p["skills"].as_array().unwrap()) {
-        let explained: f64 = skill["contributions"].as_array().unwrap().iter().map(|c| c["change_now"].as_f64().unwrap()).sum();
+        let explained: f64 =
+            skill["contributions"].as_array().unwrap().iter().map(|c| c["change_now"].as_f64().unwrap()).sum();
         let mean = skill["mean"].as_f64().unwrap();
         assert!((skill["prior_mean"].as_f64().unwrap() + explained - mean).abs() < 1e-9, "the explanation adds up");
     }

@@ -40,7 +40,9 @@ use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
 };
-use crate::storage::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
+use crate::storage::skills::{
+    EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
+};
 use crate::xapi::time::Micros;
 
 /// Where the database lives and how the store uses it.
@@ -323,6 +325,10 @@ impl Store for SqliteStore {
 
     async fn skill_items(&self) -> StoreResult<Vec<ItemRecord>> {
         self.read(skills::skill_items).await
+    }
+
+    async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>> {
+        self.read(move |conn| skills::skill_evidence_volumes(conn, since)).await
     }
 }
 
