@@ -45,11 +45,11 @@ async fn put_framework(client: &Client, text: &str) -> anyhow::Result<()> {
 /// Waits until inference has reached the newest statement.
 async fn catch_up(client: &Client) -> anyhow::Result<Duration> {
     let started = Instant::now();
+    let newest = client.newest_stored().await?;
     loop {
         let (_, status) = client.timed(client.api(reqwest::Method::GET, "skills/status")).await?;
         let reached = status["evaluated_through"].as_i64().unwrap_or(0);
-        let through = status["consistent_through"].as_i64().unwrap_or(i64::MAX);
-        if reached + 1 >= through || status["skills"] == 0 {
+        if reached >= newest || status["skills"] == 0 {
             return Ok(started.elapsed());
         }
         anyhow::ensure!(started.elapsed() < Duration::from_secs(900), "inference did not catch up in 15 minutes");
