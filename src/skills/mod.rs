@@ -17,6 +17,7 @@ pub mod inference;
 pub mod model;
 pub mod native;
 pub mod queries;
+pub mod report;
 pub mod runner;
 pub mod simulate;
 
