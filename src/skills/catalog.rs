@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 
+use super::case::read_case;
 use super::framework::{Framework, FrameworkError, FrameworkParts, Origin};
 use super::native::read_native;
 
@@ -19,6 +20,7 @@ pub fn read_framework_file(name: &str, text: &str) -> Option<Result<FrameworkPar
     let extension = Path::new(name).extension()?.to_str()?.to_ascii_lowercase();
     match extension.as_str() {
         "toml" => Some(read_native(name, text)),
+        "json" => Some(read_case(name, text)),
         _ => None,
     }
 }
