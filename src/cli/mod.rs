@@ -1,7 +1,8 @@
-//! The command line: `serve`, `credentials`, `rules test`, `kpi import`, `demo load` and
-//! `impact`. `main` parses it and calls `run`.
+//! The command line: `serve`, `credentials`, `rules test`, `kpi import`, `demo load`,
+//! `impact` and `skills`. `main` parses it and calls `run`.
 
 mod impact;
+mod skills;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +62,11 @@ pub enum Command {
     },
     /// Did a training move a KPI? Prints the analysis and writes an HTML report.
     Impact(impact::ImpactArgs),
+    /// Skills frameworks and inferred estimates.
+    Skills {
+        #[command(subcommand)]
+        action: skills::SkillsAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,7 +122,8 @@ impl Cli {
             | Command::Rules { .. }
             | Command::Kpi { .. }
             | Command::Demo { .. }
-            | Command::Impact(_) => None,
+            | Command::Impact(_)
+            | Command::Skills { .. } => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -138,6 +145,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Kpi { action } => crate::kpi::command::kpi(settings, action).await,
         Command::Demo { action } => crate::kpi::command::demo(settings, action).await,
         Command::Impact(args) => impact::impact(settings, args).await,
+        Command::Skills { action } => skills::skills(settings, action).await,
     }
 }
 

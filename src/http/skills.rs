@@ -29,6 +29,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/status", web::get().to(get_status))
             .route("/framework", web::get().to(get_framework))
             .route("/framework/{file}", web::put().to(put_framework_file))
+            .route("/rebuild", web::post().to(post_rebuild))
             .route("/profile", web::get().to(get_profile))
             .route("/map", web::post().to(post_team_map))
             .route("/search", web::get().to(get_search))
@@ -101,6 +102,18 @@ async fn put_framework_file(
                 })?;
             json_reply(json!({"skills": framework.skills.len(), "roles": framework.roles.len(),
                 "mappings": framework.mappings.len()}))
+        }
+        .await,
+    )
+}
+
+/// Starts inference over from the first statement; answers at once (`202`).
+async fn post_rebuild(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            service(&state)?.catalog().request_rebuild();
+            Ok(Reply::json(202, &json!({"rebuilding": true})))
         }
         .await,
     )

@@ -99,6 +99,11 @@ impl FrameworkCatalog {
         Ok(self.current())
     }
 
+    /// Makes the runner start over from the first statement, as a framework change does.
+    pub fn request_rebuild(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+    }
+
     fn replace(&self, framework: Framework) -> bool {
         let mut current = self.current.write().expect("framework lock");
         if **current == framework {

@@ -239,11 +239,11 @@ skills = [{ skill = "https://s.example/sales" }]
         assert_eq!(failed.0, 0.0);
         assert_eq!(of(&format!("{ADL}launched"), json!({})), None, "a launch says nothing");
         let quiz = of(&format!("{ADL}passed"), json!({"score": {"raw": 7, "max": 10}})).unwrap();
-        assert_eq!(quiz, (0.7, 10.0), "ten questions count as ten trials");
+        assert_eq!(quiz, (0.7, 10.0 * 0.8), "ten questions count as ten trials (times the mapping's 0.8)");
         let exam = of(&format!("{ADL}passed"), json!({"score": {"raw": 70, "min": 0, "max": 100}})).unwrap();
-        assert_eq!(exam.1, MAX_TRIALS);
+        assert_eq!(exam.1, MAX_TRIALS * 0.8);
         let points = of(&format!("{ADL}passed"), json!({"score": {"raw": 7.5, "max": 10.5}})).unwrap();
-        assert_eq!(points.1, 1.0, "fractional points are one trial");
+        assert_eq!(points.1, 0.8, "fractional points are one trial");
     }
 
     #[test]

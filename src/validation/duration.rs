@@ -53,7 +53,9 @@ pub fn is_duration(value: &str) -> bool {
     components > 0
 }
 
-/// Reads `digits[.digits]designator`, returning whether a fraction was present.
+/// Reads `digits[.digits]designator`, returning whether a fraction was present. The
+/// designator must be an ASCII letter: any other character (a multi-byte one included)
+/// refuses the value, so the remainder is only ever sliced at a character boundary.
 fn component(text: &str) -> Option<(bool, u8, &str)> {
     let bytes = text.as_bytes();
     let int_len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -70,8 +72,8 @@ fn component(text: &str) -> Option<(bool, u8, &str)> {
         end += 1 + frac_len;
         has_fraction = true;
     }
-    let designator = *bytes.get(end)?;
-    Some((has_fraction, designator, &text[end + 1..]))
+    let designator = *bytes.get(end).filter(|b| b.is_ascii_alphabetic())?;
+    Some((has_fraction, designator, text.get(end + 1..)?))
 }
 
 #[cfg(test)]
@@ -124,6 +126,11 @@ mod tests {
             ("pt1s", "lower case"),
             ("PT1HT1M", "T twice"),
             ("", "empty"),
+            ("P1é", "a multi-byte character as designator (once a panic)"),
+            ("PT1.5€", "a three-byte character after a fraction"),
+            ("P1😀D", "a four-byte character after the digits"),
+            ("P1D\u{301}", "a combining mark after a component"),
+            ("P١D", "non-ASCII digits"),
         ] {
             assert!(!is_duration(bad), "{bad:?} should be refused ({why})");
         }

@@ -2,7 +2,7 @@
 //! Used by validation (statement timestamps), preparation (UTC conversion) and the HTTP
 //! layer (`since` / `until`).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc};
 
 /// Microseconds since the Unix epoch: the unit of `stored` and of query bounds.
 pub type Micros = i64;
@@ -10,19 +10,31 @@ pub type Micros = i64;
 /// Parses an ISO 8601 combined date and time in extended format, as xAPI requires:
 /// `YYYY-MM-DDThh:mm[:ss[.fraction]][Z|±hh[:mm]|±hhmm]`. A missing offset means UTC;
 /// a negative zero offset (`-00`, `-0000`, `-00:00`) is refused, as ISO 8601 forbids it.
+/// So is an instant whose UTC form ([`format_utc`], what is stored) would leave the years
+/// 0000-9999 (`0000-01-01T00:00+01:00`): that form could not be read back.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
     let t_pos = text.find(['T', 't'])?;
-    let date = NaiveDate::parse_from_str(text.get(..t_pos)?, "%Y-%m-%d").ok()?;
-    if t_pos != 10 {
-        return None;
-    }
+    let date = parse_date(text.get(..t_pos)?)?;
     let rest = &text[t_pos + 1..];
     let offset_pos = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
     let (clock, zone) = rest.split_at(offset_pos);
     let time = parse_clock(clock)?;
     let offset = parse_offset(zone)?;
     let naive = NaiveDateTime::new(date, time);
-    offset.from_local_datetime(&naive).single()
+    let instant = offset.from_local_datetime(&naive).single()?;
+    (0..=9999).contains(&instant.naive_utc().year()).then_some(instant)
+}
+
+/// `YYYY-MM-DD` in ASCII digits only: chrono's `%Y-%m-%d` also takes space-padded fields
+/// (`" 013-05-18"`, `"2013-05- 8"`, even a no-break space), which ISO 8601 does not.
+fn parse_date(date: &str) -> Option<NaiveDate> {
+    let bytes = date.as_bytes();
+    let well_formed = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
+    if !well_formed {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(date[..4].parse().ok()?, date[5..7].parse().ok()?, date[8..].parse().ok()?)
 }
 
 fn parse_clock(clock: &str) -> Option<NaiveTime> {
@@ -136,6 +148,8 @@ mod tests {
             "2013-05-18T05:32Z",
             "2013-05-18T05:32:34.123456789Z",
             "2013-05-18T05:32:34",
+            "0000-01-01T00:30-01:00",
+            "9999-12-31T23:30+01:00",
         ] {
             assert!(parse_timestamp(ok).is_some(), "{ok} should parse");
         }
@@ -156,6 +170,16 @@ mod tests {
             "2013-05-18T05:32:34.Z",
             "2013-05-18T05:32:34+5",
             "2013-5-18T05:32:34Z",
+            " 013-05-18T05:32:34Z",
+            "2013-05- 8T05:32:34Z",
+            "2013- 5-18T05:32:34Z",
+            "\u{a0}013-05-8T05:32:34+05",
+            "2013-02-30T05:32:34Z",
+            "2013-05-18T05:32:34+0é",
+            "2013-05-18T05:32:34+é:00",
+            "2013-05-18T05:3é",
+            "0000-01-01T00:30+01:00",
+            "9999-12-31T23:30-01:00",
         ] {
             assert!(parse_timestamp(bad).is_none(), "{bad} should be refused");
         }

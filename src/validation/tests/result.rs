@@ -134,6 +134,11 @@ fn durations_are_iso_8601() {
                 result("duration", json!("P0003-01-29T04:35:59")),
                 "result.duration: must be an ISO 8601 duration",
             ),
+            (
+                "a multi-byte character after the digits (once a panic)",
+                result("duration", json!("P1é")),
+                "result.duration: must be an ISO 8601 duration",
+            ),
             ("number", result("duration", json!(12345)), "result.duration: must be a string, not a number"),
             ("object", result("duration", json!({})), "result.duration: must be a string, not an object"),
         ],
