@@ -300,7 +300,7 @@ fn check_iri(iri: &str, origin: &Origin, what: &str) -> Result<(), FrameworkErro
 }
 
 fn check_half_life(days: f64, origin: &Origin) -> Result<f64, FrameworkError> {
-    if !(days.is_finite() && days >= 1.0 && days <= 36_500.0) {
+    if !(days.is_finite() && (1.0..=36_500.0).contains(&days)) {
         return Err(FrameworkError::new(origin, format!("half_life_days: {days} must be from 1 to 36500")));
     }
     Ok(days)
