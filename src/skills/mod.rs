@@ -11,6 +11,7 @@
 
 pub mod case;
 pub mod catalog;
+pub mod esco;
 pub mod evidence;
 pub mod framework;
 pub mod inference;
