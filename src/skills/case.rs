@@ -381,6 +381,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_of_docs_skills_formats_reads_as_it_says() {
+        let docs = include_str!("../../docs/skills-formats.md");
+        let example = docs.split("```json\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+
+        let framework = Framework::build(read_case_package("data.json", example).unwrap().parts).unwrap();
+
+        let sql = &framework.skills["https://case.example.com/items/sql"];
+        assert_eq!((sql.name["en"].as_str(), sql.aliases.as_slice()), ("SQL", ["D.1".to_string()].as_slice()));
+        assert_eq!(sql.broader, ["https://case.example.com/items/data"]);
+        let data = &framework.skills["https://case.example.com/items/data"];
+        assert_eq!((data.name["en"].as_str(), data.aliases.len(), data.broader.len()), ("D", 0, 0));
+    }
+
+    #[test]
     fn element_starts_skip_brackets_commas_and_quotes_inside_strings() {
         let text = "{\"t\": \"a [b], \\\"c\\\"\", \"CFItems\": [ {\"x\": \"],{\"}, {\"y\": [1, 2]} ], \"n\": [3]}";
 

@@ -204,6 +204,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_of_docs_skills_formats_reads_as_it_says() {
+        let docs = include_str!("../../docs/skills-formats.md");
+        let example = docs.split("```csv\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+
+        let framework = Framework::build(read_esco("esco.csv", example).unwrap()).unwrap();
+
+        let sql = &framework.skills[&format!("{ESCO}/sql")];
+        assert_eq!(sql.aliases, ["Structured Query Language", "sequel"]);
+        assert_eq!(sql.broader, [format!("{ESCO}/data")]);
+        assert_eq!(sql.description["en"], "Querying relational databases");
+    }
+
+    #[test]
     fn bad_rows_are_refused_naming_file_line_column_and_rule() {
         let header = "conceptUri,preferredLabel,broaderUri,relatedUris,language\n";
         let good = format!("{ESCO}/data,Data,,,\n");

@@ -1,6 +1,6 @@
 //! Who people are in the organisation: per person (by IFI key) a display name, a team, a
 //! manager and a role, as imported by `fluency people import`. Backend-neutral records;
-//! `Store` has the operations, and skills queries read teams and roles from them.
+//! `Store` has the operations.
 
 use serde::Serialize;
 
