@@ -11,6 +11,7 @@ pub mod http;
 pub mod impact;
 pub mod kpi;
 pub mod metrics;
+pub mod people;
 pub mod rules;
 pub mod service;
 pub mod skills;

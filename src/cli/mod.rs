@@ -1,7 +1,8 @@
 //! The command line: `serve`, `credentials`, `rules test`, `kpi import`, `demo load`,
-//! `impact` and `skills`. `main` parses it and calls `run`.
+//! `impact`, `skills` and `people import`. `main` parses it and calls `run`.
 
 mod impact;
+mod people;
 mod skills;
 
 use std::path::PathBuf;
@@ -67,6 +68,11 @@ pub enum Command {
         #[command(subcommand)]
         action: skills::SkillsAction,
     },
+    /// People and teams: who is in which team, reports to whom, holds which role.
+    People {
+        #[command(subcommand)]
+        action: people::PeopleAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,7 +129,8 @@ impl Cli {
             | Command::Kpi { .. }
             | Command::Demo { .. }
             | Command::Impact(_)
-            | Command::Skills { .. } => None,
+            | Command::Skills { .. }
+            | Command::People { .. } => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -146,6 +153,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Demo { action } => crate::kpi::command::demo(settings, action).await,
         Command::Impact(args) => impact::impact(settings, args).await,
         Command::Skills { action } => skills::skills(settings, action).await,
+        Command::People { action } => people::people(settings, action).await,
     }
 }
 

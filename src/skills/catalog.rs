@@ -11,6 +11,8 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 
+use super::case::read_case;
+use super::esco::read_esco;
 use super::framework::{Framework, FrameworkError, FrameworkParts, Origin};
 use super::native::read_native;
 
@@ -19,6 +21,8 @@ pub fn read_framework_file(name: &str, text: &str) -> Option<Result<FrameworkPar
     let extension = Path::new(name).extension()?.to_str()?.to_ascii_lowercase();
     match extension.as_str() {
         "toml" => Some(read_native(name, text)),
+        "json" => Some(read_case(name, text)),
+        "csv" => Some(read_esco(name, text)),
         _ => None,
     }
 }
@@ -192,6 +196,29 @@ mod tests {
         assert!(!dir.path().join("bad.toml").exists(), "nothing half-loaded: a refused file is not written");
         assert_eq!(catalog.current().skills.len(), 2);
         assert!(!catalog.reload_if_changed().unwrap());
+    }
+
+    #[test]
+    fn case_packages_and_concept_lists_load_beside_native_files_and_link_across_them() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("base.toml"), SQL).unwrap();
+        let catalog = FrameworkCatalog::open(dir.path().to_path_buf()).unwrap();
+        let csv = "conceptUri,preferredLabel,broaderUri\nhttps://s.example/joins,Joins,https://s.example/sql\n";
+        let case = r#"{"CFDocument": {"identifier": "d"}, "CFItems": [
+            {"identifier": "w", "uri": "https://s.example/window", "fullStatement": "Window functions"}],
+            "CFAssociations": [{"associationType": "isChildOf",
+              "originNodeURI": {"identifier": "w"}, "destinationNodeURI": {"uri": "https://s.example/sql"}}]}"#;
+
+        catalog.put("esco.csv", csv).unwrap();
+        let framework = catalog.put("case.json", case).unwrap();
+        let refused = catalog.put("broken.json", "{\"CFItems\": []}");
+
+        assert_eq!(
+            framework.skills["https://s.example/sql"].narrower,
+            ["https://s.example/joins", "https://s.example/window"]
+        );
+        assert!(refused.unwrap_err().to_string().starts_with("broken.json:1: not a CASE package"));
+        assert!(!dir.path().join("broken.json").exists());
     }
 
     #[test]

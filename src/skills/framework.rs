@@ -122,6 +122,9 @@ pub struct FrameworkParts {
     /// (broader, narrower) pairs stated from the broader side, e.g. CASE `isChildOf` read
     /// the other way, or a native `narrower` list.
     pub narrower_links: Vec<(String, String, Origin)>,
+    /// (skill, related skill) pairs stated apart from either skill, e.g. CASE
+    /// `isRelatedTo` associations; each gives the first skill a related link.
+    pub related_links: Vec<(String, String, Origin)>,
     pub roles: Vec<Role>,
     pub mappings: Vec<Mapping>,
     /// The framework-wide half-life, if this file sets one.
@@ -132,6 +135,7 @@ impl FrameworkParts {
     pub fn extend(&mut self, other: FrameworkParts) {
         self.skills.extend(other.skills);
         self.narrower_links.extend(other.narrower_links);
+        self.related_links.extend(other.related_links);
         self.roles.extend(other.roles);
         self.mappings.extend(other.mappings);
         if other.half_life_days.is_some() {
@@ -181,10 +185,23 @@ impl Framework {
             }
             skills.insert(skill.iri.clone(), skill);
         }
+        // Links stated apart from their skills are checked at their own line: both ends.
         for (broader, narrower, origin) in &parts.narrower_links {
+            if !skills.contains_key(broader) {
+                return Err(dangling(origin, "broader", broader));
+            }
             let skill = skills.get_mut(narrower).ok_or_else(|| dangling(origin, "narrower", narrower))?;
             if !skill.broader.contains(broader) {
                 skill.broader.push(broader.clone());
+            }
+        }
+        for (from, to, origin) in &parts.related_links {
+            if !skills.contains_key(to) {
+                return Err(dangling(origin, "related", to));
+            }
+            let skill = skills.get_mut(from).ok_or_else(|| dangling(origin, "related", from))?;
+            if !skill.related.contains(to) {
+                skill.related.push(to.clone());
             }
         }
         for skill in skills.values() {
@@ -283,7 +300,7 @@ fn check_iri(iri: &str, origin: &Origin, what: &str) -> Result<(), FrameworkErro
 }
 
 fn check_half_life(days: f64, origin: &Origin) -> Result<f64, FrameworkError> {
-    if !(days.is_finite() && days >= 1.0 && days <= 36_500.0) {
+    if !(days.is_finite() && (1.0..=36_500.0).contains(&days)) {
         return Err(FrameworkError::new(origin, format!("half_life_days: {days} must be from 1 to 36500")));
     }
     Ok(days)

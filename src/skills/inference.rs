@@ -164,7 +164,7 @@ mod tests {
         for (i, statement) in statements.iter().enumerate() {
             let mut scratch = Scratch::default();
             scratch.fold(&map, &framework, statement, Uuid::from_u128(i as u128), 1_800_000_000_000_000);
-            evidence.extend(scratch.evidence.drain(..));
+            evidence.append(&mut scratch.evidence);
             map.apply(scratch);
         }
         (map, evidence)

@@ -9,8 +9,10 @@
 //! evidence of and how strongly, `model` updates each person's estimate, and the runner
 //! writes evidence, estimates and its position in one storage commit.
 
+pub mod case;
 pub mod catalog;
 pub mod demand;
+pub mod esco;
 pub mod evidence;
 pub mod framework;
 pub mod inference;

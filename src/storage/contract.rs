@@ -10,6 +10,7 @@ use super::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
+use super::people::{PersonRecord, TeamCount};
 use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit};
 use serde_json::Value;
 use uuid::Uuid;
@@ -345,6 +346,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Direct evidence per skill and month from `since` (inclusive), by skill then month.
     async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>>;
+
+    // ---- People: commands ----
+
+    /// Writes the records atomically. A person already stored keeps the fields a record
+    /// leaves `None` and takes the others, `updated` included; the later record of a
+    /// person given twice wins.
+    async fn upsert_people(&self, people: Vec<PersonRecord>) -> StoreResult<()>;
+
+    // ---- People: queries ----
+
+    /// The people stored under these IFI keys, by key.
+    async fn find_people(&self, keys: &[String]) -> StoreResult<Vec<PersonRecord>>;
+
+    /// The members of a team (exact name), by key.
+    async fn people_in_team(&self, team: &str) -> StoreResult<Vec<PersonRecord>>;
+
+    /// Every team with its number of members, by name.
+    async fn teams(&self) -> StoreResult<Vec<TeamCount>>;
 }
 
 /// The most statements a history summary reads: rules stay cheap on prolific learners.

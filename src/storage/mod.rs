@@ -3,9 +3,11 @@
 pub mod automation;
 pub mod blobs;
 pub mod contract;
+pub mod people;
 pub mod skills;
 
 pub use automation::*;
 pub use contract::*;
+pub use people::*;
 pub use skills::*;
 pub mod sqlite;

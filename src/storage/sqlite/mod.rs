@@ -9,6 +9,7 @@ mod credentials;
 mod documents;
 mod insert;
 mod page_cache;
+mod people;
 mod reads;
 mod schema;
 mod skills;
@@ -40,6 +41,7 @@ use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
 };
+use crate::storage::people::{PersonRecord, TeamCount};
 use crate::storage::skills::{
     EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
 };
@@ -329,6 +331,24 @@ impl Store for SqliteStore {
 
     async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>> {
         self.read(move |conn| skills::skill_evidence_volumes(conn, since)).await
+    }
+
+    async fn upsert_people(&self, records: Vec<PersonRecord>) -> StoreResult<()> {
+        self.writer.submit(|reply| Job::UpsertPeople(records, reply)).await
+    }
+
+    async fn find_people(&self, keys: &[String]) -> StoreResult<Vec<PersonRecord>> {
+        let keys = keys.to_vec();
+        self.read(move |conn| people::find_people(conn, &keys)).await
+    }
+
+    async fn people_in_team(&self, team: &str) -> StoreResult<Vec<PersonRecord>> {
+        let team = team.to_owned();
+        self.read(move |conn| people::people_in_team(conn, &team)).await
+    }
+
+    async fn teams(&self) -> StoreResult<Vec<TeamCount>> {
+        self.read(people::teams).await
     }
 }
 

@@ -244,8 +244,24 @@ CREATE TABLE skills_progress (
 );
 ";
 
+/// Version 7: people and teams (see `storage::people`).
+///
+/// * `people`: one row per person by IFI key; the fields an import did not give are NULL.
+/// * `people_by_team`: serves a team's members and the team counts.
+const SCHEMA_V7: &str = "
+CREATE TABLE people (
+    person TEXT PRIMARY KEY,
+    name TEXT,
+    team TEXT,
+    manager TEXT,
+    role TEXT,
+    updated INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX people_by_team ON people (team, person) WHERE team IS NOT NULL;
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {

@@ -13,11 +13,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::{InsertContext, KeyedBatch};
-use super::{automation, credentials, documents, insert, skills};
+use super::{automation, credentials, documents, insert, people, skills};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
 };
+use crate::storage::people::PersonRecord;
 use crate::storage::skills::SkillsCommit;
 use crate::xapi::time::Micros;
 
@@ -54,6 +55,7 @@ pub(super) enum Job {
     CommitRules(Box<RulesCommit>, Reply<()>),
     CommitSkills(Box<SkillsCommit>, Reply<()>),
     ResetSkills(Reply<()>),
+    UpsertPeople(Vec<PersonRecord>, Reply<()>),
     UpdateOutbox(String, OutboxUpdate, Reply<bool>),
     RedriveOutbox(String, Micros, Reply<bool>),
 }
@@ -91,6 +93,7 @@ impl Job {
     fn weight(&self) -> usize {
         match self {
             Self::InsertStatements(batch, _) => batch.len().max(1),
+            Self::UpsertPeople(records, _) => records.len().max(1),
             _ => 1,
         }
     }
@@ -109,6 +112,7 @@ impl Job {
             Self::CommitRules(commit, reply) => reply.keep(automation::commit_rules(conn, commit).map_err(Into::into)),
             Self::CommitSkills(commit, reply) => reply.keep(skills::commit_skills(conn, commit).map_err(Into::into)),
             Self::ResetSkills(reply) => reply.keep(skills::reset_skills(conn).map_err(Into::into)),
+            Self::UpsertPeople(records, reply) => reply.keep(people::upsert_people(conn, records).map_err(Into::into)),
             Self::UpdateOutbox(key, update, reply) => {
                 reply.keep(automation::update_outbox(conn, key, update).map_err(Into::into))
             }
@@ -130,6 +134,7 @@ impl Job {
             Self::CommitRules(_, reply) => reply.fail(error),
             Self::CommitSkills(_, reply) => reply.fail(error),
             Self::ResetSkills(reply) => reply.fail(error),
+            Self::UpsertPeople(_, reply) => reply.fail(error),
             Self::UpdateOutbox(_, _, reply) => reply.fail(error),
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
         }
@@ -147,6 +152,7 @@ impl Job {
             Self::CommitRules(_, reply) => reply.send(failure),
             Self::CommitSkills(_, reply) => reply.send(failure),
             Self::ResetSkills(reply) => reply.send(failure),
+            Self::UpsertPeople(_, reply) => reply.send(failure),
             Self::UpdateOutbox(_, _, reply) => reply.send(failure),
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
         }

@@ -1,0 +1,29 @@
+//! Who people are in the organisation: per person (by IFI key) a display name, a team, a
+//! manager and a role, as imported by `fluency people import`. Backend-neutral records;
+//! `Store` has the operations.
+
+use serde::Serialize;
+
+use crate::xapi::time::Micros;
+
+/// One person. In an upsert, `None` means "not given": the stored value is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PersonRecord {
+    /// The person's IFI key (`mbox:mailto:ada@example.com`).
+    pub person: String,
+    pub name: Option<String>,
+    pub team: Option<String>,
+    /// The manager's IFI key.
+    pub manager: Option<String>,
+    /// The IRI of the person's role (a role of the skills framework).
+    pub role: Option<String>,
+    /// When this record was last upserted.
+    pub updated: Micros,
+}
+
+/// A team and how many people are in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TeamCount {
+    pub team: String,
+    pub members: u64,
+}
