@@ -12,6 +12,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Settings;
+use crate::skills::report::{render_report, TeamSection};
 use crate::skills::{FrameworkCatalog, SkillMap, SkillsRunner, SkillsService};
 use crate::startup::{open_store, open_store_shared};
 use crate::storage::{EstimateFilter, StatementQuery};
@@ -37,6 +38,17 @@ pub enum SkillsAction {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a self-contained HTML report: a team x skill heat map, gaps against roles and
+    /// emerging skills. With the server stopped, inference first catches up.
+    Report {
+        #[arg(long, default_value = "skills-report.html")]
+        out: PathBuf,
+        /// Decay the estimates to this instant (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, default_value = "Skills and gaps")]
+        title: String,
     },
     /// Forget every estimate and infer them again from every stored statement.
     Rebuild {
@@ -64,18 +76,73 @@ pub async fn skills(settings: Settings, action: SkillsAction) -> anyhow::Result<
         }
         SkillsAction::Show { agent, at, json } => show(settings, dir, &agent, at.as_deref(), json).await,
         SkillsAction::Rebuild { quiet } => rebuild(settings, dir, quiet).await,
+        SkillsAction::Report { out, at, title } => report(settings, dir, &out, at.as_deref(), &title).await,
     }
+}
+
+fn instant(at: Option<&str>) -> anyhow::Result<i64> {
+    match at {
+        Some(text) => {
+            Ok(to_micros(&parse_timestamp(text).with_context(|| format!("--at {text:?}: not an RFC 3339 time"))?))
+        }
+        None => Ok(now_micros()),
+    }
+}
+
+async fn report(
+    settings: Settings,
+    dir: PathBuf,
+    out: &std::path::Path,
+    at: Option<&str>,
+    title: &str,
+) -> anyhow::Result<()> {
+    let now = instant(at)?;
+    let catalog = Arc::new(FrameworkCatalog::open(dir).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let map = Arc::new(RwLock::new(SkillMap::default()));
+    let store = match open_store(&settings) {
+        // No server holds the data directory: bring inference up to date first.
+        Ok(store) => {
+            let runner = SkillsRunner::new(store.clone(), catalog.clone(), map.clone(), REBUILD_BATCH);
+            let mut cursor = runner.load().await?;
+            loop {
+                let (reached, count) = runner.step(cursor).await?;
+                if count == 0 {
+                    break;
+                }
+                cursor = reached;
+            }
+            store
+        }
+        Err(_) => {
+            let store = open_store_shared(&settings)?;
+            let estimates = store.skill_estimates(&EstimateFilter::default()).await?;
+            *map.write().expect("skills map lock") = SkillMap::from_records(estimates, Vec::new());
+            store
+        }
+    };
+    let service = SkillsService::new(catalog.clone(), map, store.clone());
+    let mut teams = Vec::new();
+    for team in store.teams().await? {
+        if let Some(map) = service.team(&team.team, now).await? {
+            teams.push(TeamSection { team: team.team, map });
+        }
+    }
+    let demand = service.demand(now, 24).await?;
+    let html = render_report(title, &catalog.current(), &teams, &demand);
+    std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{} teams, {} emerging skills; report written to {}",
+        teams.len(),
+        demand.iter().filter(|d| d.emerging).count(),
+        out.display()
+    );
+    Ok(())
 }
 
 async fn show(settings: Settings, dir: PathBuf, agent: &str, at: Option<&str>, json: bool) -> anyhow::Result<()> {
     let value: serde_json::Value = serde_json::from_str(agent).context("--agent: not JSON")?;
     let person = ifi_key(&value).context("--agent: give exactly one of mbox, mbox_sha1sum, openid and account")?;
-    let now = match at {
-        Some(text) => {
-            to_micros(&parse_timestamp(text).with_context(|| format!("--at {text:?}: not an RFC 3339 time"))?)
-        }
-        None => now_micros(),
-    };
+    let now = instant(at)?;
     let store = open_store_shared(&settings)?;
     let catalog = Arc::new(FrameworkCatalog::open(dir).map_err(|e| anyhow::anyhow!("{e}"))?);
     let estimates = store.skill_estimates(&EstimateFilter { person: Some(person.clone()), skill: None }).await?;

@@ -199,9 +199,21 @@ pub async fn demo(settings: Settings, action: DemoAction) -> anyhow::Result<()> 
         bail!("--effect: must be a finite number of seconds");
     }
     let spec = DemoSpec { seed: args.seed, agents: args.agents, effect: args.effect, ..DemoSpec::default() };
-    let data = generate_demo(&spec);
+    let mut data = generate_demo(&spec);
+    let (_, post) = super::demo::demo_windows(&spec);
+    let skills_until = post.end;
+    let skill_statements = crate::skills::demo::demo_skill_statements(&data, spec.seed, skills_until);
+    let skill_count = skill_statements.len();
+    data.statements.extend(skill_statements);
     let sink = args.destination.open(&settings, "fluency-demo")?;
     let report = sink.send_all(&data.statements, "loading the demo").await?;
+    let skills_installed = match &args.destination.url {
+        Some(_) => false,
+        None => {
+            install_demo_skills(&settings, &data).await?;
+            true
+        }
+    };
 
     let spec_path = spec_path(&settings.data_dir);
     std::fs::write(&spec_path, demo_impact_spec(&spec))
@@ -228,12 +240,47 @@ pub async fn demo(settings: Settings, action: DemoAction) -> anyhow::Result<()> 
         );
     }
     println!("  true effect of the course: {} seconds", spec.effect);
+    println!("  {skill_count} skill evidence statements (quizzes and resolved tickets) over the year before");
+    if skills_installed {
+        println!("  the helpdesk skills framework and the agents' teams and roles installed");
+    }
     println!("Impact spec written to {}", spec_path.display());
     let next = match &args.destination.url {
         Some(_) => format!("fluency impact --spec {}", spec_path.display()),
         None => format!("fluency --data-dir {} impact --spec {}", settings.data_dir.display(), spec_path.display()),
     };
     println!("Next: {next}");
+    if skills_installed {
+        println!(
+            "      fluency --data-dir {} skills report --at {} --out {}",
+            settings.data_dir.display(),
+            skills_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            spec_path.with_file_name("demo-skills.html").display()
+        );
+    }
+    Ok(())
+}
+
+/// The demo's skills framework into `<data_dir>/skills`, and each agent's team and role.
+async fn install_demo_skills(settings: &Settings, data: &super::demo::DemoData) -> anyhow::Result<()> {
+    use crate::skills::demo::{demo_framework, demo_role, DEMO_FRAMEWORK_FILE};
+    let catalog =
+        crate::skills::FrameworkCatalog::open(settings.data_dir.join("skills")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    catalog.put(DEMO_FRAMEWORK_FILE, &demo_framework()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let people = data
+        .truth
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(index, person)| crate::storage::PersonRecord {
+            person: person.clone(),
+            team: Some(format!("Team {}", index % 6 + 1)),
+            role: Some(demo_role(index).to_string()),
+            updated: crate::xapi::time::now_micros(),
+            ..Default::default()
+        })
+        .collect();
+    crate::startup::open_store_shared(settings)?.upsert_people(people).await?;
     Ok(())
 }
 

@@ -54,8 +54,13 @@ pub fn window(last_month: &str, months: u32) -> Vec<String> {
         .collect()
 }
 
-/// Demand for every skill of the framework over the months given (oldest first).
+/// Demand for every skill of the framework over the months given (oldest first). Months
+/// before the first evidence of any skill are left out: they are months without data, not
+/// months without demand.
 pub fn demand(framework: &Framework, volumes: &[EvidenceVolume], months: &[String]) -> Vec<SkillDemand> {
+    let first = volumes.iter().map(|v| v.month.as_str()).min();
+    let skip = first.map_or(0, |first| months.iter().take_while(|m| m.as_str() < first).count());
+    let months = &months[skip.min(months.len().saturating_sub(3))..];
     let mut by_skill: BTreeMap<&str, BTreeMap<&str, (u64, u64)>> = BTreeMap::new();
     for volume in volumes {
         by_skill
@@ -201,6 +206,18 @@ mod tests {
         assert!(in_a_year.low < in_a_year.evidence && in_a_year.evidence < in_a_year.high);
         assert!(in_a_year.evidence > 55.0 && in_a_year.evidence < 65.0, "{in_a_year:?}");
         assert!(rust.forecasts[0].high - rust.forecasts[0].low < in_a_year.high - in_a_year.low, "wider further out");
+    }
+
+    #[test]
+    fn months_before_any_evidence_are_not_counted_as_no_demand() {
+        let months = window("2026-12", 24);
+        let flat = volumes("https://s.example/cobol", &[20, 18, 21, 19, 22, 20, 18, 21, 19, 20, 22, 19], &months[12..]);
+
+        let found = demand(&framework(), &flat, &months);
+
+        let cobol = found.iter().find(|d| d.skill.ends_with("cobol")).unwrap();
+        assert_eq!(cobol.months.len(), 12, "the window starts at the first evidence");
+        assert!(!cobol.emerging, "{cobol:?}");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod case;
 pub mod catalog;
 pub mod demand;
+pub mod demo;
 pub mod esco;
 pub mod evidence;
 pub mod framework;
