@@ -79,7 +79,7 @@ impl Application {
             }
             false => (None, Arc::new(Notify::new())),
         };
-        let skills = start_skills(&settings, &store, &statements, stopping.clone())?;
+        let skills = start_skills(&settings, &store, &statements, &metrics, stopping.clone())?;
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),
@@ -147,6 +147,7 @@ fn start_skills(
     settings: &Settings,
     store: &Arc<dyn Store>,
     statements: &StatementService,
+    metrics: &Metrics,
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<Arc<SkillsService>> {
     let catalog = Arc::new(
@@ -154,7 +155,8 @@ fn start_skills(
             .map_err(|e| anyhow::anyhow!("skills framework: {e}"))?,
     );
     let map = Arc::new(std::sync::RwLock::new(SkillMap::default()));
-    let runner = SkillsRunner::new(store.clone(), catalog.clone(), map.clone(), SKILLS_BATCH);
+    let runner = SkillsRunner::new(store.clone(), catalog.clone(), map.clone(), SKILLS_BATCH)
+        .deferring_to(metrics.statements_stored.clone());
     tokio::spawn(runner.run(statements.watch_committed(), stopping));
     Ok(Arc::new(SkillsService::new(catalog, map, store.clone())))
 }

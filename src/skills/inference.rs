@@ -104,8 +104,9 @@ impl Scratch {
         }
     }
 
-    /// The commit that records this scratch, through `evaluated_through`.
-    pub fn commit(&self, evaluated_through: Micros) -> SkillsCommit {
+    /// The commit that records this scratch, through `evaluated_through`; the evidence
+    /// moves into it (the map needs only the estimates and items).
+    pub fn commit(&mut self, evaluated_through: Micros) -> SkillsCommit {
         let mut estimates: Vec<EstimateRecord> = self
             .abilities
             .iter()
@@ -131,7 +132,7 @@ impl Scratch {
             })
             .collect();
         items.sort_by(|a, b| (&a.item, &a.skill).cmp(&(&b.item, &b.skill)));
-        SkillsCommit { evaluated_through, evidence: self.evidence.clone(), estimates, items }
+        SkillsCommit { evaluated_through, evidence: std::mem::take(&mut self.evidence), estimates, items }
     }
 }
 

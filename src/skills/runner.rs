@@ -1,9 +1,11 @@
 //! The skills runner: follows the store's statements in `stored` order from the last skills
 //! commit, folds each into the skills map, and writes evidence, estimates, items and the new
 //! position in one commit per batch; only then does the in-memory map change. It wakes on
-//! commits and works on its own task, so ingestion never waits for it. When the framework
-//! changes it starts over (reset, then every statement again), which keeps the map exactly
-//! what a rebuild from the same statements gives.
+//! commits and works on its own task, so ingestion never waits for it. While statements
+//! arrive faster than `BUSY_RATE` it stays out of their way (up to `MAX_DEFER` behind), then
+//! catches up: on two cores, inferring during a burst would take half of ingest's
+//! throughput. When the framework changes it starts over (reset, then every statement
+//! again), which keeps the map exactly what a rebuild from the same statements gives.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,6 +23,43 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How often the framework files are checked for changes.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// Ingest counts as a burst above this many statements a second...
+const BUSY_RATE: f64 = 2_000.0;
+/// ...measured over this window.
+const BUSY_WINDOW: Duration = Duration::from_millis(500);
+/// The longest inference waits for a burst to end before working through it anyway.
+const MAX_DEFER: Duration = Duration::from_secs(30);
+
+/// Whether statements are arriving in a burst, from the count of statements stored.
+struct Load {
+    stored: prometheus::IntCounter,
+    sample: (tokio::time::Instant, u64),
+    busy: bool,
+    busy_since: Option<tokio::time::Instant>,
+}
+
+impl Load {
+    fn new(stored: prometheus::IntCounter) -> Self {
+        let count = stored.get();
+        Self { stored, sample: (tokio::time::Instant::now(), count), busy: false, busy_since: None }
+    }
+
+    /// True while inference should wait: a burst is on and has not lasted `MAX_DEFER`.
+    fn should_wait(&mut self) -> bool {
+        let (at, count) = self.sample;
+        if at.elapsed() >= BUSY_WINDOW {
+            let now = (tokio::time::Instant::now(), self.stored.get());
+            let rate = (now.1 - count) as f64 / at.elapsed().as_secs_f64();
+            self.busy = rate > BUSY_RATE;
+            self.sample = now;
+        }
+        if !self.busy {
+            self.busy_since = None;
+            return false;
+        }
+        self.busy_since.get_or_insert_with(tokio::time::Instant::now).elapsed() < MAX_DEFER
+    }
+}
 
 pub struct SkillsRunner {
     store: Arc<dyn Store>,
@@ -29,6 +68,8 @@ pub struct SkillsRunner {
     batch_size: usize,
     /// The position reached: statements stored up to here are in the map.
     reached: watch::Sender<Micros>,
+    /// Statements stored so far, when inference defers to bursts of ingest.
+    stored: Option<prometheus::IntCounter>,
 }
 
 impl SkillsRunner {
@@ -38,7 +79,13 @@ impl SkillsRunner {
         map: Arc<RwLock<SkillMap>>,
         batch_size: usize,
     ) -> Self {
-        Self { store, catalog, map, batch_size: batch_size.max(1), reached: watch::channel(0).0 }
+        Self { store, catalog, map, batch_size: batch_size.max(1), reached: watch::channel(0).0, stored: None }
+    }
+
+    /// Counts the statements stored, so inference can stay out of the way of bursts.
+    pub fn deferring_to(mut self, stored: prometheus::IntCounter) -> Self {
+        self.stored = Some(stored);
+        self
     }
 
     /// Follows the position reached (for tests and the rebuild's progress).
@@ -88,6 +135,7 @@ impl SkillsRunner {
         .await?;
         // Before the commit: a crash in between records the teams again, which changes nothing.
         super::teams::record(&*self.store, named, last).await?;
+        let mut scratch = scratch;
         self.store.commit_skills(scratch.commit(last)).await?;
         self.map.write().expect("skills map lock").apply(scratch);
         self.reached.send_replace(last);
@@ -108,7 +156,14 @@ impl SkillsRunner {
         self.reached.send_replace(cursor);
         let mut framework_version = self.catalog.version();
         let mut last_reload = tokio::time::Instant::now();
+        let mut load = self.stored.clone().map(Load::new);
         while !*shutdown.borrow() {
+            if load.as_mut().is_some_and(Load::should_wait) {
+                if wait(&mut shutdown, BUSY_WINDOW).await {
+                    return;
+                }
+                continue;
+            }
             if last_reload.elapsed() >= RELOAD_INTERVAL {
                 last_reload = tokio::time::Instant::now();
                 let catalog = self.catalog.clone();
@@ -155,5 +210,29 @@ async fn wait(shutdown: &mut watch::Receiver<bool>, delay: Duration) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(delay) => *shutdown.borrow(),
         _ = shutdown.changed() => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn inference_waits_during_a_burst_for_at_most_max_defer_and_not_when_quiet() {
+        let stored = prometheus::IntCounter::new("stored", "statements stored").unwrap();
+        let mut load = Load::new(stored.clone());
+        assert!(!load.should_wait(), "no burst yet");
+
+        let mut waited = Duration::ZERO;
+        while waited < MAX_DEFER + BUSY_WINDOW * 4 {
+            stored.inc_by(5_000);
+            tokio::time::advance(BUSY_WINDOW).await;
+            waited += BUSY_WINDOW;
+            let should = load.should_wait();
+            assert_eq!(should, waited <= MAX_DEFER, "after {waited:?} of a 10,000/s burst");
+        }
+        stored.inc_by(100);
+        tokio::time::advance(BUSY_WINDOW).await;
+        assert!(!load.should_wait(), "200/s is not a burst");
     }
 }
