@@ -104,14 +104,16 @@ fn colour(level: f64) -> (String, &'static str) {
     let share = (level / MAX_LEVEL).clamp(0.0, 1.0);
     let mix = |light: f64, dark: f64| (light + (dark - light) * share).round() as u8;
     let fill = format!("#{:02x}{:02x}{:02x}", mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0));
-    (fill, if share > 0.55 { "#fff" } else { "#111" })
+    // Past this share white text has the better contrast (4.5:1 and more either way).
+    (fill, if share > 0.68 { "#fff" } else { "#111" })
 }
 
 fn heat_map(framework: &Framework, teams: &[TeamSection], columns: &[String]) -> Markup {
-    let width = ROW_LABEL + CELL * columns.len() as f64 + 10.0;
+    // Room on the right for the last column's slanted label.
+    let width = ROW_LABEL + CELL * columns.len() as f64 + COLUMN_LABEL * 0.6;
     let height = COLUMN_LABEL + CELL * teams.len() as f64 + 10.0;
     html! {
-        svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {width} {height}")) role="img"
+        svg xmlns="http://www.w3.org/2000/svg" width=(width) height=(height) viewBox=(format!("0 0 {width} {height}")) role="img"
             aria-label="Mean level per team and skill" {
             @for (c, skill) in columns.iter().enumerate() {
                 @let x = ROW_LABEL + CELL * (c as f64 + 0.5);
