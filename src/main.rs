@@ -1,11 +1,13 @@
 use clap::Parser;
 use fluency::cli::{run, Cli};
+use fluency::rules::memory::CountingAllocator;
 use tracing_subscriber::EnvFilter;
 
-// Returns freed memory to the system promptly; glibc's per-thread arenas held on to
-// hundreds of megabytes under sustained ingest.
+// mimalloc returns freed memory to the system promptly (glibc's per-thread arenas held on
+// to hundreds of megabytes under sustained ingest); the counting wrapper lets each rule run
+// be held to `rules.sandbox.max_memory_bytes`.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: CountingAllocator<mimalloc::MiMalloc> = CountingAllocator(mimalloc::MiMalloc);
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -9,8 +9,10 @@ pub mod dry_run;
 mod error;
 pub mod file;
 mod functions;
+mod guard;
 pub mod host;
 pub mod intent;
+pub mod memory;
 pub mod runtime;
 pub mod sandbox;
 pub mod schedule;
@@ -20,6 +22,7 @@ pub mod trigger;
 #[cfg(test)]
 mod tests;
 
+pub use context::time_left;
 pub use error::{RuleError, RuleErrorKind};
 pub use file::RuleFile;
 pub use host::{HistoryQuery, HistorySummary, HostError, MemoryHost, RuleHost, StateChange};

@@ -18,8 +18,10 @@ use uuid::Uuid;
 use super::context::{self, Evaluation};
 use super::error::{RuleError, RuleErrorKind};
 use super::file::RuleFile;
+use super::guard::deep_size;
 use super::host::{RuleHost, StateChange};
 use super::intent::IntentRecord;
+use super::memory::RunBudget;
 use super::sandbox::{build_engine, SandboxSettings};
 use super::schedule::{scheduled_trigger_id, Schedule};
 use super::statement;
@@ -35,6 +37,9 @@ pub const STATEMENT_VARIABLE: &str = "statement";
 pub struct RulesSettings {
     /// Consecutive failed runs (host failures aside) after which a rule is disabled.
     pub max_consecutive_failures: u32,
+    /// Consecutive host failures (history, state or impact unavailable) after which a rule
+    /// is disabled: a rule whose every run fails on the host only costs the LRS.
+    pub max_consecutive_host_failures: u32,
     /// Longest chain of rule-emitted statements: a statement this many emissions deep
     /// triggers no rule, so rules reacting to each other's statements cannot loop forever.
     pub max_emission_depth: u64,
@@ -43,7 +48,29 @@ pub struct RulesSettings {
 
 impl Default for RulesSettings {
     fn default() -> Self {
-        Self { max_consecutive_failures: 5, max_emission_depth: 3, sandbox: SandboxSettings::default() }
+        Self {
+            max_consecutive_failures: 5,
+            max_consecutive_host_failures: 20,
+            max_emission_depth: 3,
+            sandbox: SandboxSettings::default(),
+        }
+    }
+}
+
+impl RulesSettings {
+    /// Refuses 0 and nonsensical values, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        let limits = [
+            ("max_consecutive_failures", u64::from(self.max_consecutive_failures), 1, 1_000_000),
+            ("max_consecutive_host_failures", u64::from(self.max_consecutive_host_failures), 1, 1_000_000),
+            ("max_emission_depth", self.max_emission_depth, 1, 100),
+        ];
+        for (name, value, min, max) in limits {
+            if value < min || value > max {
+                return Err(format!("rules.{name}: {value} is refused; it must be from {min} to {max}"));
+            }
+        }
+        self.sandbox.check()
     }
 }
 
@@ -84,6 +111,8 @@ pub struct RuleHealth {
     pub runs: u64,
     pub failures: u64,
     pub consecutive_failures: u32,
+    /// Host failures in a row (they do not count in `consecutive_failures`).
+    pub consecutive_host_failures: u32,
     pub last_error: Option<RuleError>,
     /// Set after too many consecutive failures; the rule no longer runs.
     pub disabled: bool,
@@ -91,17 +120,23 @@ pub struct RuleHealth {
 
 impl RuleHealth {
     /// Counts a run; true when this failure disables the rule.
-    fn record(&mut self, result: &Result<Evaluated, RuleError>, max_consecutive_failures: u32) -> bool {
+    fn record(&mut self, result: &Result<Evaluated, RuleError>, settings: &RulesSettings) -> bool {
         self.runs += 1;
         match result {
-            Ok(_) => self.consecutive_failures = 0,
+            Ok(_) => {
+                self.consecutive_failures = 0;
+                self.consecutive_host_failures = 0;
+            }
             Err(error) => {
                 self.failures += 1;
-                if error.kind != RuleErrorKind::Host {
-                    self.consecutive_failures += 1;
+                match error.kind {
+                    RuleErrorKind::Host => self.consecutive_host_failures += 1,
+                    _ => self.consecutive_failures += 1,
                 }
                 self.last_error = Some(error.clone());
-                if !self.disabled && self.consecutive_failures >= max_consecutive_failures {
+                let too_many = self.consecutive_failures >= settings.max_consecutive_failures
+                    || self.consecutive_host_failures >= settings.max_consecutive_host_failures;
+                if !self.disabled && too_many {
                     self.disabled = true;
                     return true;
                 }
@@ -171,7 +206,7 @@ impl RuleSet {
     /// Compiles `files`. A file that does not compile, or repeats an earlier rule's name, is
     /// refused (see `refused`); the others make the set. Only invalid settings fail.
     pub fn build(settings: RulesSettings, files: Vec<RuleFile>) -> Result<Self, String> {
-        settings.sandbox.check()?;
+        settings.check()?;
         let engine = build_engine(&settings.sandbox);
         let mut rules: Vec<CompiledRule> = Vec::new();
         let mut refused = Vec::new();
@@ -357,8 +392,7 @@ impl RuleSet {
         };
         let elapsed = started.elapsed();
         let result = result.map_err(|error| error.in_file(&rule.file));
-        let disabled =
-            self.health[position].lock().expect("health lock").record(&result, self.settings.max_consecutive_failures);
+        let disabled = self.health[position].lock().expect("health lock").record(&result, &self.settings);
         if let Err(error) = &result {
             tracing::warn!(rule = %rule.name, trigger = %trigger.id, kind = error.kind.as_str(), error = %error, "rule failed");
         }
@@ -387,12 +421,16 @@ impl RuleSet {
             host: host.clone(),
             max_intents: sandbox.max_intents,
             max_intent_bytes: sandbox.max_intent_bytes,
+            max_state_value_bytes: sandbox.max_state_value_bytes,
+            max_memory_bytes: sandbox.max_memory_bytes,
+            impact_left: Duration::from_millis(sandbox.max_impact_ms),
             intents: Vec::new(),
             state_changes: Vec::new(),
             state_overlay: Default::default(),
             log: Vec::new(),
             host_error: None,
         };
+        let budget = RunBudget::start(sandbox.max_memory_bytes);
         let entered = context::enter(evaluation, started + sandbox.deadline());
         let mut scope = Scope::new();
         scope.push_constant(STATEMENT_VARIABLE, statement);
@@ -404,12 +442,20 @@ impl RuleSet {
             let error = RuleError::new(RuleErrorKind::Runtime, "the rule engine panicked while running this rule");
             return (Err(error), Vec::new());
         };
+        // A limit tripped by the last step has no next step to stop at: it fails the run here.
+        let over_memory = budget.used() > sandbox.max_memory_bytes;
+        let tripped = context::take_tripped().or_else(|| {
+            over_memory.then(|| format!("the run held more than max_memory_bytes ({} bytes)", sandbox.max_memory_bytes))
+        });
         let evaluation = entered.finish();
         let result = match result {
-            Err(error) => match evaluation.host_error {
-                Some(message) => Err(RuleError::new(RuleErrorKind::Host, message)),
-                None => Err(RuleError::from_eval(&error)),
-            },
+            Err(error) => Err(RuleError::from_eval(&error, tripped, evaluation.host_error.as_deref())),
+            Ok(_) if tripped.is_some() => Err(RuleError::new(RuleErrorKind::Limit, tripped.unwrap_or_default())),
+            // Measured before it is copied: shared strings may make it far larger as JSON.
+            Ok(returned) if deep_size(&returned, sandbox.max_string_size).is_none() => {
+                let message = format!("the returned value exceeds max_string_size ({} bytes)", sandbox.max_string_size);
+                Err(RuleError::new(RuleErrorKind::Limit, message))
+            }
             Ok(returned) => {
                 let returned =
                     rhai::serde::from_dynamic(&returned).unwrap_or_else(|_| Value::from(returned.to_string()));

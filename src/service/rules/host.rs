@@ -9,10 +9,13 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
-use crate::rules::{HistoryQuery, HistorySummary, HostError, RuleHost, StateChange};
+use crate::rules::{time_left, HistoryQuery, HistorySummary, HostError, RuleHost, StateChange};
 use crate::service::impact::{run_impact, ImpactRequest};
 use crate::storage::{HistoryFilter, StateWrite, Store};
 use crate::xapi::time::Micros;
+
+/// How long a host call made outside a rule run may take.
+const UNBOUNDED_HOST_CALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Uncommitted state by (rule, key): the value (`None`: removed) and its expiry.
 type Pending = HashMap<(String, String), (Option<Value>, Option<Micros>)>;
@@ -42,6 +45,17 @@ fn host_error(error: impl std::fmt::Display) -> HostError {
     HostError(format!("the store failed: {error}"))
 }
 
+impl StoreHost {
+    /// Waits for `work` no longer than the calling run has left before its deadline (a
+    /// run's time includes its host calls); the run then fails with kind `timeout`.
+    fn bounded<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, HostError> {
+        let left = time_left().unwrap_or(UNBOUNDED_HOST_CALL);
+        self.runtime
+            .block_on(tokio::time::timeout(left, work))
+            .map_err(|_| HostError("the host call was cut off at the run's deadline".into()))
+    }
+}
+
 impl RuleHost for StoreHost {
     fn history(&self, query: &HistoryQuery) -> Result<HistorySummary, HostError> {
         let filter = HistoryFilter {
@@ -51,7 +65,7 @@ impl RuleHost for StoreHost {
             since: query.since,
             until: query.until,
         };
-        let count = self.runtime.block_on(self.store.history(&filter)).map_err(host_error)?;
+        let count = self.bounded(self.store.history(&filter))?.map_err(host_error)?;
         Ok(HistorySummary { count: count.count, average_score: count.average_score })
     }
 
@@ -62,15 +76,14 @@ impl RuleHost for StoreHost {
             return Ok(value.clone().filter(|_| live));
         }
         drop(pending);
-        self.runtime.block_on(self.store.rule_state(rule, key, now)).map_err(host_error)
+        self.bounded(self.store.rule_state(rule, key, now))?.map_err(host_error)
     }
 
     fn impact(&self, request: &Value) -> Result<Value, HostError> {
         let request: ImpactRequest = serde_json::from_value(request.clone())
             .map_err(|e| HostError(format!("impact: not an impact request: {e}")))?;
         let answer = self
-            .runtime
-            .block_on(run_impact(&*self.store, &request))
+            .bounded(run_impact(&*self.store, &request))?
             .map_err(|e| HostError(format!("impact: {}", e.message)))?;
         // The trend series is for charts; scripts get the figures.
         Ok(json!({
