@@ -16,5 +16,11 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    actix_web::rt::System::new().block_on(run(cli, settings))
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(run(cli, settings));
+    // Not dropped: dropping the runtime waits for every blocking thread, and one may still
+    // be running a rule (`Application::run_until_stopped` gave it its grace). Returning
+    // from `main` ends the process, that thread included.
+    std::mem::forget(system);
+    result
 }

@@ -1,4 +1,5 @@
-//! Runs the real `fluency` binary: what was acknowledged survives a SIGKILL.
+//! Runs the real `fluency` binary: what was acknowledged survives a SIGKILL, and SIGTERM
+//! stops the server within its grace whatever a rule is doing.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -100,4 +101,40 @@ async fn acknowledged_statements_survive_a_kill_and_restart() {
         assert_eq!(body["id"], id.as_str());
     }
     assert_eq!(acknowledged.len(), 40);
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_within_its_grace_while_a_rule_is_still_running() {
+    // Arrange: a rule that spins for a minute (its deadline), and a statement it runs on.
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data_dir.path().join("rules")).unwrap();
+    std::fs::write(data_dir.path().join("rules/spin.rhai"), "//! name = \"spin\"\nloop { }\n").unwrap();
+    let config = data_dir.path().join("fluency.toml");
+    std::fs::write(&config, "[rules.sandbox]\ndeadline_ms = 60000\nmax_operations = 100000000000\n").unwrap();
+    let mut server = start_with_config(data_dir.path(), Some(&config));
+    let posted = reqwest::Client::new()
+        .post(format!("{}/statements", server.base))
+        .header("Authorization", basic(ADMIN_KEY, ADMIN_SECRET))
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(&statement("http://adlnet.gov/expapi/verbs/attempted"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    // The runner takes the statement up within milliseconds; no event tells that a run began.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // Act
+    let started = std::time::Instant::now();
+    let signalled = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let mut exited = None;
+    while exited.is_none() && started.elapsed() < std::time::Duration::from_secs(20) {
+        exited = server.child.try_wait().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Assert: the background grace is 3 s; the rule would have run for 60.
+    assert!(exited.is_some(), "still running {:?} after SIGTERM", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "took {:?}", started.elapsed());
 }
