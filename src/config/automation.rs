@@ -21,6 +21,7 @@ pub struct RulesConfig {
     pub max_consecutive_failures: u32,
     pub max_consecutive_host_failures: u32,
     pub max_emission_depth: u64,
+    pub max_emitted_per_trigger: u64,
     pub sandbox: SandboxSettings,
 }
 
@@ -35,6 +36,7 @@ impl Default for RulesConfig {
             max_consecutive_failures: engine.max_consecutive_failures,
             max_consecutive_host_failures: engine.max_consecutive_host_failures,
             max_emission_depth: engine.max_emission_depth,
+            max_emitted_per_trigger: engine.max_emitted_per_trigger,
             sandbox: engine.sandbox,
         }
     }
@@ -47,6 +49,7 @@ impl RulesConfig {
             max_consecutive_failures: self.max_consecutive_failures,
             max_consecutive_host_failures: self.max_consecutive_host_failures,
             max_emission_depth: self.max_emission_depth,
+            max_emitted_per_trigger: self.max_emitted_per_trigger,
             sandbox: self.sandbox.clone(),
         }
     }

@@ -48,6 +48,10 @@ pub(crate) struct Evaluation {
     pub max_memory_bytes: usize,
     /// Time the run's `impact` calls may still take.
     pub impact_left: std::time::Duration,
+    /// Statements the run may still emit (what the trigger's chain has left).
+    pub emit_left: u64,
+    /// `max_emitted_per_trigger`, for the message.
+    pub max_emitted: u64,
     pub intents: Vec<IntentRecord>,
     /// State changes in the order made, committed only if the run succeeds.
     pub state_changes: Vec<StateChange>,

@@ -93,6 +93,13 @@ fn register_intents(engine: &mut Engine) {
         engine,
         |ctx: NativeCallContext, statement: Map| -> RhaiResult<ImmutableString> {
             let statement = intent_json(&ctx, Dynamic::from_map(statement))?;
+            let (left, most) = current(&ctx, |e| (e.emit_left, e.max_emitted))?;
+            if left == 0 {
+                let what = format!(
+                    "Statements emitted in reaction to one learner statement (max_emitted_per_trigger = {most})"
+                );
+                return Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into());
+            }
             let mut id = None;
             record(&ctx, |e, key| {
                 let intent =
@@ -102,6 +109,7 @@ fn register_intents(engine: &mut Engine) {
                 }
                 Ok(intent)
             })?;
+            current(&ctx, |e| e.emit_left -= 1)?;
             Ok(id.unwrap_or_default())
         },
     );

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, Scope, AST};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -19,60 +19,20 @@ use super::context::{self, Evaluation};
 use super::error::{RuleError, RuleErrorKind};
 use super::file::RuleFile;
 use super::guard::deep_size;
+use super::health::RuleHealth;
 use super::host::{RuleHost, StateChange};
 use super::intent::IntentRecord;
+use super::lineage::{emitted_by, Lineage};
 use super::memory::RunBudget;
-use super::sandbox::{build_engine, SandboxSettings};
+use super::sandbox::build_engine;
 use super::schedule::{scheduled_trigger_id, Schedule};
+use super::settings::RulesSettings;
 use super::statement;
 use super::trigger::{Trigger, TriggerIndex};
 use crate::xapi::time::{now_micros, Micros};
 
 /// The name under which a script sees the statement (a read-only copy).
 pub const STATEMENT_VARIABLE: &str = "statement";
-
-/// The `[rules]` settings.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct RulesSettings {
-    /// Consecutive failed runs (host failures aside) after which a rule is disabled.
-    pub max_consecutive_failures: u32,
-    /// Consecutive host failures (history, state or impact unavailable) after which a rule
-    /// is disabled: a rule whose every run fails on the host only costs the LRS.
-    pub max_consecutive_host_failures: u32,
-    /// Longest chain of rule-emitted statements: a statement this many emissions deep
-    /// triggers no rule, so rules reacting to each other's statements cannot loop forever.
-    pub max_emission_depth: u64,
-    pub sandbox: SandboxSettings,
-}
-
-impl Default for RulesSettings {
-    fn default() -> Self {
-        Self {
-            max_consecutive_failures: 5,
-            max_consecutive_host_failures: 20,
-            max_emission_depth: 3,
-            sandbox: SandboxSettings::default(),
-        }
-    }
-}
-
-impl RulesSettings {
-    /// Refuses 0 and nonsensical values, naming the key.
-    pub fn check(&self) -> Result<(), String> {
-        let limits = [
-            ("max_consecutive_failures", u64::from(self.max_consecutive_failures), 1, 1_000_000),
-            ("max_consecutive_host_failures", u64::from(self.max_consecutive_host_failures), 1, 1_000_000),
-            ("max_emission_depth", self.max_emission_depth, 1, 100),
-        ];
-        for (name, value, min, max) in limits {
-            if value < min || value > max {
-                return Err(format!("rules.{name}: {value} is refused; it must be from {min} to {max}"));
-            }
-        }
-        self.sandbox.check()
-    }
-}
 
 /// A statement rules run on: its id, the time rules see as "now" (its `stored`), its JSON.
 #[derive(Clone, Copy, Debug)]
@@ -103,47 +63,6 @@ pub struct CompiledRule {
     /// Set for rules that run on a schedule; they never run on statements.
     pub schedule: Option<Schedule>,
     ast: Arc<AST>,
-}
-
-/// A rule's record of runs and failures.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RuleHealth {
-    pub runs: u64,
-    pub failures: u64,
-    pub consecutive_failures: u32,
-    /// Host failures in a row (they do not count in `consecutive_failures`).
-    pub consecutive_host_failures: u32,
-    pub last_error: Option<RuleError>,
-    /// Set after too many consecutive failures; the rule no longer runs.
-    pub disabled: bool,
-}
-
-impl RuleHealth {
-    /// Counts a run; true when this failure disables the rule.
-    fn record(&mut self, result: &Result<Evaluated, RuleError>, settings: &RulesSettings) -> bool {
-        self.runs += 1;
-        match result {
-            Ok(_) => {
-                self.consecutive_failures = 0;
-                self.consecutive_host_failures = 0;
-            }
-            Err(error) => {
-                self.failures += 1;
-                match error.kind {
-                    RuleErrorKind::Host => self.consecutive_host_failures += 1,
-                    _ => self.consecutive_failures += 1,
-                }
-                self.last_error = Some(error.clone());
-                let too_many = self.consecutive_failures >= settings.max_consecutive_failures
-                    || self.consecutive_host_failures >= settings.max_consecutive_host_failures;
-                if !self.disabled && too_many {
-                    self.disabled = true;
-                    return true;
-                }
-            }
-        }
-        false
-    }
 }
 
 /// What a successful run produced.
@@ -288,6 +207,8 @@ impl RuleSet {
             return Vec::new();
         }
         let emission = statement::emission(trigger.statement);
+        let lineage = Lineage::of(trigger.statement, self.settings.max_emitted_per_trigger);
+        let mut emit_left = lineage.budget;
         let actor = OnceCell::new();
         let mut converted: Option<Result<Dynamic, RuleError>> = None;
         let mut outcomes = Vec::new();
@@ -295,10 +216,20 @@ impl RuleSet {
             if self.skip_reason(position, trigger.statement, emission, &actor).is_some() {
                 continue;
             }
-            let statement = converted.get_or_insert_with(|| self.script_statement(trigger.statement));
-            let outcome = self.run(position, statement.clone(), trigger, emission.map_or(0, |(_, depth)| depth), host);
+            // A rule whose emissions led, through other rules, to this statement: reported
+            // as its failure (it counts towards disabling) instead of going round again.
+            let statement = match lineage.cycle(&self.rules[position].name) {
+                Some(cycle) => {
+                    let message = format!("emission cycle {cycle}: the rule does not run on what its emissions led to");
+                    Err(RuleError::new(RuleErrorKind::Limit, message))
+                }
+                None => converted.get_or_insert_with(|| self.script_statement(trigger.statement)).clone(),
+            };
+            let outcome = self.run(position, statement, trigger, &lineage, emit_left, host);
+            emit_left = emit_left.saturating_sub(emitted_by(&outcome));
             outcomes.push(outcome);
         }
+        lineage.mark(&mut outcomes);
         outcomes
     }
 
@@ -349,7 +280,11 @@ impl RuleSet {
         }
         let id = scheduled_trigger_id(&compiled.name, &compiled.version, at);
         let trigger = TriggerStatement { id, time: at, statement: &Value::Null };
-        Some(self.run(position, Ok(Dynamic::UNIT), &trigger, 0, host))
+        let lineage = Lineage::of(&Value::Null, self.settings.max_emitted_per_trigger);
+        let mut outcome = [self.run(position, Ok(Dynamic::UNIT), &trigger, &lineage, lineage.budget, host)];
+        lineage.mark(&mut outcome);
+        let [outcome] = outcome;
+        Some(outcome)
     }
 
     fn skip_reason(
@@ -381,13 +316,17 @@ impl RuleSet {
         position: usize,
         statement: Result<Dynamic, RuleError>,
         trigger: &TriggerStatement<'_>,
-        trigger_depth: u64,
+        lineage: &Lineage,
+        emit_left: u64,
         host: &Arc<dyn RuleHost>,
     ) -> RuleOutcome {
         let rule = &self.rules[position];
         let started = Instant::now();
         let (result, log) = match statement {
-            Ok(statement) => self.run_script(rule, statement, trigger, trigger_depth, host, started),
+            Ok(statement) => {
+                let (evaluation, deadline) = self.evaluation(rule, trigger, lineage.depth, emit_left, host, started);
+                self.run_script(rule, statement, evaluation, deadline, host)
+            }
             Err(error) => (Err(error), Vec::new()),
         };
         let elapsed = started.elapsed();
@@ -402,15 +341,16 @@ impl RuleSet {
         RuleOutcome { rule: rule.name.clone(), trigger: trigger.id, elapsed, log, result }
     }
 
-    fn run_script(
+    /// The evaluation a run starts with, and its deadline.
+    fn evaluation(
         &self,
         rule: &CompiledRule,
-        statement: Dynamic,
         trigger: &TriggerStatement<'_>,
         trigger_depth: u64,
+        emit_left: u64,
         host: &Arc<dyn RuleHost>,
         started: Instant,
-    ) -> (Result<Evaluated, RuleError>, Vec<String>) {
+    ) -> (Evaluation, Instant) {
         let sandbox = &self.settings.sandbox;
         let evaluation = Evaluation {
             rule: rule.name.clone(),
@@ -424,14 +364,28 @@ impl RuleSet {
             max_state_value_bytes: sandbox.max_state_value_bytes,
             max_memory_bytes: sandbox.max_memory_bytes,
             impact_left: Duration::from_millis(sandbox.max_impact_ms),
+            emit_left,
+            max_emitted: self.settings.max_emitted_per_trigger,
             intents: Vec::new(),
             state_changes: Vec::new(),
             state_overlay: Default::default(),
             log: Vec::new(),
             host_error: None,
         };
+        (evaluation, started + sandbox.deadline())
+    }
+
+    fn run_script(
+        &self,
+        rule: &CompiledRule,
+        statement: Dynamic,
+        evaluation: Evaluation,
+        deadline: Instant,
+        host: &Arc<dyn RuleHost>,
+    ) -> (Result<Evaluated, RuleError>, Vec<String>) {
+        let sandbox = &self.settings.sandbox;
         let budget = RunBudget::start(sandbox.max_memory_bytes);
-        let entered = context::enter(evaluation, started + sandbox.deadline());
+        let entered = context::enter(evaluation, deadline);
         let mut scope = Scope::new();
         scope.push_constant(STATEMENT_VARIABLE, statement);
         // A panic (a bug in the engine or a host) must not take the caller's thread down.
