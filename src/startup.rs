@@ -183,6 +183,7 @@ fn start_rules(
     let runner_settings = RunnerSettings {
         batch_size: settings.rules.batch_size,
         assign_target: settings.delivery.assign_target.clone(),
+        in_flight: Some(settings.data_dir.join("rules-inflight.json")),
     };
     let runner =
         RuleRunner::new(store.clone(), catalog.clone(), metrics.clone(), runner_settings, outbox_ready.clone());

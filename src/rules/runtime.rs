@@ -202,6 +202,18 @@ impl RuleSet {
     /// Runs every enabled rule whose trigger matches. Cheap when none does: the verb index
     /// is consulted before anything is converted for scripts.
     pub fn evaluate(&self, trigger: &TriggerStatement<'_>, host: &Arc<dyn RuleHost>) -> Vec<RuleOutcome> {
+        self.evaluate_guarded(trigger, host, &mut |_| None)
+    }
+
+    /// `evaluate`, with `guard` called with each rule's name just before it runs: it may
+    /// record a durable note first (see `service::rules::poison`), or answer the error the
+    /// run is to end with instead of running.
+    pub fn evaluate_guarded(
+        &self,
+        trigger: &TriggerStatement<'_>,
+        host: &Arc<dyn RuleHost>,
+        guard: &mut dyn FnMut(&str) -> Option<RuleError>,
+    ) -> Vec<RuleOutcome> {
         let mut candidates = self.index.candidates(statement::verb_id(trigger.statement)).peekable();
         if candidates.peek().is_none() {
             return Vec::new();
@@ -218,12 +230,14 @@ impl RuleSet {
             }
             // A rule whose emissions led, through other rules, to this statement: reported
             // as its failure (it counts towards disabling) instead of going round again.
-            let statement = match lineage.cycle(&self.rules[position].name) {
-                Some(cycle) => {
+            let name = &self.rules[position].name;
+            let statement = match (guard(name), lineage.cycle(name)) {
+                (Some(error), _) => Err(error),
+                (None, Some(cycle)) => {
                     let message = format!("emission cycle {cycle}: the rule does not run on what its emissions led to");
                     Err(RuleError::new(RuleErrorKind::Limit, message))
                 }
-                None => converted.get_or_insert_with(|| self.script_statement(trigger.statement)).clone(),
+                (None, None) => converted.get_or_insert_with(|| self.script_statement(trigger.statement)).clone(),
             };
             let outcome = self.run(position, statement, trigger, &lineage, emit_left, host);
             emit_left = emit_left.saturating_sub(emitted_by(&outcome));
