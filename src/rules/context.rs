@@ -44,6 +44,11 @@ pub(crate) struct Evaluation {
     pub max_intent_bytes: usize,
     /// Largest state value, in bytes.
     pub max_state_value_bytes: usize,
+    /// Most state the rule may hold, in bytes.
+    pub max_state_bytes: usize,
+    /// The rule's state before this run plus what the run set, in bytes (read from the
+    /// host at the first `state_set`).
+    pub state_bytes: Option<u64>,
     /// Memory the run may hold, in bytes.
     pub max_memory_bytes: usize,
     /// Time the run's `impact` calls may still take.

@@ -218,8 +218,21 @@ fn set_state(ctx: &NativeCallContext, key: &str, value: Dynamic, ttl_seconds: Op
     check_key(key)?;
     // Measured before it is copied: a map of shared strings may be far larger as JSON.
     let limit = current(ctx, |e| e.max_state_value_bytes)?;
-    if deep_size(&value, limit).is_none() {
+    let Some(size) = deep_size(&value, limit) else {
         let what = format!("State value `{key}` (at most max_state_value_bytes = {limit} bytes)");
+        return Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into());
+    };
+    let held = match current(ctx, |e| e.state_bytes)? {
+        Some(held) => held,
+        None => host_call(ctx, |e| e.host.state_bytes(&e.rule, e.now))?,
+    };
+    let total = held.saturating_add(size as u64);
+    let most = current(ctx, |e| {
+        e.state_bytes = Some(total);
+        e.max_state_bytes
+    })?;
+    if total > most as u64 {
+        let what = format!("The rule's state (at most max_state_bytes = {most} bytes)");
         return Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into());
     }
     let value = to_json(ctx, value)?;

@@ -376,6 +376,8 @@ impl RuleSet {
             max_intents: sandbox.max_intents,
             max_intent_bytes: sandbox.max_intent_bytes,
             max_state_value_bytes: sandbox.max_state_value_bytes,
+            max_state_bytes: sandbox.max_state_bytes,
+            state_bytes: None,
             max_memory_bytes: sandbox.max_memory_bytes,
             impact_left: Duration::from_millis(sandbox.max_impact_ms),
             emit_left,

@@ -50,6 +50,8 @@ pub struct SandboxSettings {
     pub max_memory_bytes: usize,
     /// Largest value `state_set` may store (as JSON), in bytes.
     pub max_state_value_bytes: usize,
+    /// Most state one rule may hold in all (its values as JSON), in bytes.
+    pub max_state_bytes: usize,
     /// Time the `impact(...)` calls of one run may take in all, in milliseconds, on top of
     /// `deadline_ms` (an analysis reads much of the store).
     pub max_impact_ms: u64,
@@ -72,6 +74,7 @@ impl Default for SandboxSettings {
             max_intent_bytes: 24 * 1024,
             max_memory_bytes: 32 * 1024 * 1024,
             max_state_value_bytes: 64 * 1024,
+            max_state_bytes: 1024 * 1024,
             max_impact_ms: 2000,
         }
     }
@@ -82,7 +85,7 @@ impl SandboxSettings {
     /// a sandbox must never be) and values too large to protect the server.
     pub fn check(&self) -> Result<(), String> {
         const MIB: usize = 1024 * 1024;
-        let limits: [(&str, usize, usize, usize); 16] = [
+        let limits: [(&str, usize, usize, usize); 17] = [
             ("max_operations", sat(self.max_operations), 1, usize::MAX),
             ("deadline_ms", sat(self.deadline_ms), 1, 60_000),
             ("max_call_levels", self.max_call_levels, 1, 256),
@@ -97,6 +100,7 @@ impl SandboxSettings {
             ("max_intent_bytes", self.max_intent_bytes, 1, 16 * MIB),
             ("max_memory_bytes", self.max_memory_bytes, MIB, 4096 * MIB),
             ("max_state_value_bytes", self.max_state_value_bytes, 1, 16 * MIB),
+            ("max_state_bytes", self.max_state_bytes, self.max_state_value_bytes, 1024 * MIB),
             ("max_impact_ms", sat(self.max_impact_ms), 1, 600_000),
             // A run must be able to hold a few strings of the longest length.
             ("max_memory_bytes", self.max_memory_bytes, 4 * self.max_string_size.min(16 * MIB), usize::MAX),

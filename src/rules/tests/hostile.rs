@@ -223,3 +223,20 @@ fn a_single_host_call_that_ends_past_the_deadline_fails_the_run_as_a_timeout() {
     assert!(outcome.elapsed >= Duration::from_millis(150), "{:?}", outcome.elapsed);
     assert_eq!(outcome.result.unwrap_err().kind, RuleErrorKind::Timeout);
 }
+
+#[test]
+fn a_rule_holds_at_most_max_state_bytes_of_state_across_runs() {
+    let value = r#"let v = "x"; v.pad(60000, "x");"#;
+    let in_one_run = format!("{value} for i in 0..100 {{ state_set(`k${{i}}`, v); }}");
+    let one_key_a_run = format!("{value} state_set(`k${{now_seconds()}}-${{statement.id}}`, v);");
+    let host = memory();
+
+    let outcome = outcome_of(RulesSettings::default(), &in_one_run, host.clone());
+    let set = rule_set(RulesSettings::default(), vec![rule("r", &one_key_a_run)]);
+    let results: Vec<_> = (0..20).map(|id| evaluate(&set, &failed_statement(id), &host).remove(0).result).collect();
+
+    assert_stopped("many keys in one run", &outcome, RuleErrorKind::Limit, "max_state_bytes", Duration::ZERO);
+    let first_refused = results.iter().position(Result::is_err).expect("the state fills up");
+    assert!((15..=17).contains(&first_refused), "1 MiB holds 16 values of 60 KB: refused at run {first_refused}");
+    assert!(results[first_refused].as_ref().unwrap_err().message.contains("max_state_bytes"));
+}

@@ -96,6 +96,14 @@ impl RuleHost for StoreHost {
         }))
     }
 
+    fn state_bytes(&self, rule: &str, now: Micros) -> Result<u64, HostError> {
+        let stored = self.bounded(self.store.rule_state_bytes(rule, now))?.map_err(host_error)?;
+        let pending = self.pending.lock().expect("pending state lock");
+        let uncommitted = pending.1.iter().filter(|write| write.rule == rule);
+        let added: u64 = uncommitted.filter_map(|write| write.value.as_ref()).map(|v| v.to_string().len() as u64).sum();
+        Ok(stored + added)
+    }
+
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError> {
         let mut pending = self.pending.lock().expect("pending state lock");
         for change in changes {
