@@ -3,13 +3,15 @@
 //! result is computed before any size check), and turning an array or map into text
 //! (`to_string`, `to_debug`, `print`, `debug`, `to_json`; interpolation and `+` go through
 //! these), whose result could hold values Rhai's size limits do not see (the curried
-//! values of function pointers and closures, each shared value counted at each place).
+//! values of function pointers and closures, each shared value counted at each place), and
+//! an array's `pad` (many copies in one call).
 //! Each replacement computes the size of its result before building it. Registered by
 //! `sandbox::build_engine`; `deep_size` is also used wherever a value leaves a run.
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map, NativeCallContext};
 
 use super::context;
+use super::sandbox::SandboxSettings;
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -53,7 +55,27 @@ fn measure(value: &Dynamic, limit: usize, total: &mut usize) -> bool {
     *total <= limit
 }
 
-pub(crate) fn register(engine: &mut Engine, max_string_size: usize) {
+/// Elements of arrays and blobs, properties of maps and bytes of strings in `value`, as
+/// Rhai's own size limits count them (curried values not looked into).
+fn rhai_sizes(value: &Dynamic) -> (usize, usize, usize) {
+    let add = |(a, m, s): (usize, usize, usize), (x, y, z): (usize, usize, usize)| (a + x, m + y, s + z);
+    if let Ok(text) = value.as_immutable_string_ref() {
+        (0, 0, text.len())
+    } else if let Ok(array) = value.as_array_ref() {
+        array.iter().map(rhai_sizes).fold((array.len(), 0, 0), add)
+    } else if let Ok(map) = value.as_map_ref() {
+        map.values().map(rhai_sizes).fold((0, map.len(), 0), add)
+    } else if let Ok(blob) = value.as_blob_ref() {
+        (blob.len(), 0, 0)
+    } else {
+        (0, 0, 0)
+    }
+}
+
+pub(crate) fn register(engine: &mut Engine, settings: &SandboxSettings) {
+    let max_string_size = settings.max_string_size;
+    register_pad(engine, settings);
+
     // `sleep` blocks the thread, deaf to the deadline: refused (also through `Fn("sleep")`).
     for_each_arity_of_sleep(engine);
 
@@ -125,6 +147,43 @@ pub(crate) fn register(engine: &mut Engine, max_string_size: usize) {
                 true => Ok(json),
                 false => Err(too_large(&ctx, max_string_size)),
             }
+        },
+    );
+}
+
+/// `array.pad(len, item)` makes `len - array.len()` copies of `item` in one call, past
+/// any check between operations: it is refused when those copies would exceed the run's
+/// memory (each measured in full, curried values included), as well as Rhai's own limits.
+fn register_pad(engine: &mut Engine, settings: &SandboxSettings) {
+    let limits = (settings.max_array_size, settings.max_map_size, settings.max_string_size);
+    let max_memory = settings.max_memory_bytes;
+    FuncRegistration::new("pad").register_into_engine(
+        engine,
+        move |ctx: NativeCallContext, array: &mut Array, len: i64, item: Dynamic| -> RhaiResult<()> {
+            let Ok(len) = usize::try_from(len) else { return Ok(()) };
+            let Some(copies) = len.checked_sub(array.len()).filter(|copies| *copies > 0) else { return Ok(()) };
+            let refuse = |what: String| -> RhaiResult<()> {
+                Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into())
+            };
+            let current =
+                array.iter().map(rhai_sizes).fold((array.len(), 0, 0), |t, x| (t.0 + x.0, t.1 + x.1, t.2 + x.2));
+            let (a, m, s) = rhai_sizes(&item);
+            let grown = |have: usize, each: usize| have.saturating_add(each.saturating_mul(copies));
+            if grown(current.0 + copies, a) > limits.0 {
+                return refuse("Size of array/BLOB".into());
+            }
+            if grown(current.1, m) > limits.1 {
+                return refuse("Size of object map".into());
+            }
+            if grown(current.2, s) > limits.2 {
+                return refuse("Length of string".into());
+            }
+            let each = deep_size(&item, max_memory).unwrap_or(max_memory);
+            if each.saturating_mul(copies) > max_memory {
+                return refuse(format!("Copies made by `pad` (at most max_memory_bytes = {max_memory} bytes)"));
+            }
+            array.resize(len, item);
+            Ok(())
         },
     );
 }

@@ -167,8 +167,8 @@ pub fn build_engine(settings: &SandboxSettings) -> Engine {
     });
 
     // Built-ins that block (`sleep`) or build their result before any size check
-    // (`replace`, containers as text) are replaced by checked versions.
-    guard::register(&mut engine, settings.max_string_size);
+    // (`replace`, containers as text, `pad`) are replaced by checked versions.
+    guard::register(&mut engine, settings);
 
     // Recursion depth of script functions (each level uses native stack).
     engine.set_max_call_levels(settings.max_call_levels);

@@ -107,6 +107,19 @@ fn values_leaving_the_run_are_measured_before_they_are_copied() {
 }
 
 #[test]
+fn pad_refuses_copies_that_would_exceed_the_memory_limit_in_one_call() {
+    // 2000 curried one-byte strings: 18 KB a copy as Rhai holds it, 4096 copies in one call.
+    let script = r#"let f = Fn("f"); for i in 0..2000 { f = f.curry("x"); } let a = []; a.pad(4096, f); a.len()"#;
+
+    let outcome = outcome_of(RulesSettings::default(), script, memory());
+    let fine = outcome_of(RulesSettings::default(), "let a = [1]; a.pad(3, [2]); a", memory());
+
+    // Refused before the copies are made, not after (the memory limit would stop it then).
+    assert_stopped("pad", &outcome, RuleErrorKind::Limit, "Copies made by `pad`", Duration::ZERO);
+    assert_eq!(fine.result.unwrap().returned, json!([1, [2], [2]]));
+}
+
+#[test]
 fn a_run_is_stopped_once_it_holds_more_than_its_memory_limit() {
     // Each `outer[i] = inner` is a deep copy of 4000 values: 64 KB a turn, 256 MB in all.
     let script = "let inner = []; inner.pad(4000, 0); let outer = []; outer.pad(4000, 0);
