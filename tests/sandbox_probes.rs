@@ -39,9 +39,9 @@ const DEADLINE_MS: u64 = 1000;
 const MARGIN: Duration = Duration::from_millis(2000);
 /// Resident memory the process may gain during a probe.
 const RSS_BOUND_MB: u64 = 300;
-/// Slowest `/xapi/about` answer tolerated during a probe (p99), on a debug build sharing
-/// two cores with other work; release builds answer in well under a millisecond.
-const ABOUT_P99: Duration = Duration::from_millis(250);
+/// Slowest `/xapi/about` answer tolerated during a probe (p99). Measured on a debug build
+/// sharing two cores with other work: 0.3 to 6 ms.
+const ABOUT_P99: Duration = Duration::from_millis(50);
 
 /// 128 KB curried 2000 times into a function pointer: Rhai's size limits do not see
 /// curried values, so this passes them all, and is 256 MB once copied out.
@@ -128,6 +128,8 @@ async fn probe(app: &Arc<TestApp>, name: &str, script: &str, allowed: Duration) 
     let p99 = about[(about.len() * 99 / 100).min(about.len() - 1)];
     assert!(p99 < ABOUT_P99, "{name}: /xapi/about p99 {p99:?} over {} answers", about.len());
     let grown_mb = seen.peak_rss_kb.saturating_sub(baseline) / 1024;
+    // The figures, for `cargo test --test sandbox_probes -- --nocapture`.
+    eprintln!("probe {name}: ended in {took:?}; about p99 {p99:?} over {} answers; RSS +{grown_mb} MB", about.len());
     assert!(grown_mb < RSS_BOUND_MB, "{name}: resident memory grew by {grown_mb} MB");
     run["error"].clone()
 }
@@ -215,7 +217,8 @@ async fn time_in_host_calls_is_charged_and_a_limit_after_a_caught_host_error_sta
 
     let impact_loop = format!("loop {{ try {{ impact({request}); }} catch {{ }} }}");
     let looped = probe(&app, "impact-loop", &impact_loop, deadline() + impact_allowance).await;
-    let caught = probe(&app, "caught", "try { impact(#{}); } catch { } loop { }", deadline()).await;
+    let caught_script = "try { impact(#{}); } catch { } loop { }";
+    let caught = probe(&app, "caught", caught_script, deadline() + impact_allowance).await;
 
     assert_eq!(looped["kind"], "limit", "a loop of impact() is stopped by a limit: {looped}");
     assert_failure("caught host error", &caught, "limit", "operations");
