@@ -102,9 +102,7 @@ impl RuleRunner {
                         through: careful.map_or(through, |p| p.through),
                         ..Default::default()
                     };
-                    self.in_flight.note(&note);
-                    let careful = careful.map(|previous| (note, previous.clone()));
-                    let commit = self.evaluate(batch, careful).await;
+                    let commit = self.evaluate(batch, note, careful.cloned()).await;
                     if !commit_until_landed(&*self.store, commit, &mut shutdown, &self.outbox_ready).await {
                         return;
                     }
@@ -128,10 +126,10 @@ impl RuleRunner {
         }
     }
 
-    /// Runs the rules on a blocking thread (scripts are CPU work with a deadline). With
-    /// `careful` (the batch's note and the one the last process left), the batch is one
-    /// statement and each rule's run is noted before it starts (see `poison`).
-    async fn evaluate(&self, batch: Vec<StoredStatement>, careful: Option<(InFlight, InFlight)>) -> RulesCommit {
+    /// Runs the rules on a blocking thread (scripts are CPU work with a deadline), after
+    /// noting the batch (`note`, see `poison`). With `careful` (the note the last process
+    /// left), the batch is one statement and each rule's run is noted before it starts.
+    async fn evaluate(&self, batch: Vec<StoredStatement>, note: InFlight, careful: Option<InFlight>) -> RulesCommit {
         let in_flight = self.in_flight.clone();
         let rules = self.catalog.current();
         let host = self.host.clone();
@@ -139,12 +137,12 @@ impl RuleRunner {
         let assign_target = self.settings.assign_target.clone();
         let through = batch.last().map_or(0, |s| s.stored);
         let evaluated = tokio::task::spawn_blocking(move || {
+            in_flight.note(&note);
             let mut commit = RulesCommit { evaluated_through: Some(through), ..Default::default() };
             let dyn_host: Arc<dyn RuleHost> = host.clone();
             for statement in &batch {
-                let mut guard = careful
-                    .as_ref()
-                    .map(|(note, previous)| CarefulRun::new(&in_flight, note, statement.id, Some(previous)));
+                let mut guard =
+                    careful.as_ref().map(|previous| CarefulRun::new(&in_flight, &note, statement.id, Some(previous)));
                 let mut guard = |rule: &str| guard.as_mut().and_then(|careful| careful.guard(rule));
                 for outcome in evaluate_statement(&rules, &dyn_host, statement, &mut guard) {
                     observe(&metrics, &outcome);
