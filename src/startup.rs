@@ -122,6 +122,11 @@ impl Application {
         self.port
     }
 
+    /// A handle that stops the HTTP server (as SIGTERM does), e.g. to restart in tests.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The statement service, e.g. to subscribe to stored statements.
     pub fn statements(&self) -> Arc<StatementService> {
         self.statements.clone()

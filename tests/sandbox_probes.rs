@@ -3,7 +3,8 @@
 //! probe posts the statement that triggers its rule while a load task keeps posting
 //! statements and asking `/xapi/about`, and asserts that the run ends as a recorded,
 //! correctly classified rule failure within its deadline plus a margin, that every request
-//! of the load succeeded, and that the process's resident memory stayed under a bound.
+//! of the load succeeded, that the process's resident memory stayed under a bound, and
+//! that a restart afterwards is clean.
 //!
 //! The probes run one at a time (they share the process whose memory they measure). This
 //! binary counts allocations like `fluency serve`, so `max_memory_bytes` holds here too.
@@ -134,6 +135,33 @@ async fn probe(app: &Arc<TestApp>, name: &str, script: &str, allowed: Duration) 
     run["error"].clone()
 }
 
+/// Restarts the server on the same data directory: it starts, answers, and runs none of
+/// the probed rules again on what it evaluated before.
+async fn assert_restart_is_clean(app: Arc<TestApp>, rules: &[&str]) {
+    let app = Arc::try_unwrap(app).ok().expect("the load has ended");
+    let mut before = Vec::new();
+    for rule in rules {
+        before.push(recent_runs(&app, rule).await);
+    }
+
+    let app = app.restart().await;
+
+    assert_eq!(app.request(Method::GET, "about").send().await.unwrap().status(), 200);
+    let store = app.statements.store();
+    helpers::eventually(10, "the runner to pass every statement after the restart", || async {
+        let through = store.rules_evaluated_through().await.unwrap().unwrap_or(0);
+        store.statements_stored_after(through, 1).await.unwrap().is_empty().then_some(())
+    })
+    .await;
+    for (rule, before) in rules.iter().zip(before) {
+        assert_eq!(recent_runs(&app, rule).await, before, "{rule}: nothing evaluated again after the restart");
+    }
+}
+
+async fn recent_runs(app: &TestApp, rule: &str) -> usize {
+    app.api_json(&format!("rules/{rule}")).await["recent_runs"].as_array().map_or(0, Vec::len)
+}
+
 fn assert_failure(name: &str, error: &Value, kind: &str, needle: &str) {
     assert_eq!(error["kind"], kind, "{name}: {error}");
     let message = error["message"].as_str().unwrap_or_default();
@@ -152,6 +180,7 @@ async fn a_blocking_built_in_fails_at_once() {
     let error = probe(&app, "sleeps", "sleep(30);", deadline()).await;
 
     assert_failure("sleep", &error, "runtime", "sleep is not available");
+    assert_restart_is_clean(app, &["sleeps"]).await;
 }
 
 #[tokio::test]
@@ -164,6 +193,7 @@ async fn replace_is_refused_before_it_builds_a_result_over_the_string_limit() {
     let error = probe(&app, "replaces", script, deadline()).await;
 
     assert_failure("replace", &error, "limit", "max_string_size");
+    assert_restart_is_clean(app, &["replaces"]).await;
 }
 
 #[tokio::test]
@@ -175,6 +205,7 @@ async fn curried_values_are_measured_before_a_container_becomes_json() {
         probe(&app, "to-json", &format!("{AMPLIFIED}\nlet m = #{{ f: many }}; m.to_json().len()"), deadline()).await;
 
     assert_failure("to_json", &error, "limit", "max_string_size");
+    assert_restart_is_clean(app, &["to-json"]).await;
 }
 
 #[tokio::test]
@@ -192,6 +223,7 @@ async fn values_leaving_the_sandbox_are_measured_before_they_are_copied() {
 
         assert_failure(name, &error, "limit", needle);
     }
+    assert_restart_is_clean(app, &["leaves-state", "leaves-notify", "leaves-returned"]).await;
 }
 
 #[tokio::test]
@@ -205,6 +237,7 @@ async fn a_run_is_held_to_its_memory_limit() {
     let error = probe(&app, "hoards", script, deadline()).await;
 
     assert_failure("memory", &error, "limit", "max_memory_bytes");
+    assert_restart_is_clean(app, &["hoards"]).await;
 }
 
 #[tokio::test]
@@ -222,6 +255,7 @@ async fn time_in_host_calls_is_charged_and_a_limit_after_a_caught_host_error_sta
 
     assert_eq!(looped["kind"], "limit", "a loop of impact() is stopped by a limit: {looped}");
     assert_failure("caught host error", &caught, "limit", "operations");
+    assert_restart_is_clean(app, &["impact-loop", "caught"]).await;
 }
 
 #[tokio::test]
