@@ -24,12 +24,15 @@ pub struct StoreHost {
     store: Arc<dyn Store>,
     runtime: Handle,
     pending: Mutex<(Pending, Vec<StateWrite>)>,
+    /// Per rule, until the next commit: its stored state's size (asked of the store once)
+    /// plus the bytes of the values set since, for `state_bytes`.
+    sizes: Mutex<HashMap<String, (Option<u64>, u64)>>,
 }
 
 impl StoreHost {
     /// `runtime` runs the store's futures: rules call the host from a blocking thread.
     pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
-        Self { store, runtime, pending: Mutex::default() }
+        Self { store, runtime, pending: Mutex::default(), sizes: Mutex::default() }
     }
 
     /// The state changes since the last call, in order; reads keep seeing them until the
@@ -37,6 +40,7 @@ impl StoreHost {
     pub fn take_state_writes(&self) -> Vec<StateWrite> {
         let mut pending = self.pending.lock().expect("pending state lock");
         pending.0.clear();
+        self.sizes.lock().expect("state sizes lock").clear();
         std::mem::take(&mut pending.1)
     }
 }
@@ -97,10 +101,17 @@ impl RuleHost for StoreHost {
     }
 
     fn state_bytes(&self, rule: &str, now: Micros) -> Result<u64, HostError> {
-        let stored = self.bounded(self.store.rule_state_bytes(rule, now))?.map_err(host_error)?;
-        let pending = self.pending.lock().expect("pending state lock");
-        let uncommitted = pending.1.iter().filter(|write| write.rule == rule);
-        let added: u64 = uncommitted.filter_map(|write| write.value.as_ref()).map(|v| v.to_string().len() as u64).sum();
+        let known = self.sizes.lock().expect("state sizes lock").get(rule).copied();
+        let (stored, added) = match known {
+            Some((Some(stored), added)) => (stored, added),
+            _ => {
+                let stored = self.bounded(self.store.rule_state_bytes(rule, now))?.map_err(host_error)?;
+                let mut sizes = self.sizes.lock().expect("state sizes lock");
+                let entry = sizes.entry(rule.to_string()).or_default();
+                entry.0 = Some(stored);
+                (stored, entry.1)
+            }
+        };
         Ok(stored + added)
     }
 
@@ -115,9 +126,44 @@ impl RuleHost for StoreHost {
                     StateWrite { rule: rule.into(), key: key.clone(), value: None, expires: None }
                 }
             };
+            if let Some(value) = &write.value {
+                let mut sizes = self.sizes.lock().expect("state sizes lock");
+                sizes.entry(rule.to_string()).or_default().1 += value.to_string().len() as u64;
+            }
             pending.0.insert((write.rule.clone(), write.key.clone()), (write.value.clone(), write.expires));
             pending.1.push(write);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::{SqliteSettings, SqliteStore};
+    use crate::storage::RulesCommit;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn state_bytes_are_the_stored_state_plus_what_the_batch_set_until_it_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(SqliteSettings::new(dir.path().join("lrs.db"))).unwrap());
+        let stored = StateWrite { rule: "r".into(), key: "a".into(), value: Some(json!("12345")), expires: None };
+        store.commit_rules(RulesCommit { state: vec![stored], ..Default::default() }).await.unwrap();
+        let host = Arc::new(StoreHost::new(store, Handle::current()));
+
+        let sizes = tokio::task::spawn_blocking(move || {
+            let before = host.state_bytes("r", 0).unwrap();
+            let set = StateChange::Set { key: "b".into(), value: json!([1, 2]), expires: None };
+            host.state_commit("r", &[set]).unwrap();
+            let pending = host.state_bytes("r", 0).unwrap();
+            let other = host.state_bytes("other", 0).unwrap();
+            host.take_state_writes();
+            (before, pending, other, host.state_bytes("r", 0).unwrap())
+        })
+        .await
+        .unwrap();
+
+        assert_eq!(sizes, (7, 7 + 5, 0, 7), "\"12345\" is 7 bytes, [1,2] 5; taken writes are the store's to count");
     }
 }

@@ -66,10 +66,11 @@ impl InFlightFile {
     }
 }
 
+/// Written in place (no rename, it runs for every batch): a write of a few hundred bytes
+/// is complete or not done when the process dies; a torn note only fails to parse, and
+/// then protects that one batch less.
 fn write_note(path: &Path, note: &InFlight) -> std::io::Result<()> {
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, serde_json::to_vec(note).map_err(std::io::Error::other)?)?;
-    std::fs::rename(&temporary, path)
+    std::fs::write(path, serde_json::to_vec(note).map_err(std::io::Error::other)?)
 }
 
 /// The careful evaluation of one statement: which rules took the server down on it (from
