@@ -1,12 +1,12 @@
 //! Built-ins of Rhai's standard library that the sandbox replaces, and the deep measure of
-//! values. Replaced: `sleep` (it blocks the thread past any deadline), `replace` (its
-//! result is computed before any size check), and turning an array or map into text
-//! (`to_string`, `to_debug`, `print`, `debug`, `to_json`; interpolation and `+` go through
-//! these), whose result could hold values Rhai's size limits do not see (the curried
-//! values of function pointers and closures, each shared value counted at each place), and
-//! an array's `pad` (many copies in one call).
-//! Each replacement computes the size of its result before building it. Registered by
-//! `sandbox::build_engine`; `deep_size` is also used wherever a value leaves a run.
+//! values. Replaced: `sleep` (it blocks the thread past any deadline); `replace` (its
+//! result is built before any size check); `to_json` (its JSON holds the curried values of
+//! function pointers and closures, which Rhai's size limits do not see); an array's `pad`
+//! (many copies in one call); and arrays and maps as text (`to_string`, `to_debug`,
+//! `print`, `debug`; interpolation and `+` go through these), which must never fail since
+//! Rhai then formats the value unchecked. Each replacement computes the size of its result
+//! before building it. Registered by `sandbox::build_engine`; `deep_size` is also used
+//! wherever a value leaves a run.
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, FuncRegistration, ImmutableString, Map, NativeCallContext};
 
@@ -24,10 +24,16 @@ const NODE_BYTES: usize = 8;
 /// `limit`. The walk stops there, so measuring costs at most `limit / NODE_BYTES` steps.
 pub(crate) fn deep_size(value: &Dynamic, limit: usize) -> Option<usize> {
     let mut total = 0usize;
-    measure(value, limit, &mut total).then_some(total)
+    measure(value, limit, &mut total, true).then_some(total)
 }
 
-fn measure(value: &Dynamic, limit: usize, total: &mut usize) -> bool {
+/// `deep_size` as text: a function pointer prints as `Fn(name)`, without its curried values.
+fn text_size(value: &Dynamic, limit: usize) -> Option<usize> {
+    let mut total = 0usize;
+    measure(value, limit, &mut total, false).then_some(total)
+}
+
+fn measure(value: &Dynamic, limit: usize, total: &mut usize, curried: bool) -> bool {
     *total = total.saturating_add(NODE_BYTES);
     if *total > limit {
         return false;
@@ -35,11 +41,11 @@ fn measure(value: &Dynamic, limit: usize, total: &mut usize) -> bool {
     if let Ok(text) = value.as_immutable_string_ref() {
         *total = total.saturating_add(text.len());
     } else if let Ok(array) = value.as_array_ref() {
-        return array.iter().all(|item| measure(item, limit, total));
+        return array.iter().all(|item| measure(item, limit, total, curried));
     } else if let Ok(map) = value.as_map_ref() {
         for (key, item) in map.iter() {
             *total = total.saturating_add(key.len());
-            if !measure(item, limit, total) {
+            if !measure(item, limit, total, curried) {
                 return false;
             }
         }
@@ -50,7 +56,7 @@ fn measure(value: &Dynamic, limit: usize, total: &mut usize) -> bool {
         // Rhai's size limits do not look into a function pointer's curried values (closures
         // capture theirs the same way), but JSON holds every one of them.
         *total = total.saturating_add(function.fn_name().len());
-        return function.iter_curry().all(|item| measure(item, limit, total));
+        return !curried || function.iter_curry().all(|item| measure(item, limit, total, curried));
     }
     *total <= limit
 }
@@ -226,13 +232,46 @@ fn as_text(value: &Dynamic, limit: usize) -> ImmutableString {
         context::trip_limit(message);
         ImmutableString::from("<too large>")
     };
-    if deep_size(value, limit).is_none() {
+    if text_size(value, limit).is_none() {
         return trip();
     }
-    let text = format!("{value:?}");
+    let mut text = String::new();
+    write_text(value, &mut text);
     match text.len() <= limit {
         true => text.into(),
         false => trip(),
+    }
+}
+
+/// `value` as Rhai's `to_debug` prints it: strings quoted, arrays `[a, b]`, maps
+/// `#{"k": v}`, function pointers `Fn(name)`.
+fn write_text(value: &Dynamic, out: &mut String) {
+    use std::fmt::Write;
+    if let Ok(text) = value.as_immutable_string_ref() {
+        let _ = write!(out, "{:?}", text.as_str());
+    } else if let Ok(array) = value.as_array_ref() {
+        out.push('[');
+        for (index, item) in array.iter().enumerate() {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            write_text(item, out);
+        }
+        out.push(']');
+    } else if let Ok(map) = value.as_map_ref() {
+        out.push_str("#{");
+        for (index, (key, item)) in map.iter().enumerate() {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "{:?}: ", key.as_str());
+            write_text(item, out);
+        }
+        out.push('}');
+    } else if let Some(function) = value.read_lock::<FnPtr>() {
+        let _ = write!(out, "Fn({})", function.fn_name());
+    } else {
+        let _ = write!(out, "{value:?}");
     }
 }
 

@@ -75,8 +75,9 @@ fn containers_holding_curried_values_are_not_turned_into_text() {
     let cases = [
         ("map to_json", "let m = #{ f: many }; m.to_json().len()"),
         ("closure to_json", "let m = #{ f: || big + big, g: many }; m.to_json().len()"),
-        ("interpolation", "let t = `${[many]}`; t.len()"),
-        ("nested debug", "debug([[many]]); 1"),
+        // Escaped, 100 000 control characters take 600 000 bytes as text.
+        ("interpolation", r#"let c = "\x01"; c.pad(100000, "\x01"); let t = `${[c]}`; t.len()"#),
+        ("nested debug", r#"let c = "\x01"; c.pad(100000, "\x01"); debug([[c]]); 1"#),
     ];
     for (description, tail) in cases {
         let outcome = outcome_of(RulesSettings::default(), &format!("{AMPLIFIED}\n{tail}"), memory());
@@ -84,6 +85,9 @@ fn containers_holding_curried_values_are_not_turned_into_text() {
     }
     let fine = outcome_of(RulesSettings::default(), r#"let a = [1, "two", #{three: 3}]; `${a}`"#, memory());
     assert_eq!(fine.result.unwrap().returned, json!(r#"[1, "two", #{"three": 3}]"#));
+    // As text a function pointer is its name, as Rhai prints it: not refused.
+    let named = outcome_of(RulesSettings::default(), &format!("{AMPLIFIED}\n`${{[many]}}`"), memory());
+    assert_eq!(named.result.unwrap().returned, json!("[Fn(f)]"));
 }
 
 #[test]
