@@ -2,6 +2,14 @@
 //! each stored statement their trigger matches, producing intents (emit a statement,
 //! notify, assign) for the host to perform. Fed by the statement event stream; tested with
 //! `fluency rules test`. Delivery, store-backed history and the admin API build on this.
+//!
+//! The sandbox, limit by limit: `sandbox` builds the engine and holds every limit;
+//! `context` carries a run's deadline and what it tripped; `memory` counts what a run's
+//! thread holds (the counting global allocator); `guard` replaces the built-ins that block
+//! or build unchecked results and measures values leaving a run; `functions` checks the
+//! limits around every host call; `lineage` caps emissions and finds cycles; `health`
+//! disables failing rules. The runner's poison handling is `service::rules::poison`; the
+//! security model is in docs/rules.md.
 
 mod analytics;
 mod context;
