@@ -19,3 +19,9 @@ pub mod startup;
 pub mod storage;
 pub mod validation;
 pub mod xapi;
+
+// Unit tests count allocations as the server does, so memory limits are tested for real.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: rules::memory::CountingAllocator<std::alloc::System> =
+    rules::memory::CountingAllocator(std::alloc::System);

@@ -1,11 +1,13 @@
 use clap::Parser;
 use fluency::cli::{run, Cli};
+use fluency::rules::memory::CountingAllocator;
 use tracing_subscriber::EnvFilter;
 
-// Returns freed memory to the system promptly; glibc's per-thread arenas held on to
-// hundreds of megabytes under sustained ingest.
+// mimalloc returns freed memory to the system promptly (glibc's per-thread arenas held on
+// to hundreds of megabytes under sustained ingest); the counting wrapper lets each rule run
+// be held to `rules.sandbox.max_memory_bytes`.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: CountingAllocator<mimalloc::MiMalloc> = CountingAllocator(mimalloc::MiMalloc);
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -14,5 +16,11 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    actix_web::rt::System::new().block_on(run(cli, settings))
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(run(cli, settings));
+    // Not dropped: dropping the runtime waits for every blocking thread, and one may still
+    // be running a rule (`Application::run_until_stopped` gave it its grace). Returning
+    // from `main` ends the process, that thread included.
+    std::mem::forget(system);
+    result
 }

@@ -11,6 +11,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
 
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
@@ -31,7 +32,17 @@ pub struct Application {
     created_admin: Option<NewCredential>,
     /// Turned true when the server stops: background tasks finish their step and end.
     shutdown: watch::Sender<bool>,
+    /// The background tasks (rules runner, scheduler, delivery, reloading), awaited at
+    /// shutdown for at most `BACKGROUND_GRACE`.
+    background: Vec<JoinHandle<()>>,
 }
+
+/// How long in-flight requests may take to finish once a stop was asked for (SIGTERM).
+const REQUEST_GRACE: Duration = Duration::from_secs(10);
+/// How long background tasks may take to finish their step after the HTTP server stopped.
+/// Whatever a rule is doing, the server does not wait longer: work not yet committed is
+/// redone after the restart (intents are keyed, so nothing is queued twice).
+const BACKGROUND_GRACE: Duration = Duration::from_secs(3);
 
 /// Opens the embedded store under the data directory, alone (see `SqliteSettings::exclusive`).
 pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
@@ -71,10 +82,20 @@ impl Application {
             open_statement_service(&settings, store.clone())?.counting_into(metrics.statements_stored.clone()),
         );
         let (shutdown, stopping) = watch::channel(false);
+        let mut background = Vec::new();
         let (rules, outbox_ready) = match settings.rules.enabled {
             true => {
-                let outbox_ready = start_delivery(&settings, &store, &statements, &metrics, stopping.clone())?;
-                let catalog = start_rules(&settings, &store, &statements, &metrics, &outbox_ready, stopping.clone())?;
+                let outbox_ready =
+                    start_delivery(&settings, &store, &statements, &metrics, stopping.clone(), &mut background)?;
+                let catalog = start_rules(
+                    &settings,
+                    &store,
+                    &statements,
+                    &metrics,
+                    &outbox_ready,
+                    stopping.clone(),
+                    &mut background,
+                )?;
                 (Some(catalog), outbox_ready)
             }
             false => (None, Arc::new(Notify::new())),
@@ -94,13 +115,19 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new().wrap(http::cors(&state.settings)).configure(|config| http::configure(config, state.clone()))
         })
+        .shutdown_timeout(REQUEST_GRACE.as_secs())
         .listen(listener)?
         .run();
-        Ok(Self { port, server, statements, created_admin, shutdown })
+        Ok(Self { port, server, statements, created_admin, shutdown, background })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle that stops the HTTP server (as SIGTERM does), e.g. to restart in tests.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// The statement service, e.g. to subscribe to stored statements.
@@ -113,9 +140,19 @@ impl Application {
         self.created_admin.as_ref()
     }
 
+    /// Serves until stopped (SIGTERM, SIGINT), then gives the background tasks
+    /// `BACKGROUND_GRACE` to finish their step. A task still busy then (a rule run cannot be
+    /// awaited from here) is left behind: the caller ends the process without waiting for it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.shutdown.send_replace(true);
+        let finished = futures_util::future::join_all(self.background);
+        if tokio::time::timeout(BACKGROUND_GRACE, finished).await.is_err() {
+            tracing::warn!(
+                grace_s = BACKGROUND_GRACE.as_secs(),
+                "Background work did not finish in time; stopping anyway."
+            );
+        }
         result
     }
 }
@@ -127,6 +164,7 @@ fn start_delivery(
     statements: &Arc<StatementService>,
     metrics: &Arc<Metrics>,
     stopping: watch::Receiver<bool>,
+    background: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<Arc<Notify>> {
     let targets = Targets::parse(&settings.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (policy, worker_settings) = settings.delivery.build(&targets).map_err(anyhow::Error::msg)?;
@@ -135,7 +173,7 @@ fn start_delivery(
     let worker = DeliveryWorker::new(outbox, emitter, targets, policy, worker_settings)?;
     metrics.follow_delivery(worker.stats());
     let waker = worker.waker();
-    tokio::spawn(worker.run(stopping));
+    background.push(tokio::spawn(worker.run(stopping)));
     Ok(waker)
 }
 
@@ -169,15 +207,17 @@ fn start_rules(
     metrics: &Arc<Metrics>,
     outbox_ready: &Arc<Notify>,
     stopping: watch::Receiver<bool>,
+    background: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<Arc<RuleCatalog>> {
     let catalog = Arc::new(RuleCatalog::open(settings.rules_dir(), settings.rules.engine())?);
     let runner_settings = RunnerSettings {
         batch_size: settings.rules.batch_size,
         assign_target: settings.delivery.assign_target.clone(),
+        in_flight: Some(settings.data_dir.join("rules-inflight.json")),
     };
     let runner =
         RuleRunner::new(store.clone(), catalog.clone(), metrics.clone(), runner_settings, outbox_ready.clone());
-    tokio::spawn(runner.run(statements.watch_committed(), stopping.clone()));
+    background.push(tokio::spawn(runner.run(statements.watch_committed(), stopping.clone())));
     let scheduler = RuleScheduler::new(
         store.clone(),
         catalog.clone(),
@@ -185,9 +225,10 @@ fn start_rules(
         settings.delivery.assign_target.clone(),
         outbox_ready.clone(),
     );
-    tokio::spawn(scheduler.run(stopping.clone()));
+    background.push(tokio::spawn(scheduler.run(stopping.clone())));
     if settings.rules.reload_seconds > 0 {
-        tokio::spawn(watch_rules_dir(catalog.clone(), Duration::from_secs(settings.rules.reload_seconds), stopping));
+        let every = Duration::from_secs(settings.rules.reload_seconds);
+        background.push(tokio::spawn(watch_rules_dir(catalog.clone(), every, stopping)));
     }
     Ok(catalog)
 }

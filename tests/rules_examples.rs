@@ -96,3 +96,26 @@ fn the_rules_test_command_fails_on_a_rule_that_does_not_compile_naming_the_posit
     assert!(stderr.contains("broken.rhai:3:"), "{stderr}");
     assert!(stderr.contains("compile error"), "{stderr}");
 }
+
+#[test]
+fn the_rules_test_command_fails_when_a_run_fails_even_without_expectations() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("spins.rhai");
+    std::fs::write(&rule, "//! name = \"spins\"\nloop { }\n").unwrap();
+    let statements = dir.path().join("statements.json");
+    let statement = r#"{"actor": {"mbox": "mailto:ada@example.com"}, "verb": {"id": "http://example.com/v"},
+        "object": {"id": "http://example.com/o"}, "timestamp": "2024-05-01T10:00:00Z"}"#;
+    std::fs::write(&statements, format!("[{statement}]")).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_fluency"))
+        .args(["rules", "test"])
+        .arg(&rule)
+        .arg("--statements")
+        .arg(&statements)
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("1 of 1 runs failed"), "{stderr}");
+}

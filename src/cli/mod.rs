@@ -242,7 +242,14 @@ fn rules(settings: &Settings, action: RulesAction) -> anyhow::Result<()> {
     } else {
         print!("{run}");
     }
-    let Some(fixture) = fixture else { return Ok(()) };
+    let Some(fixture) = fixture else {
+        // Without expectations every run must succeed: a failing rule is not a passing test.
+        let failed = run.steps.iter().filter(|step| step.outcome.as_ref().is_some_and(|o| o.result.is_err())).count();
+        if failed > 0 {
+            anyhow::bail!("{failed} of {} runs failed", run.steps.len());
+        }
+        return Ok(());
+    };
     let failures = fixture_failures(&fixture, &run);
     if failures.is_empty() {
         eprintln!("fixture: all {} steps as expected", fixture.steps.len());

@@ -19,7 +19,9 @@ pub struct RulesConfig {
     /// Statements evaluated per rules commit.
     pub batch_size: usize,
     pub max_consecutive_failures: u32,
+    pub max_consecutive_host_failures: u32,
     pub max_emission_depth: u64,
+    pub max_emitted_per_trigger: u64,
     pub sandbox: SandboxSettings,
 }
 
@@ -32,7 +34,9 @@ impl Default for RulesConfig {
             reload_seconds: 2,
             batch_size: 256,
             max_consecutive_failures: engine.max_consecutive_failures,
+            max_consecutive_host_failures: engine.max_consecutive_host_failures,
             max_emission_depth: engine.max_emission_depth,
+            max_emitted_per_trigger: engine.max_emitted_per_trigger,
             sandbox: engine.sandbox,
         }
     }
@@ -43,7 +47,9 @@ impl RulesConfig {
     pub fn engine(&self) -> RulesSettings {
         RulesSettings {
             max_consecutive_failures: self.max_consecutive_failures,
+            max_consecutive_host_failures: self.max_consecutive_host_failures,
             max_emission_depth: self.max_emission_depth,
+            max_emitted_per_trigger: self.max_emitted_per_trigger,
             sandbox: self.sandbox.clone(),
         }
     }
@@ -52,9 +58,6 @@ impl RulesConfig {
         if self.batch_size == 0 {
             anyhow::bail!("rules.batch_size: must be at least 1");
         }
-        if self.max_consecutive_failures == 0 {
-            anyhow::bail!("rules.max_consecutive_failures: must be at least 1");
-        }
-        self.sandbox.check().map_err(|e| anyhow::anyhow!("rules.sandbox: {e}"))
+        self.engine().check().map_err(anyhow::Error::msg)
     }
 }

@@ -1,15 +1,14 @@
 //! Impact functions for rules: `welch(a, b)` and `roi(#{...})` computed in place, and
 //! `impact(#{...})` answered by the host from the store, e.g. for a weekly summary posted
-//! by a scheduled rule. Time spent inside `impact` does not count toward the run's
-//! deadline: the analysis, not the script, decides how long it takes.
-
-use std::time::Instant;
+//! by a scheduled rule. The `impact` calls of a run share their own allowance,
+//! `max_impact_ms`, on top of the run's deadline: the host's work is cut off when the
+//! allowance ends and the run then fails with kind `limit`.
 
 use rhai::{Array, Dynamic, Engine, FuncRegistration, Map, NativeCallContext};
 use serde_json::json;
 
 use super::context;
-use super::functions::{current, error, host_failed, to_json};
+use super::functions::{check_limits, current, error, host_failed, to_json};
 use crate::impact::{roi, welch, RoiInput};
 
 type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
@@ -34,10 +33,21 @@ pub(crate) fn register(engine: &mut Engine) {
         engine,
         |ctx: NativeCallContext, request: Map| -> RhaiResult<Dynamic> {
             let request = to_json(&ctx, Dynamic::from_map(request))?;
-            let started = Instant::now();
-            let answer = current(&ctx, |e| e.host.impact(&request).map_err(|error| host_failed(e, error.0)))?;
-            context::extend_deadline(started.elapsed());
-            dynamic(&ctx, &answer?)
+            let (left, max_memory) = current(&ctx, |e| (e.impact_left, e.max_memory_bytes))?;
+            let spent = || format!("the run's impact calls took max_impact_ms ({} ms) in all", left.as_millis());
+            if left.is_zero() {
+                context::trip_limit(spent());
+            }
+            check_limits(&ctx, max_memory)?;
+            let (answer, took) = context::with_allowance(left, || {
+                current(&ctx, |e| e.host.impact(&request).map_err(|error| host_failed(e, error.0)))
+            });
+            current(&ctx, |e| e.impact_left = e.impact_left.saturating_sub(took))?;
+            if took >= left {
+                context::trip_limit(spent());
+            }
+            check_limits(&ctx, max_memory)?;
+            dynamic(&ctx, &answer??)
         },
     );
 }

@@ -23,6 +23,9 @@ const MAX_LOG_LINE: usize = 1024;
 thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     static CURRENT: RefCell<Option<Evaluation>> = const { RefCell::new(None) };
+    /// Set by a built-in that refused to build a value but could not fail (see `guard`):
+    /// the run stops at its next step with this limit failure.
+    static TRIPPED: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// One rule's run against one statement.
@@ -39,6 +42,21 @@ pub(crate) struct Evaluation {
     pub max_intents: usize,
     /// Largest serialized intent, in bytes.
     pub max_intent_bytes: usize,
+    /// Largest state value, in bytes.
+    pub max_state_value_bytes: usize,
+    /// Most state the rule may hold, in bytes.
+    pub max_state_bytes: usize,
+    /// The rule's state before this run plus what the run set, in bytes (read from the
+    /// host at the first `state_set`).
+    pub state_bytes: Option<u64>,
+    /// Memory the run may hold, in bytes.
+    pub max_memory_bytes: usize,
+    /// Time the run's `impact` calls may still take.
+    pub impact_left: std::time::Duration,
+    /// Statements the run may still emit (what the trigger's chain has left).
+    pub emit_left: u64,
+    /// `max_emitted_per_trigger`, for the message.
+    pub max_emitted: u64,
     pub intents: Vec<IntentRecord>,
     /// State changes in the order made, committed only if the run succeeds.
     pub state_changes: Vec<StateChange>,
@@ -84,13 +102,42 @@ impl Drop for Entered {
     fn drop(&mut self) {
         DEADLINE.with(|d| d.set(None));
         CURRENT.with(|c| c.borrow_mut().take());
+        TRIPPED.with(|t| t.borrow_mut().take());
     }
 }
 
-/// Moves the current evaluation's deadline later by `by`: for host work the rule does not
-/// control the length of (an impact analysis), which must not use up its time.
-pub(crate) fn extend_deadline(by: std::time::Duration) {
-    DEADLINE.with(|d| d.set(d.get().map(|deadline| deadline + by)));
+/// Notes that the current run exceeded a limit (the first one noted wins).
+pub(crate) fn trip_limit(message: String) {
+    TRIPPED.with(|t| {
+        t.borrow_mut().get_or_insert(message);
+    });
+}
+
+/// True when a limit was tripped and not yet taken.
+pub(crate) fn tripped() -> bool {
+    TRIPPED.with(|t| t.borrow().is_some())
+}
+
+/// The limit the current run tripped, if any (cleared).
+pub(crate) fn take_tripped() -> Option<String> {
+    TRIPPED.with(|t| t.borrow_mut().take())
+}
+
+/// Time left before the current evaluation's deadline (`None` outside evaluations).
+pub fn time_left() -> Option<std::time::Duration> {
+    DEADLINE.with(|d| d.get()).map(|deadline| deadline.saturating_duration_since(Instant::now()))
+}
+
+/// Runs `f` (host work the script does not control the length of, an impact analysis)
+/// with the deadline moved to `allowance` from now; afterwards the run's own deadline is
+/// back, moved later by the time `f` took, and the time taken is returned.
+pub(crate) fn with_allowance<R>(allowance: std::time::Duration, f: impl FnOnce() -> R) -> (R, std::time::Duration) {
+    let started = Instant::now();
+    let own = DEADLINE.with(|d| d.replace(Some(started + allowance)));
+    let result = f();
+    let took = started.elapsed();
+    DEADLINE.with(|d| d.set(own.map(|deadline| deadline + took)));
+    (result, took)
 }
 
 /// True once the current evaluation's deadline has passed (false outside evaluations).

@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 
 /// The token `on_progress` stops a script with when its deadline has passed.
 pub(crate) const DEADLINE_TOKEN: &str = "fluency: evaluation deadline passed";
+/// The token a run is stopped with when it tripped a limit (memory, a built-in's result);
+/// the limit's message is kept beside the run (`context::take_tripped`).
+pub(crate) const LIMIT_TOKEN: &str = "fluency: a sandbox limit was exceeded";
+/// Longest thrown value shown in a message, in bytes (a thrown value can be huge).
+const MAX_SHOWN: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,26 +92,35 @@ impl RuleError {
     }
 
     /// A failed evaluation, classified by its root cause (the error inside any function
-    /// calls), positioned where that cause happened.
-    pub(crate) fn from_eval(error: &EvalAltResult) -> Self {
+    /// calls), positioned where that cause happened. `tripped` is the limit the run tripped,
+    /// if any; `host_error` the last host failure, which is the cause only when the root
+    /// error is that very failure (a limit hit after a caught host error is a limit).
+    pub(crate) fn from_eval(error: &EvalAltResult, tripped: Option<String>, host_error: Option<&str>) -> Self {
         let mut root = error;
         let mut calls = Vec::new();
         while let EvalAltResult::ErrorInFunctionCall(name, _, inner, position) = root {
             calls.push(format!("in `{name}` called at {}", describe(*position)));
             root = inner;
         }
+        let terminated = |wanted: &str| matches!(root, EvalAltResult::ErrorTerminated(token, _) if token.clone().into_immutable_string().is_ok_and(|t| t == wanted));
+        let from_host = matches!(root, EvalAltResult::ErrorRuntime(value, _)
+            if host_error.is_some_and(|h| value.clone().into_immutable_string().is_ok_and(|v| v == h)));
         let kind = match root {
-            EvalAltResult::ErrorTerminated(token, _) if token.to_string() == DEADLINE_TOKEN => RuleErrorKind::Timeout,
+            _ if terminated(DEADLINE_TOKEN) => RuleErrorKind::Timeout,
+            _ if terminated(LIMIT_TOKEN) => RuleErrorKind::Limit,
+            _ if from_host => RuleErrorKind::Host,
             EvalAltResult::ErrorTooManyOperations(_)
             | EvalAltResult::ErrorTooManyVariables(_)
             | EvalAltResult::ErrorStackOverflow(_)
             | EvalAltResult::ErrorDataTooLarge(..) => RuleErrorKind::Limit,
             _ => RuleErrorKind::Runtime,
         };
-        let mut message = root_message(root);
-        if kind == RuleErrorKind::Timeout {
-            message = "the evaluation ran past its deadline".to_string();
-        }
+        let mut message = match kind {
+            RuleErrorKind::Timeout => "the evaluation ran past its deadline".to_string(),
+            _ if terminated(LIMIT_TOKEN) => tripped.unwrap_or_else(|| "a sandbox limit was exceeded".to_string()),
+            RuleErrorKind::Host => host_error.unwrap_or_default().to_string(),
+            _ => root_message(root),
+        };
         for call in calls.iter().rev() {
             message.push_str(" (");
             message.push_str(call);
@@ -117,7 +131,13 @@ impl RuleError {
 }
 
 /// Rhai's message without the position it appends (the error carries line and column).
+/// A thrown value is measured before it is shown: it may be too large to turn into text.
 fn root_message(error: &EvalAltResult) -> String {
+    if let EvalAltResult::ErrorRuntime(value, _) = error {
+        if super::guard::deep_size(value, MAX_SHOWN).is_none() {
+            return "the script threw a value too large to show".to_string();
+        }
+    }
     let text = error.to_string();
     let suffix = format!(" ({})", error.position());
     text.strip_suffix(&suffix).map(str::to_string).unwrap_or(text)

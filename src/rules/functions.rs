@@ -8,7 +8,9 @@ use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, Ma
 use serde_json::Value;
 
 use super::context::{self, Evaluation};
-use super::host::{HistoryQuery, StateChange};
+use super::error::{DEADLINE_TOKEN, LIMIT_TOKEN};
+use super::guard::deep_size;
+use super::host::{HistoryQuery, HostError, StateChange};
 use super::intent::{emitted_statement_id, idempotency_key, Intent, IntentRecord};
 use super::statement;
 use crate::xapi::time::format_micros;
@@ -54,10 +56,10 @@ fn register_history_and_state(engine: &mut Engine) {
     });
     engine.register_fn("state_get", |ctx: NativeCallContext, key: &str| -> RhaiResult<Dynamic> {
         check_key(key)?;
-        let found = current(&ctx, |e| match e.state_overlay.get(key) {
+        let found = host_call(&ctx, |e| match e.state_overlay.get(key) {
             Some(value) => Ok(value.clone()),
-            None => e.host.state_get(&e.rule, key, e.now).map_err(|error| host_failed(e, error.to_string())),
-        })??;
+            None => e.host.state_get(&e.rule, key, e.now),
+        })?;
         Ok(found.and_then(|v| rhai::serde::to_dynamic(v).ok()).unwrap_or(Dynamic::UNIT))
     });
     FuncRegistration::new("state_set")
@@ -90,7 +92,14 @@ fn register_intents(engine: &mut Engine) {
     FuncRegistration::new("emit_statement").with_volatility(true).register_into_engine(
         engine,
         |ctx: NativeCallContext, statement: Map| -> RhaiResult<ImmutableString> {
-            let statement = to_json(&ctx, Dynamic::from_map(statement))?;
+            let statement = intent_json(&ctx, Dynamic::from_map(statement))?;
+            let (left, most) = current(&ctx, |e| (e.emit_left, e.max_emitted))?;
+            if left == 0 {
+                let what = format!(
+                    "Statements emitted in reaction to one learner statement (max_emitted_per_trigger = {most})"
+                );
+                return Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into());
+            }
             let mut id = None;
             record(&ctx, |e, key| {
                 let intent =
@@ -100,11 +109,12 @@ fn register_intents(engine: &mut Engine) {
                 }
                 Ok(intent)
             })?;
+            current(&ctx, |e| e.emit_left -= 1)?;
             Ok(id.unwrap_or_default())
         },
     );
     let notify = |ctx: NativeCallContext, target: &str, message: Dynamic| -> RhaiResult<()> {
-        let message = to_json(&ctx, message)?;
+        let message = intent_json(&ctx, message)?;
         record(&ctx, |_, _| Intent::notify(target, message))
     };
     FuncRegistration::new("notify")
@@ -120,7 +130,7 @@ fn register_intents(engine: &mut Engine) {
     FuncRegistration::new("assign").with_volatility(true).register_into_engine(
         engine,
         |ctx: NativeCallContext, actor: Map, activity: &str, reason: &str| -> RhaiResult<()> {
-            let actor = to_json(&ctx, Dynamic::from_map(actor))?;
+            let actor = intent_json(&ctx, Dynamic::from_map(actor))?;
             record(&ctx, |_, _| Intent::assign(actor, activity, reason))
         },
     );
@@ -158,6 +168,45 @@ pub(super) fn host_failed(evaluation: &mut Evaluation, message: String) -> Box<E
     EvalAltResult::ErrorRuntime(message.into(), Position::NONE).into()
 }
 
+/// Stops the run if it is past its deadline, over its memory or has tripped a limit:
+/// checked before and after every host call, so time and memory spent in the host are
+/// charged to the run like its own.
+pub(super) fn check_limits(ctx: &NativeCallContext, max_memory: usize) -> RhaiResult<()> {
+    if super::memory::over_budget() {
+        context::trip_limit(format!("the run held more than max_memory_bytes ({max_memory} bytes)"));
+    }
+    let token = match (context::tripped(), context::past_deadline()) {
+        (true, _) => LIMIT_TOKEN,
+        (false, true) => DEADLINE_TOKEN,
+        (false, false) => return Ok(()),
+    };
+    Err(EvalAltResult::ErrorTerminated(Dynamic::from(token), ctx.call_position()).into())
+}
+
+/// Runs a host call (`f`) within the run's limits (see `check_limits`); a host failure is
+/// noted as such.
+pub(super) fn host_call<R>(
+    ctx: &NativeCallContext,
+    f: impl FnOnce(&mut Evaluation) -> Result<R, HostError>,
+) -> RhaiResult<R> {
+    let max_memory = current(ctx, |e| e.max_memory_bytes)?;
+    check_limits(ctx, max_memory)?;
+    let result = current(ctx, |e| f(e).map_err(|error| host_failed(e, error.0)))?;
+    check_limits(ctx, max_memory)?;
+    result
+}
+
+/// A value leaving the run for an intent, as JSON: its full size (shared parts counted at
+/// each place) is measured before it is copied, against `max_intent_bytes`.
+fn intent_json(ctx: &NativeCallContext, value: Dynamic) -> RhaiResult<Value> {
+    let limit = current(ctx, |e| e.max_intent_bytes)?;
+    if deep_size(&value, limit).is_none() {
+        let what = format!("Intent size (at most max_intent_bytes = {limit} bytes)");
+        return Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into());
+    }
+    to_json(ctx, value)
+}
+
 fn check_key(key: &str) -> RhaiResult<()> {
     if key.is_empty() || key.len() > MAX_STATE_KEY {
         return Err(format!("state keys are 1 to {MAX_STATE_KEY} bytes").into());
@@ -167,6 +216,25 @@ fn check_key(key: &str) -> RhaiResult<()> {
 
 fn set_state(ctx: &NativeCallContext, key: &str, value: Dynamic, ttl_seconds: Option<i64>) -> RhaiResult<()> {
     check_key(key)?;
+    // Measured before it is copied: a map of shared strings may be far larger as JSON.
+    let limit = current(ctx, |e| e.max_state_value_bytes)?;
+    let Some(size) = deep_size(&value, limit) else {
+        let what = format!("State value `{key}` (at most max_state_value_bytes = {limit} bytes)");
+        return Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into());
+    };
+    let held = match current(ctx, |e| e.state_bytes)? {
+        Some(held) => held,
+        None => host_call(ctx, |e| e.host.state_bytes(&e.rule, e.now))?,
+    };
+    let total = held.saturating_add(size as u64);
+    let most = current(ctx, |e| {
+        e.state_bytes = Some(total);
+        e.max_state_bytes
+    })?;
+    if total > most as u64 {
+        let what = format!("The rule's state (at most max_state_bytes = {most} bytes)");
+        return Err(EvalAltResult::ErrorDataTooLarge(what, ctx.call_position()).into());
+    }
     let value = to_json(ctx, value)?;
     current(ctx, |e| {
         let expires = ttl_seconds.map(|ttl| e.now.saturating_add(ttl.saturating_mul(MICROS_PER_SECOND)));
@@ -198,10 +266,10 @@ fn history(ctx: &NativeCallContext, mut query: Map) -> RhaiResult<super::host::H
             format!("{}: unknown key `{extra}` (expected actor, verb, activity, days)", ctx.fn_name()),
         ));
     }
-    current(ctx, |e| {
+    host_call(ctx, |e| {
         let query = HistoryQuery { actor, verb, activity, since: e.now - days * MICROS_PER_DAY, until: e.now };
-        e.host.history(&query).map_err(|error| host_failed(e, error.to_string()))
-    })?
+        e.host.history(&query)
+    })
 }
 
 /// Records the intent `make` builds (given the evaluation and the intent's key), within

@@ -63,6 +63,13 @@ pub trait RuleHost: Send + Sync {
     /// Applies a successful run's state changes, in order, all or nothing.
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError>;
 
+    /// Bytes of the rule's state values (as JSON) not expired at `now`, changes applied by
+    /// `state_commit` but not yet stored included (an overwritten value may count twice).
+    fn state_bytes(&self, rule: &str, now: Micros) -> Result<u64, HostError> {
+        let _ = (rule, now);
+        Ok(0)
+    }
+
     /// Runs the impact analysis `request` describes (the JSON of `POST /api/impact`) and
     /// returns its answer. Only a host with a store can.
     fn impact(&self, request: &Value) -> Result<Value, HostError> {
@@ -137,6 +144,12 @@ impl RuleHost for MemoryHost {
         let state = self.state.lock().expect("state lock");
         let entry = state.get(&(rule.to_string(), key.to_string()));
         Ok(entry.filter(|(_, expires)| expires.is_none_or(|at| now < at)).map(|(value, _)| value.clone()))
+    }
+
+    fn state_bytes(&self, rule: &str, now: Micros) -> Result<u64, HostError> {
+        let state = self.state.lock().expect("state lock");
+        let live = state.iter().filter(|((owner, _), (_, expires))| owner == rule && expires.is_none_or(|at| now < at));
+        Ok(live.map(|(_, (value, _))| value.to_string().len() as u64).sum())
     }
 
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError> {

@@ -11,41 +11,28 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, Scope, AST};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::context::{self, Evaluation};
 use super::error::{RuleError, RuleErrorKind};
 use super::file::RuleFile;
+use super::guard::deep_size;
+use super::health::RuleHealth;
 use super::host::{RuleHost, StateChange};
 use super::intent::IntentRecord;
-use super::sandbox::{build_engine, SandboxSettings};
+use super::lineage::{emitted_by, Lineage};
+use super::memory::RunBudget;
+use super::sandbox::build_engine;
 use super::schedule::{scheduled_trigger_id, Schedule};
+use super::settings::RulesSettings;
 use super::statement;
 use super::trigger::{Trigger, TriggerIndex};
 use crate::xapi::time::{now_micros, Micros};
 
 /// The name under which a script sees the statement (a read-only copy).
 pub const STATEMENT_VARIABLE: &str = "statement";
-
-/// The `[rules]` settings.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct RulesSettings {
-    /// Consecutive failed runs (host failures aside) after which a rule is disabled.
-    pub max_consecutive_failures: u32,
-    /// Longest chain of rule-emitted statements: a statement this many emissions deep
-    /// triggers no rule, so rules reacting to each other's statements cannot loop forever.
-    pub max_emission_depth: u64,
-    pub sandbox: SandboxSettings,
-}
-
-impl Default for RulesSettings {
-    fn default() -> Self {
-        Self { max_consecutive_failures: 5, max_emission_depth: 3, sandbox: SandboxSettings::default() }
-    }
-}
 
 /// A statement rules run on: its id, the time rules see as "now" (its `stored`), its JSON.
 #[derive(Clone, Copy, Debug)]
@@ -76,39 +63,6 @@ pub struct CompiledRule {
     /// Set for rules that run on a schedule; they never run on statements.
     pub schedule: Option<Schedule>,
     ast: Arc<AST>,
-}
-
-/// A rule's record of runs and failures.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RuleHealth {
-    pub runs: u64,
-    pub failures: u64,
-    pub consecutive_failures: u32,
-    pub last_error: Option<RuleError>,
-    /// Set after too many consecutive failures; the rule no longer runs.
-    pub disabled: bool,
-}
-
-impl RuleHealth {
-    /// Counts a run; true when this failure disables the rule.
-    fn record(&mut self, result: &Result<Evaluated, RuleError>, max_consecutive_failures: u32) -> bool {
-        self.runs += 1;
-        match result {
-            Ok(_) => self.consecutive_failures = 0,
-            Err(error) => {
-                self.failures += 1;
-                if error.kind != RuleErrorKind::Host {
-                    self.consecutive_failures += 1;
-                }
-                self.last_error = Some(error.clone());
-                if !self.disabled && self.consecutive_failures >= max_consecutive_failures {
-                    self.disabled = true;
-                    return true;
-                }
-            }
-        }
-        false
-    }
 }
 
 /// What a successful run produced.
@@ -171,7 +125,7 @@ impl RuleSet {
     /// Compiles `files`. A file that does not compile, or repeats an earlier rule's name, is
     /// refused (see `refused`); the others make the set. Only invalid settings fail.
     pub fn build(settings: RulesSettings, files: Vec<RuleFile>) -> Result<Self, String> {
-        settings.sandbox.check()?;
+        settings.check()?;
         let engine = build_engine(&settings.sandbox);
         let mut rules: Vec<CompiledRule> = Vec::new();
         let mut refused = Vec::new();
@@ -248,11 +202,25 @@ impl RuleSet {
     /// Runs every enabled rule whose trigger matches. Cheap when none does: the verb index
     /// is consulted before anything is converted for scripts.
     pub fn evaluate(&self, trigger: &TriggerStatement<'_>, host: &Arc<dyn RuleHost>) -> Vec<RuleOutcome> {
+        self.evaluate_guarded(trigger, host, &mut |_| None)
+    }
+
+    /// `evaluate`, with `guard` called with each rule's name just before it runs: it may
+    /// record a durable note first (see `service::rules::poison`), or answer the error the
+    /// run is to end with instead of running.
+    pub fn evaluate_guarded(
+        &self,
+        trigger: &TriggerStatement<'_>,
+        host: &Arc<dyn RuleHost>,
+        guard: &mut dyn FnMut(&str) -> Option<RuleError>,
+    ) -> Vec<RuleOutcome> {
         let mut candidates = self.index.candidates(statement::verb_id(trigger.statement)).peekable();
         if candidates.peek().is_none() {
             return Vec::new();
         }
         let emission = statement::emission(trigger.statement);
+        let lineage = Lineage::of(trigger.statement, self.settings.max_emitted_per_trigger);
+        let mut emit_left = lineage.budget;
         let actor = OnceCell::new();
         let mut converted: Option<Result<Dynamic, RuleError>> = None;
         let mut outcomes = Vec::new();
@@ -260,10 +228,22 @@ impl RuleSet {
             if self.skip_reason(position, trigger.statement, emission, &actor).is_some() {
                 continue;
             }
-            let statement = converted.get_or_insert_with(|| self.script_statement(trigger.statement));
-            let outcome = self.run(position, statement.clone(), trigger, emission.map_or(0, |(_, depth)| depth), host);
+            // A rule whose emissions led, through other rules, to this statement: reported
+            // as its failure (it counts towards disabling) instead of going round again.
+            let name = &self.rules[position].name;
+            let statement = match (guard(name), lineage.cycle(name)) {
+                (Some(error), _) => Err(error),
+                (None, Some(cycle)) => {
+                    let message = format!("emission cycle {cycle}: the rule does not run on what its emissions led to");
+                    Err(RuleError::new(RuleErrorKind::Limit, message))
+                }
+                (None, None) => converted.get_or_insert_with(|| self.script_statement(trigger.statement)).clone(),
+            };
+            let outcome = self.run(position, statement, trigger, &lineage, emit_left, host);
+            emit_left = emit_left.saturating_sub(emitted_by(&outcome));
             outcomes.push(outcome);
         }
+        lineage.mark(&mut outcomes);
         outcomes
     }
 
@@ -314,7 +294,11 @@ impl RuleSet {
         }
         let id = scheduled_trigger_id(&compiled.name, &compiled.version, at);
         let trigger = TriggerStatement { id, time: at, statement: &Value::Null };
-        Some(self.run(position, Ok(Dynamic::UNIT), &trigger, 0, host))
+        let lineage = Lineage::of(&Value::Null, self.settings.max_emitted_per_trigger);
+        let mut outcome = [self.run(position, Ok(Dynamic::UNIT), &trigger, &lineage, lineage.budget, host)];
+        lineage.mark(&mut outcome);
+        let [outcome] = outcome;
+        Some(outcome)
     }
 
     fn skip_reason(
@@ -346,19 +330,22 @@ impl RuleSet {
         position: usize,
         statement: Result<Dynamic, RuleError>,
         trigger: &TriggerStatement<'_>,
-        trigger_depth: u64,
+        lineage: &Lineage,
+        emit_left: u64,
         host: &Arc<dyn RuleHost>,
     ) -> RuleOutcome {
         let rule = &self.rules[position];
         let started = Instant::now();
         let (result, log) = match statement {
-            Ok(statement) => self.run_script(rule, statement, trigger, trigger_depth, host, started),
+            Ok(statement) => {
+                let (evaluation, deadline) = self.evaluation(rule, trigger, lineage.depth, emit_left, host, started);
+                self.run_script(rule, statement, evaluation, deadline, host)
+            }
             Err(error) => (Err(error), Vec::new()),
         };
         let elapsed = started.elapsed();
         let result = result.map_err(|error| error.in_file(&rule.file));
-        let disabled =
-            self.health[position].lock().expect("health lock").record(&result, self.settings.max_consecutive_failures);
+        let disabled = self.health[position].lock().expect("health lock").record(&result, &self.settings);
         if let Err(error) = &result {
             tracing::warn!(rule = %rule.name, trigger = %trigger.id, kind = error.kind.as_str(), error = %error, "rule failed");
         }
@@ -368,15 +355,16 @@ impl RuleSet {
         RuleOutcome { rule: rule.name.clone(), trigger: trigger.id, elapsed, log, result }
     }
 
-    fn run_script(
+    /// The evaluation a run starts with, and its deadline.
+    fn evaluation(
         &self,
         rule: &CompiledRule,
-        statement: Dynamic,
         trigger: &TriggerStatement<'_>,
         trigger_depth: u64,
+        emit_left: u64,
         host: &Arc<dyn RuleHost>,
         started: Instant,
-    ) -> (Result<Evaluated, RuleError>, Vec<String>) {
+    ) -> (Evaluation, Instant) {
         let sandbox = &self.settings.sandbox;
         let evaluation = Evaluation {
             rule: rule.name.clone(),
@@ -387,13 +375,33 @@ impl RuleSet {
             host: host.clone(),
             max_intents: sandbox.max_intents,
             max_intent_bytes: sandbox.max_intent_bytes,
+            max_state_value_bytes: sandbox.max_state_value_bytes,
+            max_state_bytes: sandbox.max_state_bytes,
+            state_bytes: None,
+            max_memory_bytes: sandbox.max_memory_bytes,
+            impact_left: Duration::from_millis(sandbox.max_impact_ms),
+            emit_left,
+            max_emitted: self.settings.max_emitted_per_trigger,
             intents: Vec::new(),
             state_changes: Vec::new(),
             state_overlay: Default::default(),
             log: Vec::new(),
             host_error: None,
         };
-        let entered = context::enter(evaluation, started + sandbox.deadline());
+        (evaluation, started + sandbox.deadline())
+    }
+
+    fn run_script(
+        &self,
+        rule: &CompiledRule,
+        statement: Dynamic,
+        evaluation: Evaluation,
+        deadline: Instant,
+        host: &Arc<dyn RuleHost>,
+    ) -> (Result<Evaluated, RuleError>, Vec<String>) {
+        let sandbox = &self.settings.sandbox;
+        let budget = RunBudget::start(sandbox.max_memory_bytes);
+        let entered = context::enter(evaluation, deadline);
         let mut scope = Scope::new();
         scope.push_constant(STATEMENT_VARIABLE, statement);
         // A panic (a bug in the engine or a host) must not take the caller's thread down.
@@ -404,12 +412,20 @@ impl RuleSet {
             let error = RuleError::new(RuleErrorKind::Runtime, "the rule engine panicked while running this rule");
             return (Err(error), Vec::new());
         };
+        // A limit tripped by the last step has no next step to stop at: it fails the run here.
+        let over_memory = budget.used() > sandbox.max_memory_bytes;
+        let tripped = context::take_tripped().or_else(|| {
+            over_memory.then(|| format!("the run held more than max_memory_bytes ({} bytes)", sandbox.max_memory_bytes))
+        });
         let evaluation = entered.finish();
         let result = match result {
-            Err(error) => match evaluation.host_error {
-                Some(message) => Err(RuleError::new(RuleErrorKind::Host, message)),
-                None => Err(RuleError::from_eval(&error)),
-            },
+            Err(error) => Err(RuleError::from_eval(&error, tripped, evaluation.host_error.as_deref())),
+            Ok(_) if tripped.is_some() => Err(RuleError::new(RuleErrorKind::Limit, tripped.unwrap_or_default())),
+            // Measured before it is copied: shared strings may make it far larger as JSON.
+            Ok(returned) if deep_size(&returned, sandbox.max_string_size).is_none() => {
+                let message = format!("the returned value exceeds max_string_size ({} bytes)", sandbox.max_string_size);
+                Err(RuleError::new(RuleErrorKind::Limit, message))
+            }
             Ok(returned) => {
                 let returned =
                     rhai::serde::from_dynamic(&returned).unwrap_or_else(|_| Value::from(returned.to_string()));

@@ -16,6 +16,9 @@ pub struct TestApp {
     pub version: &'static str,
     pub data_dir: tempfile::TempDir,
     pub statements: std::sync::Arc<fluency::service::StatementService>,
+    settings: Settings,
+    server: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 pub fn basic(key: &str, secret: &str) -> String {
@@ -37,13 +40,50 @@ impl TestApp {
         };
         let mut settings = Settings::resolve([layer]).expect("test settings");
         adjust(&mut settings);
-        let application = Application::build(settings, Some((ADMIN_KEY.into(), ADMIN_SECRET.into())))
+        Self::start(settings, data_dir).await
+    }
+
+    async fn start(settings: Settings, data_dir: tempfile::TempDir) -> Self {
+        let application = Application::build(settings.clone(), Some((ADMIN_KEY.into(), ADMIN_SECRET.into())))
             .await
-            .expect("application builds");
+            .unwrap_or_else(|error| panic!("application builds: {error:#}"));
+        Self::serve(application, settings, data_dir)
+    }
+
+    fn serve(application: Application, settings: Settings, data_dir: tempfile::TempDir) -> Self {
         let address = format!("http://127.0.0.1:{}", application.port());
         let statements = application.statements();
-        tokio::spawn(application.run_until_stopped());
-        Self { address, client: reqwest::Client::new(), version: "1.0.3", data_dir, statements }
+        let server = application.handle();
+        let running = tokio::spawn(application.run_until_stopped());
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            version: "1.0.3",
+            data_dir,
+            statements,
+            settings,
+            server,
+            running,
+        }
+    }
+
+    /// Stops the server as SIGTERM would and starts it again on the same data directory.
+    pub async fn restart(self) -> Self {
+        self.server.stop(true).await;
+        self.running.await.expect("the server task ends").expect("the server stops cleanly");
+        drop(self.statements);
+        // The HTTP workers drop their share of the store on their own threads, a moment
+        // after the server has stopped; until then the store is still open (exclusively).
+        let admin = || Some((ADMIN_KEY.to_string(), ADMIN_SECRET.to_string()));
+        let mut attempts = 0;
+        loop {
+            match Application::build(self.settings.clone(), admin()).await {
+                Ok(application) => return Self::serve(application, self.settings, self.data_dir),
+                Err(error) if attempts == 50 => panic!("the application builds again: {error:#}"),
+                Err(_) => attempts += 1,
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     pub fn with_version(mut self, version: &'static str) -> Self {

@@ -1,4 +1,5 @@
-//! Runs the real `fluency` binary: what was acknowledged survives a SIGKILL.
+//! Runs the real `fluency` binary: what was acknowledged survives a SIGKILL, and SIGTERM
+//! stops the server within its grace whatever a rule is doing.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -100,4 +101,98 @@ async fn acknowledged_statements_survive_a_kill_and_restart() {
         assert_eq!(body["id"], id.as_str());
     }
     assert_eq!(acknowledged.len(), 40);
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_within_its_grace_while_a_rule_is_still_running() {
+    // Arrange: a rule that spins for a minute (its deadline), and a statement it runs on.
+    let (data_dir, config) = spinning_rule_dir();
+    let mut server = start_with_config(data_dir.path(), Some(&config));
+    let posted = reqwest::Client::new()
+        .post(format!("{}/statements", server.base))
+        .header("Authorization", basic(ADMIN_KEY, ADMIN_SECRET))
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(&statement("http://adlnet.gov/expapi/verbs/attempted"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    // The runner takes the statement up within milliseconds; no event tells that a run began.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // Act
+    let started = std::time::Instant::now();
+    let signalled = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let mut exited = None;
+    while exited.is_none() && started.elapsed() < std::time::Duration::from_secs(20) {
+        exited = server.child.try_wait().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Assert: the background grace is 3 s; the rule would have run for 60.
+    assert!(exited.is_some(), "still running {:?} after SIGTERM", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "took {:?}", started.elapsed());
+}
+
+/// A data directory whose rule `spin` runs for a minute (its deadline) on every statement.
+fn spinning_rule_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data_dir.path().join("rules")).unwrap();
+    std::fs::write(data_dir.path().join("rules/spin.rhai"), "//! name = \"spin\"\nloop { }\n").unwrap();
+    let config = data_dir.path().join("fluency.toml");
+    std::fs::write(&config, "[rules.sandbox]\ndeadline_ms = 60000\nmax_operations = 100000000000\n").unwrap();
+    (data_dir, config)
+}
+
+#[tokio::test]
+async fn a_statement_whose_rule_run_took_the_server_down_is_skipped_after_restarts_and_recorded() {
+    // Arrange: the rule's run on the statement is cut short by a kill, as a crash would,
+    // once in a batch and once in the careful evaluation that follows the restart.
+    let (data_dir, config) = spinning_rule_dir();
+    let client = reqwest::Client::new();
+    let first = start_with_config(data_dir.path(), Some(&config));
+    let posted = client
+        .post(format!("{}/statements", first.base))
+        .header("Authorization", basic(ADMIN_KEY, ADMIN_SECRET))
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(&statement("http://adlnet.gov/expapi/verbs/attempted"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    // No event tells that a run began; the runner takes a statement up within milliseconds.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    first.kill();
+    let second = start_with_config(data_dir.path(), Some(&config));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    second.kill();
+
+    // Act
+    let third = start_with_config(data_dir.path(), Some(&config));
+
+    // Assert: the run is recorded as the rule's limit failure, and the server answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let rule = loop {
+        let rule: Value = client
+            .get(third.api("rules/spin"))
+            .header("Authorization", basic(ADMIN_KEY, ADMIN_SECRET))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if rule["recent_runs"].as_array().is_some_and(|runs| !runs.is_empty()) {
+            break rule;
+        }
+        assert!(std::time::Instant::now() < deadline, "no run recorded: {rule}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let error = &rule["recent_runs"][0]["error"];
+    assert_eq!(error["kind"], "limit", "{rule}");
+    assert!(error["message"].as_str().unwrap().contains("stopped the server"), "{rule}");
+    assert_eq!(rule["health"]["consecutive_failures"], 1, "it counts towards disabling: {rule}");
+    let about = client.get(format!("{}/about", third.base)).send().await.unwrap();
+    assert_eq!(about.status(), 200);
 }

@@ -193,3 +193,32 @@ async fn a_runaway_rule_fails_alone_and_is_disabled_while_the_server_keeps_answe
     .await;
     assert_eq!(other_rule[0]["actor_id"], "mbox:mailto:after-the-runaway@example.com");
 }
+
+#[tokio::test]
+async fn rules_and_their_run_records_are_kept_across_a_restart_and_not_run_again() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let failing =
+        "//! name = \"fails\"\n//! [trigger]\n//! verbs = [\"http://example.com/verbs/fail\"]\nthrow \"no\";\n";
+    assert_eq!(app.put_rule("fails", failing).await.status(), 201);
+    app.post_statements(&statement("http://example.com/verbs/fail")).await;
+    eventually(10, "the failed run", || async { (recent_runs(&app).await == 1).then_some(()) }).await;
+
+    // Act
+    let app = app.restart().await;
+    app.post_statements(&statement("http://example.com/verbs/other")).await;
+    let store = app.statements.store();
+    eventually(10, "the runner to pass every statement", || async {
+        let through = store.rules_evaluated_through().await.unwrap().unwrap_or(0);
+        store.statements_stored_after(through, 1).await.unwrap().is_empty().then_some(())
+    })
+    .await;
+
+    // Assert
+    assert_eq!(recent_runs(&app).await, 1, "the statement evaluated before the restart is not evaluated again");
+    assert_eq!(app.api_json("rules").await["rules"][0]["name"], "fails");
+}
+
+async fn recent_runs(app: &TestApp) -> usize {
+    app.api_json("rules/fails").await["recent_runs"].as_array().map_or(0, Vec::len)
+}

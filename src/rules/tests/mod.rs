@@ -1,6 +1,7 @@
 //! Tests of the sandbox (every limit ends in a recorded rule error within the deadline)
 //! and of the runtime (intents, state, loop protection, health), on small inline rules.
 
+mod hostile;
 mod runtime;
 mod sandbox;
 

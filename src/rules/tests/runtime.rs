@@ -1,7 +1,7 @@
 use super::*;
 use crate::rules::intent::idempotency_key;
 use crate::rules::statement::{rule_account_name, EMITTED_BY, EMITTED_DEPTH};
-use crate::rules::{HistoryQuery, HistorySummary, HostError, Intent, RuleErrorKind, StateChange};
+use crate::rules::{HistoryQuery, HistorySummary, HostError, Intent, RuleError, RuleErrorKind, StateChange};
 use crate::xapi::time::Micros;
 
 const EMIT_COMPLETED: &str = r#"
@@ -122,15 +122,45 @@ fn a_rule_never_runs_on_its_own_statements_and_chains_stay_bounded() {
     let mut statement = failed_statement(1);
     statement["verb"]["id"] = json!("http://adlnet.gov/expapi/verbs/completed");
 
-    let mut rounds = Vec::new();
+    let (rounds, emitted, failures) = run_chain(&set, statement, &host);
+
+    // The learner's statement runs a and b (depth 1); a's statement runs only b, b's only a
+    // (depth 2); on those, a and b would close a cycle: reported as their failure instead.
+    assert_eq!(rounds.len(), 5, "{rounds:?}");
+    assert_eq!(rounds[0], ["a", "b"]);
+    assert!(rounds[1..].iter().all(|r| r.len() == 1), "{rounds:?}");
+    assert_eq!(emitted, 4);
+    let mut cycles: Vec<&str> = failures.iter().map(|e| e.message.split(':').next().unwrap()).collect();
+    cycles.sort();
+    assert_eq!(cycles, ["emission cycle a -> b -> a", "emission cycle b -> a -> b"]);
+    assert!(failures.iter().all(|e| e.kind == RuleErrorKind::Limit), "{failures:?}");
+    let deepest = json!({"verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "context": {"extensions": {EMITTED_BY: "c", EMITTED_DEPTH: 3}},
+        "authority": {"account": {"homePage": "http://lrs.example", "name": "rule:c"}}});
+    assert!(evaluate(&set, &deepest, &host).is_empty());
+}
+
+/// Evaluates `statement` and every statement emitted from it, as delivery would store
+/// them: the rules run per statement, the statements emitted, and the failures.
+fn run_chain(set: &RuleSet, statement: Value, host: &Arc<dyn RuleHost>) -> (Vec<Vec<String>>, usize, Vec<RuleError>) {
+    let (mut rounds, mut emitted, mut failures) = (Vec::new(), 0, Vec::new());
     let mut pending = vec![statement];
     while let Some(statement) = pending.pop() {
-        let outcomes = evaluate(&set, &statement, &host);
+        let outcomes = evaluate(set, &statement, host);
         rounds.push(outcomes.iter().map(|o| o.rule.to_string()).collect::<Vec<_>>());
         for outcome in outcomes {
-            for record in outcome.result.unwrap().intents {
-                let Intent::EmitStatement { statement } = record.intent else { panic!("an emission") };
+            let evaluated = match outcome.result {
+                Ok(evaluated) => evaluated,
+                Err(error) => {
+                    failures.push(error);
+                    continue;
+                }
+            };
+            for record in evaluated.intents {
+                let Intent::EmitStatement { statement } = record.intent else { continue };
                 assert_eq!(statement["context"]["extensions"][EMITTED_BY], json!(outcome.rule.as_ref()));
+                emitted += 1;
+                // Delivery stores it under the rule's own account, where its markers count.
                 let mut stored = statement;
                 stored["authority"] = json!({"account": {"homePage": "http://lrs.example",
                     "name": rule_account_name(&outcome.rule)}});
@@ -138,16 +168,32 @@ fn a_rule_never_runs_on_its_own_statements_and_chains_stay_bounded() {
             }
         }
     }
+    (rounds, emitted, failures)
+}
 
-    // The learner's statement runs a and b (depth 1); a's runs only b, b's only a (depth 2);
-    // those run the other rule once more (depth 3), which nothing reacts to.
-    assert_eq!(rounds.len(), 7, "{rounds:?}");
-    assert_eq!(rounds[0], ["a", "b"]);
-    assert!(rounds[1..].iter().all(|r| r.len() <= 1), "{rounds:?}");
-    let deepest = json!({"verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
-        "context": {"extensions": {EMITTED_BY: "c", EMITTED_DEPTH: 3}},
-        "authority": {"account": {"homePage": "http://lrs.example", "name": "rule:c"}}});
-    assert!(evaluate(&set, &deepest, &host).is_empty());
+#[test]
+fn statements_emitted_from_one_learner_statement_are_capped_across_rules_and_generations() {
+    // Three rules, each emitting three statements on any statement of the verb, none in a
+    // cycle with another (each reacts to the verb, the chain decides): without the cap,
+    // 3 + 3·2·3 + ... statements until the depth limit.
+    let emitting = |name: &str| {
+        let source = format!(
+            "//! name = \"{name}\"\n//! [trigger]\n//! verbs = [\"http://adlnet.gov/expapi/verbs/completed\"]\n\
+             for i in 0..3 {{ {EMIT_COMPLETED}; }}"
+        );
+        RuleFile::parse("x.rhai", &source).unwrap()
+    };
+    let settings = RulesSettings { max_emission_depth: 10, ..RulesSettings::default() };
+    let set = rule_set(settings, vec![emitting("a"), emitting("b"), emitting("c")]);
+    let mut statement = failed_statement(1);
+    statement["verb"]["id"] = json!("http://adlnet.gov/expapi/verbs/completed");
+
+    let (_, emitted, failures) = run_chain(&set, statement, &memory());
+
+    assert!(emitted <= 8, "at most max_emitted_per_trigger in all: {emitted}");
+    assert!(emitted >= 6, "the first rules emit what they asked for: {emitted}");
+    let capped = failures.iter().find(|e| e.message.contains("max_emitted_per_trigger")).expect("a capped run");
+    assert_eq!(capped.kind, RuleErrorKind::Limit, "{capped}");
 }
 
 #[test]

@@ -9,10 +9,13 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
-use crate::rules::{HistoryQuery, HistorySummary, HostError, RuleHost, StateChange};
+use crate::rules::{time_left, HistoryQuery, HistorySummary, HostError, RuleHost, StateChange};
 use crate::service::impact::{run_impact, ImpactRequest};
 use crate::storage::{HistoryFilter, StateWrite, Store};
 use crate::xapi::time::Micros;
+
+/// How long a host call made outside a rule run may take.
+const UNBOUNDED_HOST_CALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Uncommitted state by (rule, key): the value (`None`: removed) and its expiry.
 type Pending = HashMap<(String, String), (Option<Value>, Option<Micros>)>;
@@ -21,12 +24,15 @@ pub struct StoreHost {
     store: Arc<dyn Store>,
     runtime: Handle,
     pending: Mutex<(Pending, Vec<StateWrite>)>,
+    /// Per rule, until the next commit: its stored state's size (asked of the store once)
+    /// plus the bytes of the values set since, for `state_bytes`.
+    sizes: Mutex<HashMap<String, (Option<u64>, u64)>>,
 }
 
 impl StoreHost {
     /// `runtime` runs the store's futures: rules call the host from a blocking thread.
     pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
-        Self { store, runtime, pending: Mutex::default() }
+        Self { store, runtime, pending: Mutex::default(), sizes: Mutex::default() }
     }
 
     /// The state changes since the last call, in order; reads keep seeing them until the
@@ -34,12 +40,24 @@ impl StoreHost {
     pub fn take_state_writes(&self) -> Vec<StateWrite> {
         let mut pending = self.pending.lock().expect("pending state lock");
         pending.0.clear();
+        self.sizes.lock().expect("state sizes lock").clear();
         std::mem::take(&mut pending.1)
     }
 }
 
 fn host_error(error: impl std::fmt::Display) -> HostError {
     HostError(format!("the store failed: {error}"))
+}
+
+impl StoreHost {
+    /// Waits for `work` no longer than the calling run has left before its deadline (a
+    /// run's time includes its host calls); the run then fails with kind `timeout`.
+    fn bounded<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, HostError> {
+        let left = time_left().unwrap_or(UNBOUNDED_HOST_CALL);
+        self.runtime
+            .block_on(tokio::time::timeout(left, work))
+            .map_err(|_| HostError("the host call was cut off at the run's deadline".into()))
+    }
 }
 
 impl RuleHost for StoreHost {
@@ -51,7 +69,7 @@ impl RuleHost for StoreHost {
             since: query.since,
             until: query.until,
         };
-        let count = self.runtime.block_on(self.store.history(&filter)).map_err(host_error)?;
+        let count = self.bounded(self.store.history(&filter))?.map_err(host_error)?;
         Ok(HistorySummary { count: count.count, average_score: count.average_score })
     }
 
@@ -62,15 +80,14 @@ impl RuleHost for StoreHost {
             return Ok(value.clone().filter(|_| live));
         }
         drop(pending);
-        self.runtime.block_on(self.store.rule_state(rule, key, now)).map_err(host_error)
+        self.bounded(self.store.rule_state(rule, key, now))?.map_err(host_error)
     }
 
     fn impact(&self, request: &Value) -> Result<Value, HostError> {
         let request: ImpactRequest = serde_json::from_value(request.clone())
             .map_err(|e| HostError(format!("impact: not an impact request: {e}")))?;
         let answer = self
-            .runtime
-            .block_on(run_impact(&*self.store, &request))
+            .bounded(run_impact(&*self.store, &request))?
             .map_err(|e| HostError(format!("impact: {}", e.message)))?;
         // The trend series is for charts; scripts get the figures.
         Ok(json!({
@@ -81,6 +98,21 @@ impl RuleHost for StoreHost {
             "report": answer.report,
             "roi": answer.roi,
         }))
+    }
+
+    fn state_bytes(&self, rule: &str, now: Micros) -> Result<u64, HostError> {
+        let known = self.sizes.lock().expect("state sizes lock").get(rule).copied();
+        let (stored, added) = match known {
+            Some((Some(stored), added)) => (stored, added),
+            _ => {
+                let stored = self.bounded(self.store.rule_state_bytes(rule, now))?.map_err(host_error)?;
+                let mut sizes = self.sizes.lock().expect("state sizes lock");
+                let entry = sizes.entry(rule.to_string()).or_default();
+                entry.0 = Some(stored);
+                (stored, entry.1)
+            }
+        };
+        Ok(stored + added)
     }
 
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError> {
@@ -94,9 +126,44 @@ impl RuleHost for StoreHost {
                     StateWrite { rule: rule.into(), key: key.clone(), value: None, expires: None }
                 }
             };
+            if let Some(value) = &write.value {
+                let mut sizes = self.sizes.lock().expect("state sizes lock");
+                sizes.entry(rule.to_string()).or_default().1 += value.to_string().len() as u64;
+            }
             pending.0.insert((write.rule.clone(), write.key.clone()), (write.value.clone(), write.expires));
             pending.1.push(write);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::{SqliteSettings, SqliteStore};
+    use crate::storage::RulesCommit;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn state_bytes_are_the_stored_state_plus_what_the_batch_set_until_it_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(SqliteSettings::new(dir.path().join("lrs.db"))).unwrap());
+        let stored = StateWrite { rule: "r".into(), key: "a".into(), value: Some(json!("12345")), expires: None };
+        store.commit_rules(RulesCommit { state: vec![stored], ..Default::default() }).await.unwrap();
+        let host = Arc::new(StoreHost::new(store, Handle::current()));
+
+        let sizes = tokio::task::spawn_blocking(move || {
+            let before = host.state_bytes("r", 0).unwrap();
+            let set = StateChange::Set { key: "b".into(), value: json!([1, 2]), expires: None };
+            host.state_commit("r", &[set]).unwrap();
+            let pending = host.state_bytes("r", 0).unwrap();
+            let other = host.state_bytes("other", 0).unwrap();
+            host.take_state_writes();
+            (before, pending, other, host.state_bytes("r", 0).unwrap())
+        })
+        .await
+        .unwrap();
+
+        assert_eq!(sizes, (7, 7 + 5, 0, 7), "\"12345\" is 7 bytes, [1,2] 5; taken writes are the store's to count");
     }
 }

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod delivery;
 pub mod host;
+pub mod poison;
 pub mod runner;
 pub mod scheduler;
 

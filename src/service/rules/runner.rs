@@ -11,6 +11,7 @@ use tokio::sync::{watch, Notify};
 
 use super::catalog::RuleCatalog;
 use super::host::StoreHost;
+use super::poison::{CarefulRun, InFlight, InFlightFile};
 use crate::metrics::Metrics;
 use crate::rules::{Intent, RuleHost, RuleOutcome, RuleSet, TriggerStatement};
 use crate::storage::{Intervention, NewOutboxItem, OutboxKind, RuleRun, RulesCommit, Store, StoredStatement};
@@ -28,6 +29,8 @@ pub struct RunnerSettings {
     pub batch_size: usize,
     /// The target that receives `assign` intents, if any; they are recorded either way.
     pub assign_target: Option<String>,
+    /// Where the batch in flight is noted (see `poison`); `None` protects nothing.
+    pub in_flight: Option<std::path::PathBuf>,
 }
 
 pub struct RuleRunner {
@@ -36,6 +39,7 @@ pub struct RuleRunner {
     host: Arc<StoreHost>,
     metrics: Arc<Metrics>,
     settings: RunnerSettings,
+    in_flight: InFlightFile,
     /// Woken when new outbox items were committed.
     outbox_ready: Arc<Notify>,
 }
@@ -49,7 +53,8 @@ impl RuleRunner {
         outbox_ready: Arc<Notify>,
     ) -> Self {
         let host = Arc::new(StoreHost::new(store.clone(), tokio::runtime::Handle::current()));
-        Self { store, catalog, host, metrics, settings, outbox_ready }
+        let in_flight = InFlightFile::new(settings.in_flight.clone());
+        Self { store, catalog, host, metrics, settings, in_flight, outbox_ready }
     }
 
     /// Runs until `shutdown` turns true. On the very first start (no rules commit yet),
@@ -74,12 +79,30 @@ impl RuleRunner {
                 return;
             }
         };
+        // A note for the batch after the position: the last process stopped while evaluating
+        // it, maybe because of a rule. That batch is evaluated one statement at a time.
+        let previous = self.in_flight.pending(cursor);
+        if let Some(previous) = &previous {
+            tracing::warn!(
+                through = previous.through,
+                "The last run stopped while evaluating rules; evaluating its batch carefully."
+            );
+        }
         while !*shutdown.borrow() {
             match self.store.statements_stored_after(cursor, self.settings.batch_size.max(1)).await {
-                Ok(batch) if !batch.is_empty() => {
+                Ok(mut batch) if !batch.is_empty() => {
+                    let careful = previous.as_ref().filter(|p| batch[0].stored <= p.through);
+                    if careful.is_some() {
+                        batch.truncate(1);
+                    }
                     let count = batch.len() as u64;
                     let through = batch.last().map_or(cursor, |s| s.stored);
-                    let commit = self.evaluate(batch).await;
+                    let note = InFlight {
+                        after: cursor,
+                        through: careful.map_or(through, |p| p.through),
+                        ..Default::default()
+                    };
+                    let commit = self.evaluate(batch, note, careful.cloned()).await;
                     if !commit_until_landed(&*self.store, commit, &mut shutdown, &self.outbox_ready).await {
                         return;
                     }
@@ -103,18 +126,25 @@ impl RuleRunner {
         }
     }
 
-    /// Runs the rules on a blocking thread (scripts are CPU work with a deadline).
-    async fn evaluate(&self, batch: Vec<StoredStatement>) -> RulesCommit {
+    /// Runs the rules on a blocking thread (scripts are CPU work with a deadline), after
+    /// noting the batch (`note`, see `poison`). With `careful` (the note the last process
+    /// left), the batch is one statement and each rule's run is noted before it starts.
+    async fn evaluate(&self, batch: Vec<StoredStatement>, note: InFlight, careful: Option<InFlight>) -> RulesCommit {
+        let in_flight = self.in_flight.clone();
         let rules = self.catalog.current();
         let host = self.host.clone();
         let metrics = self.metrics.clone();
         let assign_target = self.settings.assign_target.clone();
         let through = batch.last().map_or(0, |s| s.stored);
         let evaluated = tokio::task::spawn_blocking(move || {
+            in_flight.note(&note);
             let mut commit = RulesCommit { evaluated_through: Some(through), ..Default::default() };
             let dyn_host: Arc<dyn RuleHost> = host.clone();
             for statement in &batch {
-                for outcome in evaluate_statement(&rules, &dyn_host, statement) {
+                let mut guard =
+                    careful.as_ref().map(|previous| CarefulRun::new(&in_flight, &note, statement.id, Some(previous)));
+                let mut guard = |rule: &str| guard.as_mut().and_then(|careful| careful.guard(rule));
+                for outcome in evaluate_statement(&rules, &dyn_host, statement, &mut guard) {
                     observe(&metrics, &outcome);
                     record(&mut commit, outcome, statement.stored, assign_target.as_deref());
                 }
@@ -163,7 +193,12 @@ pub(super) async fn wait(shutdown: &mut watch::Receiver<bool>, delay: Duration) 
     }
 }
 
-fn evaluate_statement(rules: &RuleSet, host: &Arc<dyn RuleHost>, statement: &StoredStatement) -> Vec<RuleOutcome> {
+fn evaluate_statement(
+    rules: &RuleSet,
+    host: &Arc<dyn RuleHost>,
+    statement: &StoredStatement,
+    guard: &mut dyn FnMut(&str) -> Option<crate::rules::RuleError>,
+) -> Vec<RuleOutcome> {
     if rules.rules().is_empty() {
         return Vec::new();
     }
@@ -175,7 +210,7 @@ fn evaluate_statement(rules: &RuleSet, host: &Arc<dyn RuleHost>, statement: &Sto
         }
     };
     let trigger = TriggerStatement { id: statement.id, time: statement.stored, statement: &json };
-    rules.evaluate(&trigger, host)
+    rules.evaluate_guarded(&trigger, host, guard)
 }
 
 pub(super) fn observe(metrics: &Metrics, outcome: &RuleOutcome) {

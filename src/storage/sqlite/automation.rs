@@ -213,6 +213,17 @@ pub(super) fn rule_state(conn: &Connection, rule: &str, key: &str, now: Micros) 
     live.map(|(text, _)| serde_json::from_str(&text).context("decoding rule state")).transpose()
 }
 
+pub(super) fn rule_state_bytes(conn: &Connection, rule: &str, now: Micros) -> anyhow::Result<u64> {
+    let bytes: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(LENGTH(CAST(value AS BLOB))), 0) FROM rule_state
+             WHERE rule = ?1 AND (expires IS NULL OR expires > ?2)",
+        )?
+        .query_row(params![rule, now], |row| row.get(0))
+        .context("measuring rule state")?;
+    Ok(bytes.max(0) as u64)
+}
+
 pub(super) fn rule_runs(conn: &Connection, rule: &str, limit: usize) -> anyhow::Result<Vec<RuleRun>> {
     let mut select = conn.prepare_cached(
         "SELECT rule, trigger, evaluated, intents, state_changes, error FROM rule_runs

@@ -269,6 +269,11 @@ impl Store for SqliteStore {
         self.read(move |conn| automation::rule_state(conn, &rule, &key, now)).await
     }
 
+    async fn rule_state_bytes(&self, rule: &str, now: Micros) -> StoreResult<u64> {
+        let rule = rule.to_owned();
+        self.read(move |conn| automation::rule_state_bytes(conn, &rule, now)).await
+    }
+
     async fn rule_runs(&self, rule: &str, limit: usize) -> StoreResult<Vec<RuleRun>> {
         let rule = rule.to_owned();
         self.read(move |conn| automation::rule_runs(conn, &rule, limit)).await
