@@ -207,9 +207,15 @@ async fn loading_the_demo_twice_stores_it_once_and_writes_the_impact_spec() {
     let first = workspace.stored().await.len();
     load().await.expect("second load");
 
-    let expected = generate_demo(&DemoSpec { agents: 20, ..DemoSpec::default() }).statements.len();
-    assert_eq!(first, expected);
+    let spec = DemoSpec { agents: 20, ..DemoSpec::default() };
+    let data = generate_demo(&spec);
+    let skills_until = fluency::kpi::demo::demo_windows(&spec).1.end;
+    let skill_statements = fluency::skills::demo::demo_skill_statements(&data, spec.seed, skills_until);
+    let expected = data.statements.len() + skill_statements.len();
+    assert_eq!(first, expected, "the helpdesk's KPIs and courses, and its skill evidence");
     assert_eq!(workspace.stored().await.len(), expected);
-    let spec = std::fs::read_to_string(workspace.dir.path().join("demo-impact.toml")).expect("the spec");
-    assert!(spec.contains(DEMO_KPI));
+    let impact_spec = std::fs::read_to_string(workspace.dir.path().join("demo-impact.toml")).expect("the spec");
+    assert!(impact_spec.contains(DEMO_KPI));
+    let framework = workspace.data_dir().join("skills").join(fluency::skills::demo::DEMO_FRAMEWORK_FILE);
+    assert!(framework.is_file(), "the skills framework is installed");
 }

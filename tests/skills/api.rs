@@ -229,3 +229,52 @@ async fn teams_named_by_statements_get_a_map_and_an_unknown_team_is_not_found() 
     assert_eq!(map["members"], 2);
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn bad_skills_requests_are_refused_naming_the_parameter_and_rule() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    put_framework(&app, "core.toml", FRAMEWORK).await;
+    let cases: Vec<(&str, reqwest::RequestBuilder, &str)> = vec![
+        ("an agent that is not JSON", app.api(Method::GET, "skills/profile?agent=ada"), "agent:"),
+        (
+            "an agent without an IFI",
+            app.api(Method::GET, "skills/profile").query(&[("agent", r#"{"name":"Ada"}"#)]),
+            "agent:",
+        ),
+        ("an unknown parameter", app.api(Method::GET, "skills/profile?agent=x&colour=red"), "colour"),
+        ("a repeated parameter", app.api(Method::GET, "skills/search?skill=a&skill=b"), "skill"),
+        (
+            "a bad instant",
+            app.api(Method::GET, "skills/search?skill=https%3A%2F%2Fskills.example.com%2Fsql&at=yesterday"),
+            "at:",
+        ),
+        (
+            "a search limit of 0",
+            app.api(Method::GET, "skills/search?skill=https%3A%2F%2Fskills.example.com%2Fsql&limit=0"),
+            "limit",
+        ),
+        (
+            "a map member's bad agent",
+            app.api(Method::POST, "skills/map").json(&json!({"members": [{"agent": {"mbox": "ada"}}]})),
+            "members[0].agent",
+        ),
+        (
+            "a map member's unknown role",
+            app.api(Method::POST, "skills/map")
+                .json(&json!({"members": [{"agent": {"mbox": "mailto:a@b.c"}, "role": "https://nope.example/r"}]})),
+            "members[0].role",
+        ),
+        ("a map body that is not a request", app.api(Method::POST, "skills/map").body("[1]"), "body:"),
+    ];
+
+    for (what, request, names) in cases {
+        // Act
+        let response = request.send().await.unwrap();
+
+        // Assert
+        assert_eq!(response.status(), 400, "{what}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains(names), "{what}: {body}");
+    }
+}
