@@ -184,7 +184,7 @@ const SKILLS_BATCH: usize = 1000;
 fn start_skills(
     settings: &Settings,
     store: &Arc<dyn Store>,
-    statements: &StatementService,
+    statements: &Arc<StatementService>,
     metrics: &Metrics,
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<Arc<SkillsService>> {
@@ -194,7 +194,8 @@ fn start_skills(
     );
     let map = Arc::new(std::sync::RwLock::new(SkillMap::default()));
     let runner = SkillsRunner::new(store.clone(), catalog.clone(), map.clone(), SKILLS_BATCH)
-        .deferring_to(metrics.statements_stored.clone());
+        .deferring_to(metrics.statements_stored.clone())
+        .announcing_to(statements.clone(), &settings.public_url);
     tokio::spawn(runner.run(statements.watch_committed(), stopping));
     Ok(Arc::new(SkillsService::new(catalog, map, store.clone())))
 }

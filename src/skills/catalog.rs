@@ -35,6 +35,10 @@ pub struct FrameworkCatalog {
     current: RwLock<Arc<Framework>>,
     listing: Mutex<Listing>,
     version: AtomicU64,
+    /// Wakes the runner on every accepted change.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// The version the estimates were last inferred under (set by the runner).
+    inferred: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,8 @@ impl FrameworkCatalog {
             current: RwLock::new(Arc::new(framework)),
             listing: Mutex::new(listing),
             version: AtomicU64::new(1),
+            changed: tokio::sync::watch::channel(1).0,
+            inferred: AtomicU64::new(0),
         })
     }
 
@@ -103,7 +109,22 @@ impl FrameworkCatalog {
 
     /// Makes the runner start over from the first statement, as a framework change does.
     pub fn request_rebuild(&self) {
-        self.version.fetch_add(1, Ordering::SeqCst);
+        let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        self.changed.send_replace(version);
+    }
+
+    /// Changes to the version, for the runner to wake on.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The version the estimates in force were inferred under.
+    pub fn inferred_version(&self) -> u64 {
+        self.inferred.load(Ordering::SeqCst)
+    }
+
+    pub fn mark_inferred(&self, version: u64) {
+        self.inferred.store(version, Ordering::SeqCst);
     }
 
     fn replace(&self, framework: Framework) -> bool {
@@ -112,7 +133,8 @@ impl FrameworkCatalog {
             return false;
         }
         *current = Arc::new(framework);
-        self.version.fetch_add(1, Ordering::SeqCst);
+        let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        self.changed.send_replace(version);
         true
     }
 }

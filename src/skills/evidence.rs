@@ -67,6 +67,9 @@ fn strength(statement: &Value) -> Option<(f64, f64, bool)> {
 
 fn verb_strength(statement: &Value) -> Option<(f64, f64, bool)> {
     let verb = verb_id(statement)?;
+    if super::events::is_event_verb(verb) {
+        return None;
+    }
     let result = statement.get("result");
     let success = result.and_then(|r| r.get("success")).and_then(Value::as_bool);
     let score = result.and_then(|r| r.get("score"));

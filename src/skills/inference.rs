@@ -14,7 +14,7 @@ use super::model::{observe, Ability, Difficulty};
 use crate::storage::{EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
 use crate::xapi::time::Micros;
 
-type Key = (String, String);
+pub type Key = (String, String);
 
 /// Abilities by (person, skill), ordered so one person's are found by a range, and
 /// difficulties by (item, skill).
@@ -102,6 +102,11 @@ impl Scratch {
                 self.items.insert(item_key, item_after);
             }
         }
+    }
+
+    /// The estimates this scratch changed, by (person, skill).
+    pub fn changed(&self) -> impl Iterator<Item = (&Key, &Ability)> {
+        self.abilities.iter()
     }
 
     /// The commit that records this scratch, through `evaluated_through`; the evidence

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod demand;
 pub mod demo;
 pub mod esco;
+pub mod events;
 pub mod evidence;
 pub mod framework;
 pub mod inference;

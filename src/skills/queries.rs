@@ -126,6 +126,9 @@ pub struct InferenceStatus {
     /// Statements stored up to here are in the estimates (`None`: none yet).
     pub evaluated_through: Option<Micros>,
     pub framework_version: u64,
+    /// The version the estimates were inferred under: behind `framework_version` until
+    /// inference has started over after a change.
+    pub inferred_version: u64,
     pub skills: usize,
     pub roles: usize,
     pub mappings: usize,
@@ -163,6 +166,7 @@ impl SkillsService {
         Ok(InferenceStatus {
             evaluated_through: self.store.skills_evaluated_through().await?,
             framework_version: self.catalog.version(),
+            inferred_version: self.catalog.inferred_version(),
             skills: framework.skills.len(),
             roles: framework.roles.len(),
             mappings: framework.mappings.len(),

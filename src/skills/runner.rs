@@ -14,13 +14,21 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::catalog::FrameworkCatalog;
+use super::events;
+use super::framework::Framework;
 use super::inference::{Scratch, SkillMap};
+use crate::auth::{Principal, Scope};
+use crate::service::StatementService;
+use crate::xapi::time::now_micros;
+use crate::xapi::XapiVersion;
 use crate::storage::{EstimateFilter, Store, StoredStatement};
 use crate::xapi::time::Micros;
 
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Statements are also looked for this often without a commit signal.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How often estimates are checked against role targets (they fade between statements).
+const TARGET_SCAN_INTERVAL: Duration = Duration::from_secs(3_600);
 /// How often the framework files are checked for changes.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// Ingest counts as a burst above this many statements a second...
@@ -70,6 +78,35 @@ pub struct SkillsRunner {
     reached: watch::Sender<Micros>,
     /// Statements stored so far, when inference defers to bursts of ingest.
     stored: Option<prometheus::IntCounter>,
+    /// Where skill events go, when they are sent.
+    events: Option<EventSink>,
+}
+
+struct EventSink {
+    statements: Arc<StatementService>,
+    principal: Principal,
+}
+
+/// The account skill events are stored under: like rules' accounts, no credential key can
+/// be it (HTTP Basic ends a key at its first colon).
+pub const SKILLS_ACCOUNT: &str = "fluency:skills";
+
+/// "Reached level" events for the estimates a batch raised past whole levels, for evidence
+/// within the event horizon.
+fn levels_reached_events(framework: &Framework, map: &SkillMap, scratch: &Scratch, now: Micros) -> Vec<Value> {
+    let mut found = Vec::new();
+    for ((person, skill), after) in scratch.changed() {
+        if after.at < now - events::EVENT_HORIZON {
+            continue;
+        }
+        let half_life = framework.half_life_days(skill);
+        let before = map.abilities.get(&(person.clone(), skill.clone())).map(|a| a.decayed(after.at, half_life));
+        for level in events::levels_reached(before.as_ref(), after) {
+            found.extend(events::reached_level(framework, person, skill, level, after));
+        }
+    }
+    found.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    found
 }
 
 impl SkillsRunner {
@@ -79,7 +116,23 @@ impl SkillsRunner {
         map: Arc<RwLock<SkillMap>>,
         batch_size: usize,
     ) -> Self {
-        Self { store, catalog, map, batch_size: batch_size.max(1), reached: watch::channel(0).0, stored: None }
+        Self {
+            store,
+            catalog,
+            map,
+            batch_size: batch_size.max(1),
+            reached: watch::channel(0).0,
+            stored: None,
+            events: None,
+        }
+    }
+
+    /// Sends skill events (`skills::events`) through `statements`, as the account
+    /// `SKILLS_ACCOUNT` of `public_url`.
+    pub fn announcing_to(mut self, statements: Arc<StatementService>, public_url: &str) -> Self {
+        let principal = Principal::for_account(public_url, SKILLS_ACCOUNT, vec![Scope::StatementsWrite]);
+        self.events = Some(EventSink { statements, principal });
+        self
     }
 
     /// Counts the statements stored, so inference can stay out of the way of bursts.
@@ -120,7 +173,8 @@ impl SkillsRunner {
         let Some(last) = batch.last().map(|s| s.stored) else { return Ok((cursor, 0)) };
         let count = batch.len();
         let map = self.map.clone();
-        let (scratch, named) = tokio::task::spawn_blocking(move || {
+        let announce = self.events.is_some();
+        let (scratch, named, events) = tokio::task::spawn_blocking(move || {
             let map = map.read().expect("skills map lock");
             let mut scratch = Scratch::default();
             let mut named = Vec::new();
@@ -130,16 +184,70 @@ impl SkillsRunner {
                     named.extend(super::teams::memberships(&value));
                 }
             }
-            (scratch, named)
+            let events = if announce { levels_reached_events(&framework, &map, &scratch, now_micros()) } else { vec![] };
+            (scratch, named, events)
         })
         .await?;
-        // Before the commit: a crash in between records the teams again, which changes nothing.
+        // Before the commit: a crash in between records the teams and sends the events again,
+        // which changes nothing (the events' ids are derived from them).
         super::teams::record(&*self.store, named, last).await?;
+        self.announce(events).await;
         let mut scratch = scratch;
         self.store.commit_skills(scratch.commit(last)).await?;
         self.map.write().expect("skills map lock").apply(scratch);
         self.reached.send_replace(last);
         Ok((last, count))
+    }
+
+    /// Stores skill events through the statement service; a failure is logged and the
+    /// events are left out (they are derived, and a rebuild sends them again).
+    async fn announce(&self, events: Vec<Value>) {
+        let (Some(emitter), false) = (&self.events, events.is_empty()) else { return };
+        let count = events.len();
+        let stored = emitter
+            .statements
+            .store_statements(&emitter.principal, XapiVersion::V2_0_0, Value::Array(events), None, Vec::new())
+            .await;
+        if let Err(error) = stored {
+            tracing::error!(events = count, error = %error, "Storing skill events failed; they are left out.");
+        }
+    }
+
+    /// Sends "fell below target" for people whose role's targets their fading estimates
+    /// dropped under within the event horizon.
+    pub async fn scan_targets(&self, now: Micros) -> anyhow::Result<usize> {
+        if self.events.is_none() {
+            return Ok(0);
+        }
+        let framework = self.catalog.current();
+        let mut events = Vec::new();
+        for team in self.store.teams().await? {
+            for person in self.store.people_in_team(&team.team).await? {
+                let Some(role) = person.role.as_ref().and_then(|r| framework.roles.get(r)) else { continue };
+                let map = self.map.read().expect("skills map lock");
+                for requirement in &role.requires {
+                    let key = (person.person.clone(), requirement.skill.clone());
+                    let Some(ability) = map.abilities.get(&key) else { continue };
+                    let half_life = framework.half_life_days(&requirement.skill);
+                    let Some(at) = events::fell_below_at(ability, requirement.level, half_life, now) else { continue };
+                    if at >= now - events::EVENT_HORIZON {
+                        let event = events::fell_below_target(
+                            &framework,
+                            &person.person,
+                            &requirement.skill,
+                            &role.id,
+                            requirement.level,
+                            ability,
+                            at,
+                        );
+                        events.extend(event);
+                    }
+                }
+            }
+        }
+        let count = events.len();
+        self.announce(events).await;
+        Ok(count)
     }
 
     /// Runs until `shutdown` turns true.
@@ -155,8 +263,11 @@ impl SkillsRunner {
         };
         self.reached.send_replace(cursor);
         let mut framework_version = self.catalog.version();
+        self.catalog.mark_inferred(framework_version);
+        let mut framework_changed = self.catalog.subscribe();
         let mut last_reload = tokio::time::Instant::now();
         let mut load = self.stored.clone().map(Load::new);
+        let mut last_scan = tokio::time::Instant::now() - TARGET_SCAN_INTERVAL;
         while !*shutdown.borrow() {
             if load.as_mut().is_some_and(Load::should_wait) {
                 if wait(&mut shutdown, BUSY_WINDOW).await {
@@ -175,16 +286,24 @@ impl SkillsRunner {
                 match self.reset().await {
                     Ok(()) => {
                         framework_version = self.catalog.version();
+                        self.catalog.mark_inferred(framework_version);
                         cursor = 0;
                         tracing::info!("The skills framework changed; inferring again from the first statement.");
                     }
                     Err(error) => tracing::error!(error = %error, "Resetting the skills map failed; retrying."),
                 }
             }
+            if last_scan.elapsed() >= TARGET_SCAN_INTERVAL {
+                last_scan = tokio::time::Instant::now();
+                if let Err(error) = self.scan_targets(now_micros()).await {
+                    tracing::error!(error = %error, "Checking skills against role targets failed.");
+                }
+            }
             match self.step(cursor).await {
                 Ok((_, 0)) => {
                     tokio::select! {
                         _ = committed.changed() => {}
+                        _ = framework_changed.changed() => {}
                         _ = tokio::time::sleep(POLL_INTERVAL) => {}
                         _ = shutdown.changed() => return,
                     }

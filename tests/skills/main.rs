@@ -7,6 +7,7 @@
 mod helpers;
 
 mod api;
+mod events;
 mod recovery;
 
 use reqwest::Method;
@@ -30,7 +31,8 @@ pub async fn caught_up(app: &TestApp) {
     let Some(stored) = stored else { return };
     helpers::eventually(120, "inference to catch up", || async {
         let status = app.api_json("skills/status").await;
-        (status["evaluated_through"].as_i64().unwrap_or(0) >= stored).then_some(())
+        let current = status["inferred_version"] == status["framework_version"];
+        (current && status["evaluated_through"].as_i64().unwrap_or(0) >= stored).then_some(())
     })
     .await;
 }
