@@ -83,6 +83,7 @@ impl Application {
         );
         let (shutdown, stopping) = watch::channel(false);
         let mut background = Vec::new();
+        let skills = start_skills(&settings, &store, &statements, &metrics, stopping.clone())?;
         let (rules, outbox_ready) = match settings.rules.enabled {
             true => {
                 let outbox_ready =
@@ -93,6 +94,7 @@ impl Application {
                     &statements,
                     &metrics,
                     &outbox_ready,
+                    &skills,
                     stopping.clone(),
                     &mut background,
                 )?;
@@ -100,7 +102,6 @@ impl Application {
             }
             false => (None, Arc::new(Notify::new())),
         };
-        let skills = start_skills(&settings, &store, &statements, &metrics, stopping.clone())?;
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),
@@ -207,6 +208,7 @@ fn start_rules(
     statements: &StatementService,
     metrics: &Arc<Metrics>,
     outbox_ready: &Arc<Notify>,
+    skills: &Arc<SkillsService>,
     stopping: watch::Receiver<bool>,
     background: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<Arc<RuleCatalog>> {
@@ -217,7 +219,8 @@ fn start_rules(
         in_flight: Some(settings.data_dir.join("rules-inflight.json")),
     };
     let runner =
-        RuleRunner::new(store.clone(), catalog.clone(), metrics.clone(), runner_settings, outbox_ready.clone());
+        RuleRunner::new(store.clone(), catalog.clone(), metrics.clone(), runner_settings, outbox_ready.clone())
+            .with_skills(skills.clone());
     background.push(tokio::spawn(runner.run(statements.watch_committed(), stopping.clone())));
     let scheduler = RuleScheduler::new(
         store.clone(),

@@ -29,6 +29,7 @@ pub(crate) fn register(engine: &mut Engine) {
     register_history_and_state(engine);
     register_intents(engine);
     super::analytics::register(engine);
+    super::skills::register(engine);
 }
 
 fn register_statement_helpers(engine: &mut Engine) {

@@ -70,6 +70,20 @@ pub trait RuleHost: Send + Sync {
         Ok(0)
     }
 
+    /// The person's estimate of `skill` at `now` (`level`, `level_low`, `level_high`,
+    /// `evidence`...), `None` without evidence or without skills inference.
+    fn skill_estimate(&self, person: &str, skill: &str, now: Micros) -> Result<Option<Value>, HostError> {
+        let _ = (person, skill, now);
+        Ok(None)
+    }
+
+    /// The skills the person's role requires above their level at `now`, each
+    /// `{skill, target, level, gap}`; empty without a role or without skills inference.
+    fn skill_gaps(&self, person: &str, now: Micros) -> Result<Value, HostError> {
+        let _ = (person, now);
+        Ok(Value::Array(Vec::new()))
+    }
+
     /// Runs the impact analysis `request` describes (the JSON of `POST /api/impact`) and
     /// returns its answer. Only a host with a store can.
     fn impact(&self, request: &Value) -> Result<Value, HostError> {

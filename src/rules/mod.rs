@@ -27,6 +27,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod schedule;
 mod settings;
+mod skills;
 pub mod statement;
 pub mod trigger;
 

@@ -155,6 +155,14 @@ impl SkillsService {
         &self.catalog
     }
 
+    /// One estimate at `now`, `None` without evidence.
+    pub fn estimate_of(&self, person: &str, skill: &str, now: Micros) -> Option<SkillEstimate> {
+        let framework = self.catalog.current();
+        let map = self.map.read().expect("skills map lock");
+        let ability = map.abilities.get(&(person.to_string(), skill.to_string()))?;
+        Some(estimate(&framework, skill, ability, now))
+    }
+
     /// Where inference stands: the position reached, and the size of the map.
     pub async fn status(&self) -> StoreResult<InferenceStatus> {
         let framework = self.catalog.current();

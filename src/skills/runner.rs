@@ -19,10 +19,10 @@ use super::framework::Framework;
 use super::inference::{Scratch, SkillMap};
 use crate::auth::{Principal, Scope};
 use crate::service::StatementService;
-use crate::xapi::time::now_micros;
-use crate::xapi::XapiVersion;
 use crate::storage::{EstimateFilter, Store, StoredStatement};
+use crate::xapi::time::now_micros;
 use crate::xapi::time::Micros;
+use crate::xapi::XapiVersion;
 
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Statements are also looked for this often without a commit signal.
@@ -184,7 +184,8 @@ impl SkillsRunner {
                     named.extend(super::teams::memberships(&value));
                 }
             }
-            let events = if announce { levels_reached_events(&framework, &map, &scratch, now_micros()) } else { vec![] };
+            let events =
+                if announce { levels_reached_events(&framework, &map, &scratch, now_micros()) } else { vec![] };
             (scratch, named, events)
         })
         .await?;

@@ -11,6 +11,7 @@ use tokio::runtime::Handle;
 
 use crate::rules::{time_left, HistoryQuery, HistorySummary, HostError, RuleHost, StateChange};
 use crate::service::impact::{run_impact, ImpactRequest};
+use crate::skills::SkillsService;
 use crate::storage::{HistoryFilter, StateWrite, Store};
 use crate::xapi::time::Micros;
 
@@ -27,12 +28,19 @@ pub struct StoreHost {
     /// Per rule, until the next commit: its stored state's size (asked of the store once)
     /// plus the bytes of the values set since, for `state_bytes`.
     sizes: Mutex<HashMap<String, (Option<u64>, u64)>>,
+    /// The skills map, for `skill_level` and `skill_gaps`, when inference runs.
+    skills: std::sync::OnceLock<Arc<SkillsService>>,
 }
 
 impl StoreHost {
     /// `runtime` runs the store's futures: rules call the host from a blocking thread.
     pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
-        Self { store, runtime, pending: Mutex::default(), sizes: Mutex::default() }
+        Self { store, runtime, pending: Mutex::default(), sizes: Mutex::default(), skills: Default::default() }
+    }
+
+    /// Lets rules ask about skills; set once, before rules run.
+    pub fn set_skills(&self, skills: Arc<SkillsService>) {
+        let _ = self.skills.set(skills);
     }
 
     /// The state changes since the last call, in order; reads keep seeing them until the
@@ -81,6 +89,20 @@ impl RuleHost for StoreHost {
         }
         drop(pending);
         self.bounded(self.store.rule_state(rule, key, now))?.map_err(host_error)
+    }
+
+    fn skill_estimate(&self, person: &str, skill: &str, now: Micros) -> Result<Option<Value>, HostError> {
+        let Some(skills) = self.skills.get() else { return Ok(None) };
+        let estimate = skills.estimate_of(person, skill, now);
+        estimate.map(|e| serde_json::to_value(e).map_err(|e| HostError(format!("skill_level: {e}")))).transpose()
+    }
+
+    fn skill_gaps(&self, person: &str, now: Micros) -> Result<Value, HostError> {
+        let Some(skills) = self.skills.get() else { return Ok(Value::Array(Vec::new())) };
+        let people = self.bounded(self.store.find_people(&[person.to_string()]))?.map_err(host_error)?;
+        let role = people.into_iter().next().and_then(|p| p.role);
+        let map = skills.team_map(&[(person.to_string(), role)], now);
+        serde_json::to_value(map.gaps).map_err(|e| HostError(format!("skill_gaps: {e}")))
     }
 
     fn impact(&self, request: &Value) -> Result<Value, HostError> {

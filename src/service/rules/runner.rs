@@ -57,6 +57,12 @@ impl RuleRunner {
         Self { store, catalog, host, metrics, settings, in_flight, outbox_ready }
     }
 
+    /// Lets rules ask about skills (`skill_level`, `skill_gaps`).
+    pub fn with_skills(self, skills: Arc<crate::skills::SkillsService>) -> Self {
+        self.host.set_skills(skills);
+        self
+    }
+
     /// Runs until `shutdown` turns true. On the very first start (no rules commit yet),
     /// starts after the statements already stored: rules apply from now on.
     pub async fn run(self, mut committed: watch::Receiver<Micros>, mut shutdown: watch::Receiver<bool>) {
