@@ -261,6 +261,13 @@ impl Framework {
         Ok(Framework { skills, roles, mappings: parts.mappings, default_half_life_days })
     }
 
+    /// SHA-256 of the framework's content (not of where it was read): equal frameworks, equal
+    /// fingerprints.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(serde_json::to_vec(self).expect("a framework serialises")))
+    }
+
     pub fn half_life_days(&self, skill: &str) -> f64 {
         self.skills.get(skill).and_then(|s| s.half_life_days).unwrap_or(self.default_half_life_days)
     }

@@ -111,7 +111,7 @@ impl Scratch {
 
     /// The commit that records this scratch, through `evaluated_through`; the evidence
     /// moves into it (the map needs only the estimates and items).
-    pub fn commit(&mut self, evaluated_through: Micros) -> SkillsCommit {
+    pub fn commit(&mut self, evaluated_through: Micros, framework: String) -> SkillsCommit {
         let mut estimates: Vec<EstimateRecord> = self
             .abilities
             .iter()
@@ -137,7 +137,7 @@ impl Scratch {
             })
             .collect();
         items.sort_by(|a, b| (&a.item, &a.skill).cmp(&(&b.item, &b.skill)));
-        SkillsCommit { evaluated_through, evidence: std::mem::take(&mut self.evidence), estimates, items }
+        SkillsCommit { evaluated_through, framework, evidence: std::mem::take(&mut self.evidence), estimates, items }
     }
 }
 
@@ -195,7 +195,7 @@ mod tests {
         let mut scratch = Scratch::default();
 
         scratch.fold(&map, &framework, &attempt(1, 1, true), Uuid::from_u128(1), 1_800_000_000_000_000);
-        let commit = scratch.commit(42);
+        let commit = scratch.commit(42, framework.fingerprint());
 
         assert!(map.abilities.is_empty());
         assert_eq!(commit.evaluated_through, 42);

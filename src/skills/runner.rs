@@ -19,7 +19,11 @@ use super::framework::Framework;
 use super::inference::{Scratch, SkillMap};
 use crate::auth::{Principal, Scope};
 use crate::service::StatementService;
-use crate::storage::{EstimateFilter, Store, StoredStatement};
+use uuid::Uuid;
+
+use super::evidence::extract;
+use crate::storage::{EstimateFilter, StatementQuery, Store, StoredStatement};
+use crate::xapi::terms::{is_voiding, object_statement_ref};
 use crate::xapi::time::now_micros;
 use crate::xapi::time::Micros;
 use crate::xapi::XapiVersion;
@@ -29,6 +33,8 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How often estimates are checked against role targets (they fade between statements).
 const TARGET_SCAN_INTERVAL: Duration = Duration::from_secs(3_600);
+/// Starting over because evidence was voided happens at most this often.
+const VOID_REBUILD_INTERVAL: Duration = Duration::from_secs(600);
 /// How often the framework files are checked for changes.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// Ingest counts as a burst above this many statements a second...
@@ -80,6 +86,11 @@ pub struct SkillsRunner {
     stored: Option<prometheus::IntCounter>,
     /// Where skill events go, when they are sent.
     events: Option<EventSink>,
+    /// Voidings stored up to here are reflected in the map (the last start over skipped
+    /// their targets).
+    voidings_covered: std::sync::atomic::AtomicI64,
+    /// A statement that was evidence has been voided since: inference should start over.
+    voided_evidence: std::sync::atomic::AtomicBool,
 }
 
 struct EventSink {
@@ -124,6 +135,8 @@ impl SkillsRunner {
             reached: watch::channel(0).0,
             stored: None,
             events: None,
+            voidings_covered: Default::default(),
+            voided_evidence: Default::default(),
         }
     }
 
@@ -146,8 +159,18 @@ impl SkillsRunner {
         self.reached.subscribe()
     }
 
-    /// Loads the map and position from the store; `None` when nothing was evaluated yet.
+    /// Loads the map and position from the store (0 when nothing was evaluated yet); when
+    /// the estimates follow another framework (its files changed while the server was
+    /// down), forgets them and starts from the first statement.
     pub async fn load(&self) -> anyhow::Result<Micros> {
+        let stored = self.store.skills_framework().await?;
+        if stored.is_some_and(|fingerprint| fingerprint != self.catalog.current().fingerprint()) {
+            tracing::info!("The skills framework changed while the server was stopped; inferring again.");
+            self.reset().await?;
+            return Ok(0);
+        }
+        let position = self.store.skills_evaluated_through().await?.unwrap_or(0);
+        self.voidings_covered.store(position, std::sync::atomic::Ordering::SeqCst);
         let estimates = self.store.skill_estimates(&EstimateFilter::default()).await?;
         let items = self.store.skill_items().await?;
         *self.map.write().expect("skills map lock") = SkillMap::from_records(estimates, items);
@@ -156,8 +179,29 @@ impl SkillsRunner {
 
     /// Forgets everything inferred, in the store and in memory.
     pub async fn reset(&self) -> anyhow::Result<()> {
+        let newest = self.store.query_statements(&StatementQuery { limit: 1, ..Default::default() }).await?;
         self.store.reset_skills().await?;
         *self.map.write().expect("skills map lock") = SkillMap::default();
+        // Starting over skips every statement voided by then.
+        let covered = newest.statements.first().map_or(0, |s| s.stored);
+        self.voidings_covered.store(covered, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Notes whether a voiding in the batch (newer than the last start over) voided a
+    /// statement that was evidence under the framework in force.
+    async fn check_voidings(&self, framework: &Framework, voided: Vec<Uuid>) -> anyhow::Result<()> {
+        if voided.is_empty() {
+            return Ok(());
+        }
+        for target in self.store.find_statements(&voided).await? {
+            let was_evidence =
+                parse(&target).is_some_and(|value| !extract(framework, &value, target.stored).is_empty());
+            if was_evidence {
+                self.voided_evidence.store(true, std::sync::atomic::Ordering::SeqCst);
+                return Ok(());
+            }
+        }
         Ok(())
     }
 
@@ -172,6 +216,15 @@ impl SkillsRunner {
         let batch = self.store.statements_stored_after(cursor, self.batch_size).await?;
         let Some(last) = batch.last().map(|s| s.stored) else { return Ok((cursor, 0)) };
         let count = batch.len();
+        let covered = self.voidings_covered.load(std::sync::atomic::Ordering::SeqCst);
+        let voided: Vec<Uuid> = batch
+            .iter()
+            .filter(|s| s.stored > covered)
+            .filter_map(parse)
+            .filter(is_voiding)
+            .filter_map(|value| object_statement_ref(&value))
+            .collect();
+        self.check_voidings(&framework, voided).await?;
         let map = self.map.clone();
         let announce = self.events.is_some();
         let (scratch, named, events) = tokio::task::spawn_blocking(move || {
@@ -194,7 +247,8 @@ impl SkillsRunner {
         super::teams::record(&*self.store, named, last).await?;
         self.announce(events).await;
         let mut scratch = scratch;
-        self.store.commit_skills(scratch.commit(last)).await?;
+        let fingerprint = self.catalog.current().fingerprint();
+        self.store.commit_skills(scratch.commit(last, fingerprint)).await?;
         self.map.write().expect("skills map lock").apply(scratch);
         self.reached.send_replace(last);
         Ok((last, count))
@@ -269,6 +323,7 @@ impl SkillsRunner {
         let mut last_reload = tokio::time::Instant::now();
         let mut load = self.stored.clone().map(Load::new);
         let mut last_scan = tokio::time::Instant::now() - TARGET_SCAN_INTERVAL;
+        let mut last_void_rebuild = tokio::time::Instant::now() - VOID_REBUILD_INTERVAL;
         while !*shutdown.borrow() {
             if load.as_mut().is_some_and(Load::should_wait) {
                 if wait(&mut shutdown, BUSY_WINDOW).await {
@@ -293,6 +348,14 @@ impl SkillsRunner {
                     }
                     Err(error) => tracing::error!(error = %error, "Resetting the skills map failed; retrying."),
                 }
+            }
+            let voided = self.voided_evidence.load(std::sync::atomic::Ordering::SeqCst);
+            if voided && last_void_rebuild.elapsed() >= VOID_REBUILD_INTERVAL {
+                last_void_rebuild = tokio::time::Instant::now();
+                self.voided_evidence.store(false, std::sync::atomic::Ordering::SeqCst);
+                tracing::info!("A statement that was skill evidence was voided; inferring again without it.");
+                self.catalog.request_rebuild();
+                continue;
             }
             if last_scan.elapsed() >= TARGET_SCAN_INTERVAL {
                 last_scan = tokio::time::Instant::now();

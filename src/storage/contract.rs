@@ -328,6 +328,9 @@ pub trait Store: Send + Sync + 'static {
     /// `reset_skills`).
     async fn skills_evaluated_through(&self) -> StoreResult<Option<Micros>>;
 
+    /// The `framework` of the last `commit_skills` (`None` before the first).
+    async fn skills_framework(&self) -> StoreResult<Option<String>>;
+
     /// Writes the commit atomically (see `SkillsCommit`).
     async fn commit_skills(&self, commit: SkillsCommit) -> StoreResult<()>;
 

@@ -56,6 +56,9 @@ pub struct ItemRecord {
 pub struct SkillsCommit {
     /// Every statement stored at or before this has been evaluated.
     pub evaluated_through: Micros,
+    /// A fingerprint of the framework the estimates follow: a start under another
+    /// framework (files changed while the server was down) starts over.
+    pub framework: String,
     /// Evidence already recorded (same person, skill, statement) is left as it is.
     pub evidence: Vec<EvidenceRecord>,
     /// Replace the estimates of the same person and skill.

@@ -69,9 +69,16 @@ impl TestApp {
 
     /// Stops the server as SIGTERM would and starts it again on the same data directory.
     pub async fn restart(self) -> Self {
+        self.restart_with(|| {}).await
+    }
+
+    /// Stops the server, runs `while_stopped` (e.g. to change files in the data
+    /// directory), then starts it again on the same data directory.
+    pub async fn restart_with(self, while_stopped: impl FnOnce()) -> Self {
         self.server.stop(true).await;
         self.running.await.expect("the server task ends").expect("the server stops cleanly");
         drop(self.statements);
+        while_stopped();
         // The HTTP workers drop their share of the store on their own threads, a moment
         // after the server has stopped; until then the store is still open (exclusively).
         let admin = || Some((ADMIN_KEY.to_string(), ADMIN_SECRET.to_string()));

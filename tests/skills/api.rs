@@ -278,3 +278,79 @@ async fn bad_skills_requests_are_refused_naming_the_parameter_and_rule() {
         assert!(body["message"].as_str().unwrap().contains(names), "{what}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_framework_changed_while_the_server_was_stopped_is_inferred_again_at_start() {
+    // Arrange: SQL quizzes count fully, then the file is edited on disk with the server down.
+    let app = TestApp::spawn().await;
+    put_framework(&app, "core.toml", FRAMEWORK).await;
+    let statements: Vec<Value> = (0..4).map(|i| quiz("ada", i, true)).collect();
+    assert_eq!(app.post_statements(&Value::Array(statements)).await.status(), 200);
+    caught_up(&app).await;
+    let before = profile(&app, "ada").await;
+    let file = app.data_dir.path().join("skills/core.toml");
+    let app = {
+        let stopped = app.restart_with(|| {
+            let halved = FRAMEWORK.replace(
+                "skills = [{ skill = \"https://skills.example.com/sql\" }]",
+                "skills = [{ skill = \"https://skills.example.com/sql\", weight = 0.5 }]",
+            );
+            std::fs::write(&file, halved).unwrap();
+        });
+        stopped.await
+    };
+
+    // Act
+    caught_up(&app).await;
+    let after = profile(&app, "ada").await;
+
+    // Assert
+    let weight = |p: &Value| {
+        p["skills"].as_array().unwrap().iter().find(|s| s["skill"] == "https://skills.example.com/sql").unwrap()
+            ["contributions"][0]["weight"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(weight(&before), 1.0);
+    assert_eq!(weight(&after), 0.5, "the estimates follow the framework in force, not the one before the stop");
+}
+
+#[tokio::test]
+async fn voiding_a_statement_that_was_evidence_takes_it_out_of_the_estimate() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    put_framework(&app, "core.toml", FRAMEWORK).await;
+    let statements: Vec<Value> = (0..5).map(|i| quiz("ada", i, true)).collect();
+    let ids: Vec<String> = app.post_statements(&Value::Array(statements)).await.json().await.unwrap();
+    caught_up(&app).await;
+    let evidence = |p: &Value| {
+        p["skills"].as_array().unwrap().iter().find(|s| s["skill"] == "https://skills.example.com/sql").unwrap()
+            ["contributions"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(evidence(&profile(&app, "ada").await), 5);
+
+    // Act
+    let voiding = json!({"actor": {"mbox": "mailto:lms@example.com"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+        "object": {"objectType": "StatementRef", "id": ids[2]}});
+    assert_eq!(app.post_statements(&voiding).await.status(), 200);
+
+    // Assert
+    let left = crate::helpers::eventually(20, "inference without the voided statement", || async {
+        let count = evidence(&profile(&app, "ada").await);
+        (count == 4).then_some(count)
+    })
+    .await;
+    assert_eq!(left, 4);
+    let profile = profile(&app, "ada").await;
+    let sql = profile["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["skill"] == "https://skills.example.com/sql")
+        .unwrap()
+        .clone();
+    assert!(sql["contributions"].as_array().unwrap().iter().all(|c| c["statement"] != ids[2]), "{sql}");
+}

@@ -32,6 +32,7 @@ fn evidence(person: &str, skill: &str, statement: u128, at: i64) -> EvidenceReco
 fn commit(through: i64) -> SkillsCommit {
     SkillsCommit {
         evaluated_through: through,
+        framework: format!("framework-at-{through}"),
         evidence: vec![evidence("ada", SQL, 2, 90), evidence("ada", SQL, 1, 50), evidence("bo", SALES, 3, 70)],
         estimates: vec![estimate("ada", SQL, 0.8), estimate("bo", SALES, -0.2), estimate("ada", SALES, 0.1)],
         items: vec![ItemRecord {
@@ -55,6 +56,7 @@ pub async fn a_skills_commit_is_durable_idempotent_and_read_by_person_and_skill(
 
     // Assert
     assert_eq!(h.store.skills_evaluated_through().await.unwrap(), Some(500), "progress never goes back");
+    assert_eq!(h.store.skills_framework().await.unwrap().as_deref(), Some("framework-at-400"), "the last commit's");
     let ada = h.store.skill_estimates(&EstimateFilter { person: Some("ada".into()), skill: None }).await.unwrap();
     assert_eq!(ada, vec![estimate("ada", SALES, 0.1), estimate("ada", SQL, 0.8)], "by skill");
     let sql = h.store.skill_estimates(&EstimateFilter { person: None, skill: Some(SQL.into()) }).await.unwrap();
@@ -84,6 +86,7 @@ pub async fn a_later_commit_replaces_estimates_and_items_and_reset_clears_everyt
     assert_eq!(replaced.unwrap(), vec![estimate("ada", SQL, 1.5)]);
     assert_eq!(items[0].mean, 0.7);
     assert_eq!(h.store.skills_evaluated_through().await.unwrap(), None);
+    assert_eq!(h.store.skills_framework().await.unwrap(), None);
     assert!(h.store.skill_estimates(&EstimateFilter::default()).await.unwrap().is_empty());
     assert!(h.store.skill_evidence("ada", None, 10).await.unwrap().is_empty());
     assert!(h.store.skill_items().await.unwrap().is_empty());

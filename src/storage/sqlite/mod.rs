@@ -306,6 +306,10 @@ impl Store for SqliteStore {
         self.read(skills::evaluated_through).await
     }
 
+    async fn skills_framework(&self) -> StoreResult<Option<String>> {
+        self.read(skills::framework).await
+    }
+
     async fn commit_skills(&self, commit: SkillsCommit) -> StoreResult<()> {
         let commit = Box::new(commit);
         self.writer.submit(|reply| Job::CommitSkills(commit, reply)).await

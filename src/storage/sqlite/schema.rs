@@ -205,7 +205,8 @@ INSERT INTO statement_ids
 /// * `skill_evidence`: each statement's contribution to an estimate, by person and skill in
 ///   time order, for explanations and replays.
 /// * `skill_items`: difficulties learned per activity and skill.
-/// * `skills_progress`: one row, the position in the statement stream.
+/// * `skills_progress`: one row, the position in the statement stream and the fingerprint
+///   of the framework the estimates follow.
 const SCHEMA_V6: &str = "
 CREATE TABLE skill_estimates (
     person TEXT NOT NULL,
@@ -240,7 +241,8 @@ CREATE TABLE skill_items (
 ) WITHOUT ROWID;
 CREATE TABLE skills_progress (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    evaluated_through INTEGER NOT NULL
+    evaluated_through INTEGER NOT NULL,
+    framework TEXT NOT NULL
 );
 ";
 

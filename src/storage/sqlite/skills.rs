@@ -14,10 +14,11 @@ use crate::xapi::time::Micros;
 
 pub(super) fn commit_skills(conn: &Connection, commit: &SkillsCommit) -> anyhow::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO skills_progress (id, evaluated_through) VALUES (1, ?1)
-         ON CONFLICT (id) DO UPDATE SET evaluated_through = max(evaluated_through, excluded.evaluated_through)",
+        "INSERT INTO skills_progress (id, evaluated_through, framework) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET evaluated_through = max(evaluated_through, excluded.evaluated_through),
+             framework = excluded.framework",
     )?
-    .execute([commit.evaluated_through])
+    .execute(params![commit.evaluated_through, commit.framework])
     .context("recording skills progress")?;
     let mut evidence =
         conn.prepare_cached("INSERT OR IGNORE INTO skill_evidence VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?;
@@ -59,6 +60,12 @@ pub(super) fn reset_skills(conn: &Connection) -> anyhow::Result<()> {
 }
 
 // ---- Reads ----
+
+pub(super) fn framework(conn: &Connection) -> anyhow::Result<Option<String>> {
+    let found =
+        conn.query_row("SELECT framework FROM skills_progress WHERE id = 1", [], |row| row.get(0)).optional()?;
+    Ok(found)
+}
 
 pub(super) fn evaluated_through(conn: &Connection) -> anyhow::Result<Option<Micros>> {
     let found = conn
