@@ -90,7 +90,6 @@ impl Application {
                     start_delivery(&settings, &store, &statements, &metrics, stopping.clone(), &mut background)?;
                 let catalog = start_rules(
                     &settings,
-                    &store,
                     &statements,
                     &metrics,
                     &outbox_ready,
@@ -204,7 +203,6 @@ fn start_skills(
 /// Loads the rules and starts their runner and, when configured, the directory watcher.
 fn start_rules(
     settings: &Settings,
-    store: &Arc<dyn Store>,
     statements: &StatementService,
     metrics: &Arc<Metrics>,
     outbox_ready: &Arc<Notify>,
@@ -212,6 +210,7 @@ fn start_rules(
     stopping: watch::Receiver<bool>,
     background: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<Arc<RuleCatalog>> {
+    let store = statements.store();
     let catalog = Arc::new(RuleCatalog::open(settings.rules_dir(), settings.rules.engine())?);
     let runner_settings = RunnerSettings {
         batch_size: settings.rules.batch_size,

@@ -123,9 +123,8 @@ async fn put_rule(
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
-            let body = super::read_body(payload, state.settings.max_body_bytes).await?;
-            let source = String::from_utf8(body.to_vec())
-                .map_err(|_| ApiError::new(ErrorCode::InvalidRule, "body: a rule file must be UTF-8 text"))?;
+            let limit = state.settings.max_body_bytes;
+            let source = super::read_text_body(payload, limit, ErrorCode::InvalidRule, "a rule file").await?;
             let name = name.into_inner();
             let (view, created) = edit(catalog(&state)?, move |c| c.put(&name, &source)).await?;
             json_reply(if created { 201 } else { 200 }, view)

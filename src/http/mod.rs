@@ -251,6 +251,18 @@ fn version_of_headers(headers: &call::CallHeaders) -> Result<XapiVersion, ApiErr
     XapiVersion::parse_header(value).map_err(|e| ApiError::new(ErrorCode::InvalidVersionHeader, e.to_string()))
 }
 
+/// Reads a body that must be UTF-8 text (a rule, a framework file), refusing others with
+/// `code` and a message naming `what` it must be.
+pub(crate) async fn read_text_body(
+    payload: web::Payload,
+    limit: usize,
+    code: ErrorCode,
+    what: &str,
+) -> Result<String, ApiError> {
+    let body = read_body(payload, limit).await?;
+    String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(code, format!("body: {what} must be UTF-8 text")))
+}
+
 /// Reads the body, refusing (413) one larger than the configured limit.
 pub(crate) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
     let mut body = web::BytesMut::new();

@@ -91,9 +91,8 @@ async fn put_framework_file(
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
-            let body = super::read_body(payload, state.settings.max_body_bytes).await?;
-            let text = String::from_utf8(body.to_vec())
-                .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "body: a framework file must be UTF-8 text"))?;
+            let limit = state.settings.max_body_bytes;
+            let text = super::read_text_body(payload, limit, ErrorCode::InvalidRequest, "a framework file").await?;
             let catalog = service(&state)?.catalog().clone();
             let file = file.into_inner();
             let framework =

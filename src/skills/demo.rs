@@ -26,6 +26,8 @@ const DEMO_SKILLS: [(&str, &str, &str); 5] = [
     ("network-troubleshooting", "Network troubleshooting", "https://lms.example.com/courses/network-lab"),
 ];
 const MONTHS: i64 = 12;
+/// Keeps the skills' random draws apart from the KPI demo's, which use the same seed.
+const SKILLS_SEED_SALT: u64 = 0x5c11_5eed;
 
 /// The framework file the demo installs.
 pub fn demo_framework() -> String {
@@ -53,7 +55,7 @@ pub fn demo_framework() -> String {
 
 /// The evidence statements for the demo's agents, in time order, ending at `end`.
 pub fn demo_skill_statements(data: &DemoData, seed: u64, end: DateTime<Utc>) -> Vec<Value> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5_c1_11_5);
+    let mut rng = StdRng::seed_from_u64(seed ^ SKILLS_SEED_SALT);
     // Teams differ: each is stronger or weaker in each skill, so the heat map has a shape.
     let team_strengths: Vec<Vec<f64>> =
         (0..6).map(|_| DEMO_SKILLS.iter().map(|_| normal(&mut rng, 0.0, 0.9)).collect()).collect();
