@@ -127,7 +127,7 @@ async fn report(
             teams.push(TeamSection { team: team.team, map });
         }
     }
-    let demand = service.demand(now, 24).await?;
+    let demand = service.demand(now, 24, &[]).await?;
     let html = render_report(title, &catalog.current(), &teams, &demand);
     std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))?;
     println!(

@@ -263,7 +263,20 @@ async fn get_demand(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
             if !(3..=120).contains(&months) {
                 return Err(ApiError::invalid_parameter("months", "must be from 3 to 120"));
             }
-            let skills = service(&state)?.demand(moment(query.at.as_deref())?, months as u32).await?;
+            // Enabled rules that name a skill are a demand signal for it.
+            let rule_sources: Vec<String> = match &state.rules {
+                Some(rules) => {
+                    let listing = rules.list();
+                    listing
+                        .rules
+                        .iter()
+                        .filter(|r| r.enabled && !r.health.disabled)
+                        .filter_map(|r| rules.get(&r.name).map(|(_, source)| source))
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            let skills = service(&state)?.demand(moment(query.at.as_deref())?, months as u32, &rule_sources).await?;
             let emerging: Vec<&str> = skills.iter().filter(|s| s.emerging).map(|s| s.skill.as_str()).collect();
             json_reply(json!({"months": months, "emerging": emerging, "skills": skills}))
         }

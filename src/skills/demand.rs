@@ -34,6 +34,8 @@ pub struct SkillDemand {
     pub months: Vec<(String, u64, u64)>,
     /// Roles of the framework that require the skill.
     pub roles_requiring: usize,
+    /// Enabled rules whose source names the skill's IRI (nudges and awards about it).
+    pub rules_asking: usize,
     /// Change of monthly evidence per month, and its one-sided p-value (rising).
     pub trend_per_month: f64,
     pub trend_p: Option<f64>,
@@ -56,8 +58,14 @@ pub fn window(last_month: &str, months: u32) -> Vec<String> {
 
 /// Demand for every skill of the framework over the months given (oldest first). Months
 /// before the first evidence of any skill are left out: they are months without data, not
-/// months without demand.
-pub fn demand(framework: &Framework, volumes: &[EvidenceVolume], months: &[String]) -> Vec<SkillDemand> {
+/// months without demand. `rule_sources` are the enabled rules' files, searched for each
+/// skill's IRI.
+pub fn demand(
+    framework: &Framework,
+    volumes: &[EvidenceVolume],
+    months: &[String],
+    rule_sources: &[String],
+) -> Vec<SkillDemand> {
     let first = volumes.iter().map(|v| v.month.as_str()).min();
     let skip = first.map_or(0, |first| months.iter().take_while(|m| m.as_str() < first).count());
     let months = &months[skip.min(months.len().saturating_sub(3))..];
@@ -99,6 +107,10 @@ pub fn demand(framework: &Framework, volumes: &[EvidenceVolume], months: &[Strin
                     .roles
                     .values()
                     .filter(|r| r.requires.iter().any(|q| q.skill == skill.iri))
+                    .count(),
+                rules_asking: rule_sources
+                    .iter()
+                    .filter(|source| source.contains(&format!("\"{}\"", skill.iri)))
                     .count(),
                 trend_per_month: fit.as_ref().map_or(0.0, |f| f.slope),
                 trend_p: fit.as_ref().and_then(LinearFit::rising_p),
@@ -194,12 +206,15 @@ mod tests {
         let mut data = volumes("https://s.example/rust", &[10, 12, 15, 15, 19, 21, 22, 26, 27, 30, 33, 35], &months);
         data.extend(volumes("https://s.example/cobol", &[20, 18, 21, 19, 22, 20, 18, 21, 19, 20, 22, 19], &months));
 
-        let found = demand(&framework(), &data, &months);
+        let found = demand(&framework(), &data, &months, &[]);
 
         let rust = found.iter().find(|d| d.skill.ends_with("rust")).unwrap();
         let cobol = found.iter().find(|d| d.skill.ends_with("cobol")).unwrap();
         assert!(rust.emerging && !cobol.emerging, "{rust:?} {cobol:?}");
         assert_eq!(rust.roles_requiring, 1);
+        let rules = ["notify(\"x\", skill_level(actor_id(statement), \"https://s.example/rust\"));".to_string()];
+        let asked = demand(&framework(), &data, &months, &rules);
+        assert_eq!(asked.iter().map(|d| d.rules_asking).collect::<Vec<_>>(), vec![0, 1], "cobol, then rust");
         assert!((rust.trend_per_month - 2.2).abs() < 0.2, "{}", rust.trend_per_month);
         let in_a_year = &rust.forecasts[1];
         assert_eq!(in_a_year.months_ahead, 12);
@@ -213,7 +228,7 @@ mod tests {
         let months = window("2026-12", 24);
         let flat = volumes("https://s.example/cobol", &[20, 18, 21, 19, 22, 20, 18, 21, 19, 20, 22, 19], &months[12..]);
 
-        let found = demand(&framework(), &flat, &months);
+        let found = demand(&framework(), &flat, &months, &[]);
 
         let cobol = found.iter().find(|d| d.skill.ends_with("cobol")).unwrap();
         assert_eq!(cobol.months.len(), 12, "the window starts at the first evidence");

@@ -58,10 +58,16 @@ async fn a_rising_estimate_is_announced_once_and_rules_run_on_it() {
     .await;
     assert_eq!(rule["health"]["failures"].as_u64().unwrap_or(0), 0, "{rule}");
 
-    // A rebuild folds everything again: the same events, nothing new.
+    // A rebuild folds everything again: the same map, bit for bit, and nothing announced twice.
+    let profile = || async {
+        let query = [("agent", r#"{"mbox":"mailto:ada@example.com"}"#), ("at", "2030-01-01T00:00:00Z")];
+        app.api(Method::GET, "skills/profile").query(&query).send().await.unwrap().text().await.unwrap()
+    };
+    let before = profile().await;
     let rebuild = app.api(Method::POST, "skills/rebuild").send().await.unwrap();
     assert_eq!(rebuild.status(), 202);
     caught_up(&app).await;
+    assert_eq!(profile().await, before, "the same estimates and explanations, to the last digit");
     assert_eq!(reached_levels(&app).await.len(), announced.len(), "announced once");
 }
 
