@@ -241,6 +241,20 @@ async fn a_run_is_held_to_its_memory_limit() {
 }
 
 #[tokio::test]
+async fn closures_nested_as_deep_as_the_operations_allow_do_not_overflow_the_stack() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app(|_| {}).await;
+    // Each closure captures the last: Rhai frees the chain recursively, tens of thousands
+    // of levels deep, which a worker thread's 2 MiB stack does not hold (the process aborts).
+    let script = "let f = || 1; loop { let g = f; f = || g.call(); }";
+
+    let error = probe(&app, "nests", script, deadline()).await;
+
+    assert_failure("nested closures", &error, "limit", "operations");
+    assert_restart_is_clean(app, &["nests"]).await;
+}
+
+#[tokio::test]
 async fn time_in_host_calls_is_charged_and_a_limit_after_a_caught_host_error_stays_a_limit() {
     let _one = ONE_AT_A_TIME.lock().await;
     let app = spawn_app(|_| {}).await;

@@ -18,34 +18,39 @@ type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 /// What one element, key or separator of a container adds to its measured size, beyond
 /// its text: enough that a container of empty values is not free to walk or copy.
 const NODE_BYTES: usize = 8;
+/// Deepest nesting measured; deeper values count as too large. Rhai's own limits allow
+/// arrays nested `max_array_size` deep, but function pointers and closures nest without
+/// bound, and may even hold themselves.
+const MAX_DEPTH: usize = 4096;
 
 /// The size of `value` fully copied (every shared string counted at each place it
 /// appears), in bytes of text plus `NODE_BYTES` per element; `None` as soon as it exceeds
 /// `limit`. The walk stops there, so measuring costs at most `limit / NODE_BYTES` steps.
 pub(crate) fn deep_size(value: &Dynamic, limit: usize) -> Option<usize> {
     let mut total = 0usize;
-    measure(value, limit, &mut total, true).then_some(total)
+    measure(value, limit, &mut total, true, 0).then_some(total)
 }
 
 /// `deep_size` as text: a function pointer prints as `Fn(name)`, without its curried values.
 fn text_size(value: &Dynamic, limit: usize) -> Option<usize> {
     let mut total = 0usize;
-    measure(value, limit, &mut total, false).then_some(total)
+    measure(value, limit, &mut total, false, 0).then_some(total)
 }
 
-fn measure(value: &Dynamic, limit: usize, total: &mut usize, curried: bool) -> bool {
+fn measure(value: &Dynamic, limit: usize, total: &mut usize, curried: bool, depth: usize) -> bool {
     *total = total.saturating_add(NODE_BYTES);
-    if *total > limit {
+    if *total > limit || depth > MAX_DEPTH {
         return false;
     }
+    let depth = depth + 1;
     if let Ok(text) = value.as_immutable_string_ref() {
         *total = total.saturating_add(text.len());
     } else if let Ok(array) = value.as_array_ref() {
-        return array.iter().all(|item| measure(item, limit, total, curried));
+        return array.iter().all(|item| measure(item, limit, total, curried, depth));
     } else if let Ok(map) = value.as_map_ref() {
         for (key, item) in map.iter() {
             *total = total.saturating_add(key.len());
-            if !measure(item, limit, total, curried) {
+            if !measure(item, limit, total, curried, depth) {
                 return false;
             }
         }
@@ -56,7 +61,7 @@ fn measure(value: &Dynamic, limit: usize, total: &mut usize, curried: bool) -> b
         // Rhai's size limits do not look into a function pointer's curried values (closures
         // capture theirs the same way), but JSON holds every one of them.
         *total = total.saturating_add(function.fn_name().len());
-        return !curried || function.iter_curry().all(|item| measure(item, limit, total, curried));
+        return !curried || function.iter_curry().all(|item| measure(item, limit, total, curried, depth));
     }
     *total <= limit
 }

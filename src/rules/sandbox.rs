@@ -86,7 +86,7 @@ impl SandboxSettings {
     pub fn check(&self) -> Result<(), String> {
         const MIB: usize = 1024 * 1024;
         let limits: [(&str, usize, usize, usize); 17] = [
-            ("max_operations", sat(self.max_operations), 1, usize::MAX),
+            ("max_operations", sat(self.max_operations), 1, sat(super::stack::MAX_OPERATIONS)),
             ("deadline_ms", sat(self.deadline_ms), 1, 60_000),
             ("max_call_levels", self.max_call_levels, 1, 256),
             ("max_expr_depth", self.max_expr_depth, 1, 1024),

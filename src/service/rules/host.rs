@@ -54,8 +54,9 @@ impl StoreHost {
     /// run's time includes its host calls); the run then fails with kind `timeout`.
     fn bounded<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, HostError> {
         let left = time_left().unwrap_or(UNBOUNDED_HOST_CALL);
+        // The timer is made inside the runtime: rules run on a thread of their own.
         self.runtime
-            .block_on(tokio::time::timeout(left, work))
+            .block_on(async move { tokio::time::timeout(left, work).await })
             .map_err(|_| HostError("the host call was cut off at the run's deadline".into()))
     }
 }
