@@ -19,9 +19,10 @@ type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 /// its text: enough that a container of empty values is not free to walk or copy.
 const NODE_BYTES: usize = 8;
 /// Deepest nesting measured; deeper values count as too large. Rhai's own limits allow
-/// arrays nested `max_array_size` deep, but function pointers and closures nest without
-/// bound, and may even hold themselves.
-const MAX_DEPTH: usize = 4096;
+/// arrays nested `max_array_size` deep, and function pointers and closures nest without
+/// bound (they may even hold themselves); what leaves a run as JSON must also be read back,
+/// and `serde_json` reads at most 128 levels (an intent is stored inside 3 more).
+const MAX_DEPTH: usize = 100;
 
 /// The size of `value` fully copied (every shared string counted at each place it
 /// appears), in bytes of text plus `NODE_BYTES` per element; `None` as soon as it exceeds
@@ -283,6 +284,18 @@ fn write_text(value: &Dynamic, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_nested_deeper_than_json_can_be_read_back_count_as_too_large() {
+        let mut value = Dynamic::from(1_i64);
+        for _ in 0..=MAX_DEPTH {
+            value = Dynamic::from_array(vec![value]);
+        }
+        let shallower = value.clone().into_array().unwrap().remove(0);
+
+        assert_eq!(deep_size(&value, usize::MAX), None);
+        assert!(deep_size(&shallower, usize::MAX).is_some());
+    }
 
     #[test]
     fn deep_size_counts_a_shared_string_at_every_place_and_stops_at_the_limit() {
