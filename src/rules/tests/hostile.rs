@@ -253,6 +253,10 @@ fn a_rule_holds_at_most_max_state_bytes_of_state_across_runs() {
     let results: Vec<_> = (0..20).map(|id| evaluate(&set, &failed_statement(id), &host).remove(0).result).collect();
 
     assert_stopped("many keys in one run", &outcome, RuleErrorKind::Limit, "max_state_bytes", Duration::ZERO);
+    // Keys count too: 200-byte keys with one-byte values.
+    let keys = r#"let k = "k"; k.pad(200, "k"); for i in 0..10000 { state_set(`${k}${i}`, 1); }"#;
+    let keyed = outcome_of(RulesSettings::default(), keys, memory());
+    assert_stopped("many long keys", &keyed, RuleErrorKind::Limit, "max_state_bytes", Duration::ZERO);
     let first_refused = results.iter().position(Result::is_err).expect("the state fills up");
     assert!((15..=17).contains(&first_refused), "1 MiB holds 16 values of 60 KB: refused at run {first_refused}");
     assert!(results[first_refused].as_ref().unwrap_err().message.contains("max_state_bytes"));

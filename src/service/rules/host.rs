@@ -129,7 +129,7 @@ impl RuleHost for StoreHost {
             };
             if let Some(value) = &write.value {
                 let mut sizes = self.sizes.lock().expect("state sizes lock");
-                sizes.entry(rule.to_string()).or_default().1 += value.to_string().len() as u64;
+                sizes.entry(rule.to_string()).or_default().1 += (write.key.len() + value.to_string().len()) as u64;
             }
             pending.0.insert((write.rule.clone(), write.key.clone()), (write.value.clone(), write.expires));
             pending.1.push(write);
@@ -165,6 +165,10 @@ mod tests {
         .await
         .unwrap();
 
-        assert_eq!(sizes, (7, 7 + 5, 0, 7), "\"12345\" is 7 bytes, [1,2] 5; taken writes are the store's to count");
+        assert_eq!(
+            sizes,
+            (8, 8 + 6, 0, 8),
+            "key and value: a\"12345\" is 8 bytes, b[1,2] 6; taken writes are the store's"
+        );
     }
 }
