@@ -30,7 +30,7 @@ pub struct StoreHost {
 }
 
 impl StoreHost {
-    /// `runtime` runs the store's futures: rules call the host from a blocking thread.
+    /// `runtime` runs the store's futures: rules call the host from a thread of their own.
     pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
         Self { store, runtime, pending: Mutex::default(), sizes: Mutex::default() }
     }

@@ -126,7 +126,7 @@ impl RuleRunner {
         }
     }
 
-    /// Runs the rules on a blocking thread (scripts are CPU work with a deadline), after
+    /// Runs the rules on the rules thread (scripts are CPU work with a deadline), after
     /// noting the batch (`note`, see `poison`). With `careful` (the note the last process
     /// left), the batch is one statement and each rule's run is noted before it starts.
     async fn evaluate(&self, batch: Vec<StoredStatement>, note: InFlight, careful: Option<InFlight>) -> RulesCommit {
