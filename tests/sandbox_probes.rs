@@ -216,6 +216,11 @@ async fn values_leaving_the_sandbox_are_measured_before_they_are_copied() {
         ("state", r#"state_set("k", [many]);"#, "max_state_value_bytes"),
         ("notify", r#"notify("ld-team", #{ text: "t", blocks: [many] });"#, "max_intent_bytes"),
         ("returned", "[many]", "the returned value"),
+        (
+            "state-keys",
+            r#"let k = "k"; k.pad(200, "k"); for i in 0..10000 { state_set(`${k}${i}`, 1); }"#,
+            "max_state_bytes",
+        ),
     ];
 
     for (name, tail, needle) in cases {
@@ -223,7 +228,7 @@ async fn values_leaving_the_sandbox_are_measured_before_they_are_copied() {
 
         assert_failure(name, &error, "limit", needle);
     }
-    assert_restart_is_clean(app, &["leaves-state", "leaves-notify", "leaves-returned"]).await;
+    assert_restart_is_clean(app, &["leaves-state", "leaves-notify", "leaves-returned", "leaves-state-keys"]).await;
 }
 
 #[tokio::test]
@@ -234,10 +239,29 @@ async fn a_run_is_held_to_its_memory_limit() {
     let script = "let inner = []; inner.pad(4000, 0); let outer = []; outer.pad(4000, 0);
                   for i in 0..4000 { outer[i] = inner; } outer.len()";
 
+    // 4096 copies, in one call, of a function pointer holding 2000 curried values: 131 MB.
+    let pad = r#"let f = Fn("f"); for i in 0..2000 { f = f.curry("x"); } let a = []; a.pad(4096, f); a.len()"#;
+
     let error = probe(&app, "hoards", script, deadline()).await;
+    let padded = probe(&app, "pads", pad, deadline()).await;
 
     assert_failure("memory", &error, "limit", "max_memory_bytes");
-    assert_restart_is_clean(app, &["hoards"]).await;
+    assert_failure("pad", &padded, "limit", "Copies made by `pad`");
+    assert_restart_is_clean(app, &["hoards", "pads"]).await;
+}
+
+#[tokio::test]
+async fn closures_nested_as_deep_as_the_operations_allow_do_not_overflow_the_stack() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app(|_| {}).await;
+    // Each closure captures the last: Rhai frees the chain recursively, tens of thousands
+    // of levels deep, which a worker thread's 2 MiB stack does not hold (the process aborts).
+    let script = "let f = || 1; loop { let g = f; f = || g.call(); }";
+
+    let error = probe(&app, "nests", script, deadline()).await;
+
+    assert_failure("nested closures", &error, "limit", "operations");
+    assert_restart_is_clean(app, &["nests"]).await;
 }
 
 #[tokio::test]

@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use crate::rules::{RulesSettings, SandboxSettings};
 
+/// Most statements in one rules batch.
+const MAX_BATCH_SIZE: usize = 10_000;
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
@@ -55,8 +58,9 @@ impl RulesConfig {
     }
 
     pub fn check(&self) -> anyhow::Result<()> {
-        if self.batch_size == 0 {
-            anyhow::bail!("rules.batch_size: must be at least 1");
+        // A batch is read into memory whole, and evaluated before its commit.
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            anyhow::bail!("rules.batch_size: {} is refused; it must be from 1 to {MAX_BATCH_SIZE}", self.batch_size);
         }
         self.engine().check().map_err(anyhow::Error::msg)
     }

@@ -16,6 +16,7 @@ use super::file::RuleFile;
 use super::host::{MemoryHost, RuleHost};
 use super::runtime::{RuleOutcome, RuleSet, TriggerStatement};
 use super::settings::RulesSettings;
+use super::stack::on_rules_stack;
 use crate::validation::validate_statement;
 use crate::xapi::time::{format_micros, Micros};
 use crate::xapi::XapiVersion;
@@ -122,31 +123,33 @@ pub fn dry_run(
 ) -> Result<DryRun, DryRunError> {
     let (name, set, memory) = prepare(rule, settings, history)?;
     let host: Arc<dyn RuleHost> = memory.clone();
-    let steps = statements
-        .iter()
-        .enumerate()
-        .map(|(index, statement)| {
-            let trigger = TriggerStatement::from_json(statement, derived_id(statement));
-            let mut step = DryRunStep {
-                index,
-                statement_id: trigger.id,
-                at: None,
-                invalid: None,
-                matched: false,
-                skipped: None,
-                outcome: None,
-            };
-            if let Err(error) = validate_statement(statement, XapiVersion::V2_0_0) {
-                step.invalid = Some(error.to_string());
-                return step;
-            }
-            memory.record(statement);
-            step.skipped = set.mismatch(&name, statement);
-            step.matched = step.skipped.is_none();
-            step.outcome = set.evaluate(&trigger, &host).into_iter().next();
-            step
-        })
-        .collect();
+    let steps = on_rules_stack(|| {
+        statements
+            .iter()
+            .enumerate()
+            .map(|(index, statement)| {
+                let trigger = TriggerStatement::from_json(statement, derived_id(statement));
+                let mut step = DryRunStep {
+                    index,
+                    statement_id: trigger.id,
+                    at: None,
+                    invalid: None,
+                    matched: false,
+                    skipped: None,
+                    outcome: None,
+                };
+                if let Err(error) = validate_statement(statement, XapiVersion::V2_0_0) {
+                    step.invalid = Some(error.to_string());
+                    return step;
+                }
+                memory.record(statement);
+                step.skipped = set.mismatch(&name, statement);
+                step.matched = step.skipped.is_none();
+                step.outcome = set.evaluate(&trigger, &host).into_iter().next();
+                step
+            })
+            .collect()
+    });
     Ok(DryRun { rule: name, steps })
 }
 
@@ -160,22 +163,24 @@ pub fn dry_run_scheduled(
 ) -> Result<DryRun, DryRunError> {
     let (name, set, memory) = prepare(rule, settings, history)?;
     let host: Arc<dyn RuleHost> = memory;
-    let steps = times
-        .iter()
-        .enumerate()
-        .map(|(index, &at)| {
-            let outcome = set.run_scheduled(&name, at, &host);
-            DryRunStep {
-                index,
-                statement_id: outcome.as_ref().map_or(Uuid::nil(), |o| o.trigger),
-                at: Some(format_micros(at)),
-                invalid: None,
-                matched: outcome.is_some(),
-                skipped: outcome.is_none().then_some("the rule has no schedule"),
-                outcome,
-            }
-        })
-        .collect();
+    let steps = on_rules_stack(|| {
+        times
+            .iter()
+            .enumerate()
+            .map(|(index, &at)| {
+                let outcome = set.run_scheduled(&name, at, &host);
+                DryRunStep {
+                    index,
+                    statement_id: outcome.as_ref().map_or(Uuid::nil(), |o| o.trigger),
+                    at: Some(format_micros(at)),
+                    invalid: None,
+                    matched: outcome.is_some(),
+                    skipped: outcome.is_none().then_some("the rule has no schedule"),
+                    outcome,
+                }
+            })
+            .collect()
+    });
     Ok(DryRun { rule: name, steps })
 }
 

@@ -227,7 +227,7 @@ fn set_state(ctx: &NativeCallContext, key: &str, value: Dynamic, ttl_seconds: Op
         Some(held) => held,
         None => host_call(ctx, |e| e.host.state_bytes(&e.rule, e.now))?,
     };
-    let total = held.saturating_add(size as u64);
+    let total = held.saturating_add((key.len() + size) as u64);
     let most = current(ctx, |e| {
         e.state_bytes = Some(total);
         e.max_state_bytes

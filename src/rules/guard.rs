@@ -18,34 +18,40 @@ type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 /// What one element, key or separator of a container adds to its measured size, beyond
 /// its text: enough that a container of empty values is not free to walk or copy.
 const NODE_BYTES: usize = 8;
+/// Deepest nesting measured; deeper values count as too large. Rhai's own limits allow
+/// arrays nested `max_array_size` deep, and function pointers and closures nest without
+/// bound (they may even hold themselves); what leaves a run as JSON must also be read back,
+/// and `serde_json` reads at most 128 levels (an intent is stored inside 3 more).
+const MAX_DEPTH: usize = 100;
 
 /// The size of `value` fully copied (every shared string counted at each place it
 /// appears), in bytes of text plus `NODE_BYTES` per element; `None` as soon as it exceeds
 /// `limit`. The walk stops there, so measuring costs at most `limit / NODE_BYTES` steps.
 pub(crate) fn deep_size(value: &Dynamic, limit: usize) -> Option<usize> {
     let mut total = 0usize;
-    measure(value, limit, &mut total, true).then_some(total)
+    measure(value, limit, &mut total, true, 0).then_some(total)
 }
 
 /// `deep_size` as text: a function pointer prints as `Fn(name)`, without its curried values.
 fn text_size(value: &Dynamic, limit: usize) -> Option<usize> {
     let mut total = 0usize;
-    measure(value, limit, &mut total, false).then_some(total)
+    measure(value, limit, &mut total, false, 0).then_some(total)
 }
 
-fn measure(value: &Dynamic, limit: usize, total: &mut usize, curried: bool) -> bool {
+fn measure(value: &Dynamic, limit: usize, total: &mut usize, curried: bool, depth: usize) -> bool {
     *total = total.saturating_add(NODE_BYTES);
-    if *total > limit {
+    if *total > limit || depth > MAX_DEPTH {
         return false;
     }
+    let depth = depth + 1;
     if let Ok(text) = value.as_immutable_string_ref() {
         *total = total.saturating_add(text.len());
     } else if let Ok(array) = value.as_array_ref() {
-        return array.iter().all(|item| measure(item, limit, total, curried));
+        return array.iter().all(|item| measure(item, limit, total, curried, depth));
     } else if let Ok(map) = value.as_map_ref() {
         for (key, item) in map.iter() {
             *total = total.saturating_add(key.len());
-            if !measure(item, limit, total, curried) {
+            if !measure(item, limit, total, curried, depth) {
                 return false;
             }
         }
@@ -56,7 +62,7 @@ fn measure(value: &Dynamic, limit: usize, total: &mut usize, curried: bool) -> b
         // Rhai's size limits do not look into a function pointer's curried values (closures
         // capture theirs the same way), but JSON holds every one of them.
         *total = total.saturating_add(function.fn_name().len());
-        return !curried || function.iter_curry().all(|item| measure(item, limit, total, curried));
+        return !curried || function.iter_curry().all(|item| measure(item, limit, total, curried, depth));
     }
     *total <= limit
 }
@@ -278,6 +284,18 @@ fn write_text(value: &Dynamic, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_nested_deeper_than_json_can_be_read_back_count_as_too_large() {
+        let mut value = Dynamic::from(1_i64);
+        for _ in 0..=MAX_DEPTH {
+            value = Dynamic::from_array(vec![value]);
+        }
+        let shallower = value.clone().into_array().unwrap().remove(0);
+
+        assert_eq!(deep_size(&value, usize::MAX), None);
+        assert!(deep_size(&shallower, usize::MAX).is_some());
+    }
 
     #[test]
     fn deep_size_counts_a_shared_string_at_every_place_and_stops_at_the_limit() {

@@ -63,8 +63,9 @@ pub trait RuleHost: Send + Sync {
     /// Applies a successful run's state changes, in order, all or nothing.
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError>;
 
-    /// Bytes of the rule's state values (as JSON) not expired at `now`, changes applied by
-    /// `state_commit` but not yet stored included (an overwritten value may count twice).
+    /// Bytes of the rule's state, keys and values (as JSON), not expired at `now`, changes
+    /// applied by `state_commit` but not yet stored included (an overwritten value may
+    /// count twice).
     fn state_bytes(&self, rule: &str, now: Micros) -> Result<u64, HostError> {
         let _ = (rule, now);
         Ok(0)
@@ -163,7 +164,7 @@ impl RuleHost for MemoryHost {
     fn state_bytes(&self, rule: &str, now: Micros) -> Result<u64, HostError> {
         let state = self.state.lock().expect("state lock");
         let live = state.iter().filter(|((owner, _), (_, expires))| owner == rule && expires.is_none_or(|at| now < at));
-        Ok(live.map(|(_, (value, _))| value.to_string().len() as u64).sum())
+        Ok(live.map(|((_, key), (value, _))| (key.len() + value.to_string().len()) as u64).sum())
     }
 
     fn state_commit(&self, rule: &str, changes: &[StateChange]) -> Result<(), HostError> {

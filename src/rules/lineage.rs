@@ -74,9 +74,11 @@ impl Lineage {
             let Ok(evaluated) = &mut outcome.result else { continue };
             for record in &mut evaluated.intents {
                 let Intent::EmitStatement { statement } = &mut record.intent else { continue };
-                let extensions = &mut statement["context"]["extensions"];
-                extensions[EMISSION_CHAIN] = Value::from(chain.clone());
-                extensions[EMISSION_BUDGET] = Value::from(share);
+                // `Intent::emit_statement` made sure both are maps.
+                let extensions = statement.get_mut("context").and_then(|c| c.get_mut("extensions"));
+                let Some(Value::Object(extensions)) = extensions else { continue };
+                extensions.insert(EMISSION_CHAIN.to_string(), Value::from(chain.clone()));
+                extensions.insert(EMISSION_BUDGET.to_string(), Value::from(share));
             }
         }
     }

@@ -28,6 +28,7 @@ pub mod sandbox;
 pub mod schedule;
 mod settings;
 mod skills;
+mod stack;
 pub mod statement;
 pub mod trigger;
 
@@ -44,3 +45,4 @@ pub use runtime::{Evaluated, RuleOutcome, RuleSet, TriggerStatement};
 pub use sandbox::{build_engine, SandboxSettings};
 pub use schedule::Schedule;
 pub use settings::RulesSettings;
+pub use stack::{on_rules_stack, MAX_OPERATIONS, RULES_STACK_BYTES};

@@ -86,7 +86,7 @@ impl SandboxSettings {
     pub fn check(&self) -> Result<(), String> {
         const MIB: usize = 1024 * 1024;
         let limits: [(&str, usize, usize, usize); 17] = [
-            ("max_operations", sat(self.max_operations), 1, usize::MAX),
+            ("max_operations", sat(self.max_operations), 1, sat(super::stack::MAX_OPERATIONS)),
             ("deadline_ms", sat(self.deadline_ms), 1, 60_000),
             ("max_call_levels", self.max_call_levels, 1, 256),
             ("max_expr_depth", self.max_expr_depth, 1, 1024),
@@ -96,10 +96,10 @@ impl SandboxSettings {
             ("max_map_size", self.max_map_size, 1, 1_000_000),
             ("max_variables", self.max_variables, 1, 100_000),
             ("max_functions", self.max_functions, 1, 10_000),
-            ("max_intents", self.max_intents, 1, 10_000),
-            ("max_intent_bytes", self.max_intent_bytes, 1, 16 * MIB),
+            ("max_intents", self.max_intents, 1, 1000),
+            ("max_intent_bytes", self.max_intent_bytes, 1, MIB),
             ("max_memory_bytes", self.max_memory_bytes, MIB, 4096 * MIB),
-            ("max_state_value_bytes", self.max_state_value_bytes, 1, 16 * MIB),
+            ("max_state_value_bytes", self.max_state_value_bytes, 1, MIB),
             ("max_state_bytes", self.max_state_bytes, self.max_state_value_bytes, 1024 * MIB),
             ("max_impact_ms", sat(self.max_impact_ms), 1, 600_000),
             // A run must be able to hold a few strings of the longest length.

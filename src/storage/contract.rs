@@ -299,7 +299,7 @@ pub trait Store: Send + Sync + 'static {
     /// The rule's value for `key`, unless missing or expired at `now`.
     async fn rule_state(&self, rule: &str, key: &str, now: Micros) -> StoreResult<Option<Value>>;
 
-    /// Bytes of the rule's state values (as JSON text) not expired at `now`.
+    /// Bytes of the rule's state, keys and values (as JSON text), not expired at `now`.
     async fn rule_state_bytes(&self, rule: &str, now: Micros) -> StoreResult<u64>;
 
     /// The rule's most recent run records, newest first.

@@ -95,7 +95,7 @@ pub async fn rule_state_is_per_rule_expires_and_is_removed(h: Harness) {
     assert_eq!(at_expiry, None);
     assert_eq!(h.store.rule_state("b", "k", 0).await.unwrap(), None);
     assert_eq!(h.store.rule_state("a", "missing", 0).await.unwrap(), None);
-    assert_eq!(h.store.rule_state_bytes("a", 999).await.unwrap(), r#"{"n":1}"#.len() as u64);
+    assert_eq!(h.store.rule_state_bytes("a", 999).await.unwrap(), ("k".len() + r#"{"n":1}"#.len()) as u64);
     assert_eq!(h.store.rule_state_bytes("a", 1_000).await.unwrap(), 0, "expired values do not count");
     assert_eq!(h.store.rule_state_bytes("b", 0).await.unwrap(), 0, "removed values do not count");
 }

@@ -168,7 +168,7 @@ const HISTORY_LOOP: &str = r#"loop { history_count(#{ actor: "a", days: 1 }); }"
 fn time_in_host_calls_is_charged_to_the_run() {
     let slow: Arc<dyn RuleHost> = Arc::new(SlowHost { delay: Duration::from_millis(20), fails: false });
     let settings = RulesSettings {
-        sandbox: SandboxSettings { max_operations: u64::MAX, ..SandboxSettings::default() },
+        sandbox: SandboxSettings { max_operations: crate::rules::MAX_OPERATIONS, ..SandboxSettings::default() },
         ..RulesSettings::default()
     };
 
@@ -253,7 +253,31 @@ fn a_rule_holds_at_most_max_state_bytes_of_state_across_runs() {
     let results: Vec<_> = (0..20).map(|id| evaluate(&set, &failed_statement(id), &host).remove(0).result).collect();
 
     assert_stopped("many keys in one run", &outcome, RuleErrorKind::Limit, "max_state_bytes", Duration::ZERO);
+    // Keys count too: 200-byte keys with one-byte values.
+    let keys = r#"let k = "k"; k.pad(200, "k"); for i in 0..10000 { state_set(`${k}${i}`, 1); }"#;
+    let keyed = outcome_of(RulesSettings::default(), keys, memory());
+    assert_stopped("many long keys", &keyed, RuleErrorKind::Limit, "max_state_bytes", Duration::ZERO);
     let first_refused = results.iter().position(Result::is_err).expect("the state fills up");
     assert!((15..=17).contains(&first_refused), "1 MiB holds 16 values of 60 KB: refused at run {first_refused}");
     assert!(results[first_refused].as_ref().unwrap_err().message.contains("max_state_bytes"));
+}
+
+#[test]
+fn closures_nested_as_deep_as_the_operations_allow_are_freed_without_overflowing_the_stack() {
+    // One level per few operations, each capturing the last: freed recursively by Rhai. On
+    // a worker thread's 2 MiB this aborts the process; on the rules stack it is a failure.
+    let script = "let f = || 1; loop { let g = f; f = || g.call(); }";
+    let sandbox = SandboxSettings {
+        max_operations: crate::rules::MAX_OPERATIONS,
+        deadline_ms: 60_000,
+        max_memory_bytes: 4096 << 20,
+        ..SandboxSettings::default()
+    };
+    let settings = RulesSettings { sandbox, ..RulesSettings::default() };
+
+    let outcome = crate::rules::on_rules_stack(|| outcome_of(settings, script, memory()));
+
+    let error = outcome.result.unwrap_err();
+    assert_eq!(error.kind, RuleErrorKind::Limit, "{error}");
+    assert!(error.message.contains("operations"), "{error}");
 }

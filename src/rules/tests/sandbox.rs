@@ -6,9 +6,11 @@ use crate::rules::{RuleErrorKind, SandboxSettings};
 /// Generous margin over a deadline for a machine shared with other work.
 const SLACK: Duration = Duration::from_millis(400);
 
-/// Settings where only the wall-clock deadline can stop a script.
+/// Settings where the wall-clock deadline stops a script first (the most operations allowed
+/// take longer than these deadlines).
 fn deadline_only(deadline_ms: u64) -> RulesSettings {
-    let sandbox = SandboxSettings { max_operations: u64::MAX, deadline_ms, ..SandboxSettings::default() };
+    let sandbox =
+        SandboxSettings { max_operations: crate::rules::MAX_OPERATIONS, deadline_ms, ..SandboxSettings::default() };
     RulesSettings { sandbox, ..RulesSettings::default() }
 }
 

@@ -33,7 +33,7 @@ pub struct StoreHost {
 }
 
 impl StoreHost {
-    /// `runtime` runs the store's futures: rules call the host from a blocking thread.
+    /// `runtime` runs the store's futures: rules call the host from a thread of their own.
     pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
         Self { store, runtime, pending: Mutex::default(), sizes: Mutex::default(), skills: Default::default() }
     }
@@ -62,8 +62,9 @@ impl StoreHost {
     /// run's time includes its host calls); the run then fails with kind `timeout`.
     fn bounded<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, HostError> {
         let left = time_left().unwrap_or(UNBOUNDED_HOST_CALL);
+        // The timer is made inside the runtime: rules run on a thread of their own.
         self.runtime
-            .block_on(tokio::time::timeout(left, work))
+            .block_on(async move { tokio::time::timeout(left, work).await })
             .map_err(|_| HostError("the host call was cut off at the run's deadline".into()))
     }
 }
@@ -150,7 +151,7 @@ impl RuleHost for StoreHost {
             };
             if let Some(value) = &write.value {
                 let mut sizes = self.sizes.lock().expect("state sizes lock");
-                sizes.entry(rule.to_string()).or_default().1 += value.to_string().len() as u64;
+                sizes.entry(rule.to_string()).or_default().1 += (write.key.len() + value.to_string().len()) as u64;
             }
             pending.0.insert((write.rule.clone(), write.key.clone()), (write.value.clone(), write.expires));
             pending.1.push(write);
@@ -186,6 +187,10 @@ mod tests {
         .await
         .unwrap();
 
-        assert_eq!(sizes, (7, 7 + 5, 0, 7), "\"12345\" is 7 bytes, [1,2] 5; taken writes are the store's to count");
+        assert_eq!(
+            sizes,
+            (8, 8 + 6, 0, 8),
+            "key and value: a\"12345\" is 8 bytes, b[1,2] 6; taken writes are the store's"
+        );
     }
 }

@@ -13,7 +13,7 @@ use super::catalog::RuleCatalog;
 use super::host::StoreHost;
 use super::poison::{CarefulRun, InFlight, InFlightFile};
 use crate::metrics::Metrics;
-use crate::rules::{Intent, RuleHost, RuleOutcome, RuleSet, TriggerStatement};
+use crate::rules::{on_rules_stack, Intent, RuleHost, RuleOutcome, RuleSet, TriggerStatement};
 use crate::storage::{Intervention, NewOutboxItem, OutboxKind, RuleRun, RulesCommit, Store, StoredStatement};
 use crate::xapi::time::Micros;
 
@@ -132,7 +132,7 @@ impl RuleRunner {
         }
     }
 
-    /// Runs the rules on a blocking thread (scripts are CPU work with a deadline), after
+    /// Runs the rules on the rules thread (scripts are CPU work with a deadline), after
     /// noting the batch (`note`, see `poison`). With `careful` (the note the last process
     /// left), the batch is one statement and each rule's run is noted before it starts.
     async fn evaluate(&self, batch: Vec<StoredStatement>, note: InFlight, careful: Option<InFlight>) -> RulesCommit {
@@ -143,20 +143,23 @@ impl RuleRunner {
         let assign_target = self.settings.assign_target.clone();
         let through = batch.last().map_or(0, |s| s.stored);
         let evaluated = tokio::task::spawn_blocking(move || {
-            in_flight.note(&note);
-            let mut commit = RulesCommit { evaluated_through: Some(through), ..Default::default() };
-            let dyn_host: Arc<dyn RuleHost> = host.clone();
-            for statement in &batch {
-                let mut guard =
-                    careful.as_ref().map(|previous| CarefulRun::new(&in_flight, &note, statement.id, Some(previous)));
-                let mut guard = |rule: &str| guard.as_mut().and_then(|careful| careful.guard(rule));
-                for outcome in evaluate_statement(&rules, &dyn_host, statement, &mut guard) {
-                    observe(&metrics, &outcome);
-                    record(&mut commit, outcome, statement.stored, assign_target.as_deref());
+            on_rules_stack(move || {
+                in_flight.note(&note);
+                let mut commit = RulesCommit { evaluated_through: Some(through), ..Default::default() };
+                let dyn_host: Arc<dyn RuleHost> = host.clone();
+                for statement in &batch {
+                    let mut guard = careful
+                        .as_ref()
+                        .map(|previous| CarefulRun::new(&in_flight, &note, statement.id, Some(previous)));
+                    let mut guard = |rule: &str| guard.as_mut().and_then(|careful| careful.guard(rule));
+                    for outcome in evaluate_statement(&rules, &dyn_host, statement, &mut guard) {
+                        observe(&metrics, &outcome);
+                        record(&mut commit, outcome, statement.stored, assign_target.as_deref());
+                    }
                 }
-            }
-            commit.state = host.take_state_writes();
-            commit
+                commit.state = host.take_state_writes();
+                commit
+            })
         })
         .await;
         evaluated.unwrap_or_else(|error| {

@@ -11,7 +11,7 @@ use super::catalog::RuleCatalog;
 use super::host::StoreHost;
 use super::runner::{commit_until_landed, observe, record};
 use crate::metrics::Metrics;
-use crate::rules::RuleHost;
+use crate::rules::{on_rules_stack, RuleHost};
 use crate::storage::{RulesCommit, Store};
 use crate::xapi::time::{now_micros, Micros};
 
@@ -75,16 +75,18 @@ impl RuleScheduler {
         }
         let (host, metrics, assign_target) = (self.host.clone(), self.metrics.clone(), self.assign_target.clone());
         let evaluated = tokio::task::spawn_blocking(move || {
-            let mut commit = RulesCommit::default();
-            let dyn_host: Arc<dyn RuleHost> = host.clone();
-            for (name, at) in due {
-                if let Some(outcome) = rules.run_scheduled(&name, at, &dyn_host) {
-                    observe(&metrics, &outcome);
-                    record(&mut commit, outcome, at, assign_target.as_deref());
+            on_rules_stack(move || {
+                let mut commit = RulesCommit::default();
+                let dyn_host: Arc<dyn RuleHost> = host.clone();
+                for (name, at) in due {
+                    if let Some(outcome) = rules.run_scheduled(&name, at, &dyn_host) {
+                        observe(&metrics, &outcome);
+                        record(&mut commit, outcome, at, assign_target.as_deref());
+                    }
                 }
-            }
-            commit.state = host.take_state_writes();
-            commit
+                commit.state = host.take_state_writes();
+                commit
+            })
         })
         .await;
         match evaluated {

@@ -216,7 +216,7 @@ pub(super) fn rule_state(conn: &Connection, rule: &str, key: &str, now: Micros) 
 pub(super) fn rule_state_bytes(conn: &Connection, rule: &str, now: Micros) -> anyhow::Result<u64> {
     let bytes: i64 = conn
         .prepare_cached(
-            "SELECT COALESCE(SUM(LENGTH(CAST(value AS BLOB))), 0) FROM rule_state
+            "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(CAST(value AS BLOB))), 0) FROM rule_state
              WHERE rule = ?1 AND (expires IS NULL OR expires > ?2)",
         )?
         .query_row(params![rule, now], |row| row.get(0))
