@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod governance;
 pub mod http;
 pub mod impact;
 pub mod kpi;

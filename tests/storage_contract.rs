@@ -4,6 +4,7 @@
 //! one `with_every_case!` invocation.
 
 mod storage_contract {
+    pub mod audit;
     pub mod automation;
     pub mod credentials;
     pub mod definitions;
@@ -110,6 +111,7 @@ macro_rules! with_every_case {
             automation::interventions_are_filtered_by_rule_activity_actor_and_time,
             automation::history_counts_and_averages_a_learners_statements_in_a_window,
             automation::statements_stored_after_feed_the_rules_oldest_first_voided_included,
+            audit::audit_entries_are_numbered_chained_and_kept_across_concurrent_appends_and_reopening,
             skills::a_skills_commit_is_durable_idempotent_and_read_by_person_and_skill,
             skills::a_later_commit_replaces_estimates_and_items_and_reset_clears_everything,
             skills::evidence_volumes_count_direct_evidence_and_people_per_skill_and_month,

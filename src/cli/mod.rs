@@ -179,6 +179,9 @@ async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::R
         CredentialsAction::Create { scopes, label } => {
             let scopes = parse_scopes(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
             let created = create_credential(&store, scopes, &label, None).await?;
+            let scopes_given: Vec<_> = created.scopes.iter().map(|s| s.as_str()).collect();
+            let details = serde_json::json!({"scopes": scopes_given, "label": label});
+            crate::governance::record(&*store, "cli", "credential.create", &created.key, details).await?;
             let scopes: Vec<_> = created.scopes.iter().map(|s| s.as_str()).collect();
             println!("key:    {}\nsecret: {}\nscopes: {}", created.key, created.secret, scopes.join(","));
         }
@@ -200,6 +203,7 @@ async fn credentials(settings: Settings, action: CredentialsAction) -> anyhow::R
             if !store.revoke_credential(&key).await? {
                 anyhow::bail!("no credential with key {key:?}");
             }
+            crate::governance::record(&*store, "cli", "credential.revoke", &key, serde_json::json!({})).await?;
             println!("revoked {key}; running servers stop accepting it within 30 seconds");
         }
     }

@@ -62,6 +62,18 @@ pub(super) async fn authorize(state: &AppState, request: &HttpRequest, access: A
     Ok(principal)
 }
 
+/// Appends the action to the audit log, after it succeeded.
+pub(super) async fn audit(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    target: &str,
+    details: Value,
+) -> Result<(), ApiError> {
+    crate::governance::record(&**state.statements.store(), &principal.key, action, target, details).await?;
+    Ok(())
+}
+
 pub(super) fn respond(result: Result<Reply, ApiError>) -> HttpResponse {
     result.unwrap_or_else(Reply::from).into_http(false)
 }
@@ -122,11 +134,13 @@ async fn put_rule(
 ) -> HttpResponse {
     respond(
         async {
-            authorize(&state, &request, Access::Administer).await?;
+            let principal = authorize(&state, &request, Access::Administer).await?;
             let limit = state.settings.max_body_bytes;
             let source = super::read_text_body(payload, limit, ErrorCode::InvalidRule, "a rule file").await?;
             let name = name.into_inner();
-            let (view, created) = edit(catalog(&state)?, move |c| c.put(&name, &source)).await?;
+            let wanted = name.clone();
+            let (view, created) = edit(catalog(&state)?, move |c| c.put(&wanted, &source)).await?;
+            audit(&state, &principal, "rule.put", &name, json!({"version": view.version, "created": created})).await?;
             json_reply(if created { 201 } else { 200 }, view)
         }
         .await,
@@ -136,10 +150,11 @@ async fn put_rule(
 async fn delete_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
     respond(
         async {
-            authorize(&state, &request, Access::Administer).await?;
+            let principal = authorize(&state, &request, Access::Administer).await?;
             let wanted = name.clone();
             let deleted = edit(catalog(&state)?, move |c| c.delete(&wanted)).await?;
             if deleted {
+                audit(&state, &principal, "rule.delete", &name, json!({})).await?;
                 Ok(Reply::empty(204))
             } else {
                 Err(no_rule(&name))
@@ -160,10 +175,13 @@ async fn disable_rule(request: HttpRequest, state: web::Data<AppState>, name: we
 async fn set_enabled(request: HttpRequest, state: web::Data<AppState>, name: String, enabled: bool) -> HttpResponse {
     respond(
         async {
-            authorize(&state, &request, Access::Administer).await?;
+            let principal = authorize(&state, &request, Access::Administer).await?;
             let wanted = name.clone();
             let view = edit(catalog(&state)?, move |c| c.set_enabled(&wanted, enabled)).await?;
-            json_reply(200, view.ok_or_else(|| no_rule(&name))?)
+            let view = view.ok_or_else(|| no_rule(&name))?;
+            let action = if enabled { "rule.enable" } else { "rule.disable" };
+            audit(&state, &principal, action, &name, json!({})).await?;
+            json_reply(200, view)
         }
         .await,
     )
@@ -233,10 +251,11 @@ async fn list_outbox(request: HttpRequest, state: web::Data<AppState>) -> HttpRe
 async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Path<String>) -> HttpResponse {
     respond(
         async {
-            authorize(&state, &request, Access::Administer).await?;
+            let principal = authorize(&state, &request, Access::Administer).await?;
             if !state.statements.store().redrive_outbox(&key, now_micros()).await? {
                 return Err(ApiError::not_found(format!("key: no dead letter has the key {:?}", key.as_str())));
             }
+            audit(&state, &principal, "outbox.redrive", &key, json!({})).await?;
             state.outbox_ready.notify_one();
             json_reply(200, json!({ "key": key.as_str(), "status": "pending" }))
         }
@@ -247,10 +266,11 @@ async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Pat
 async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
     respond(
         async {
-            authorize(&state, &request, Access::Analyse).await?;
+            let principal = authorize(&state, &request, Access::Analyse).await?;
             let body = super::read_body(payload, state.settings.max_body_bytes).await?;
             let wanted: ImpactRequest = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("body: not an impact request: {e}")))?;
+            let kpi = wanted.kpi.clone();
             // Reading and analysing is CPU work: a runtime thread of the blocking pool
             // does it, so HTTP workers keep answering.
             let store = state.statements.store().clone();
@@ -259,6 +279,8 @@ async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: 
             let answer = web::block(move || runtime.block_on(run_impact_within(&*store, &wanted, most)))
                 .await
                 .map_err(ApiError::internal)??;
+            let details = json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons});
+            audit(&state, &principal, "impact.run", &kpi, details).await?;
             json_reply(200, answer)
         }
         .await,

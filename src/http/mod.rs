@@ -5,6 +5,7 @@
 mod about;
 mod admin;
 mod attachment_body;
+mod audit;
 mod call;
 mod definitions;
 mod documents;
@@ -91,6 +92,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
     config
         .app_data(state)
         .configure(skills::configure)
+        .configure(audit::configure)
         .configure(admin::configure)
         .service(web::scope(&base).default_service(web::to(xapi_entry)))
         .default_service(web::to(admin::no_endpoint));

@@ -90,11 +90,12 @@ async fn put_framework_file(
 ) -> HttpResponse {
     respond(
         async {
-            authorize(&state, &request, Access::Administer).await?;
+            let principal = authorize(&state, &request, Access::Administer).await?;
             let limit = state.settings.max_body_bytes;
             let text = super::read_text_body(payload, limit, ErrorCode::InvalidRequest, "a framework file").await?;
             let catalog = service(&state)?.catalog().clone();
             let file = file.into_inner();
+            let name = file.clone();
             let framework =
                 web::block(move || catalog.put(&file, &text)).await.map_err(ApiError::internal)?.map_err(|error| {
                     match error {
@@ -102,6 +103,8 @@ async fn put_framework_file(
                         CatalogError::Io(error) => ApiError::internal(error),
                     }
                 })?;
+            let details = json!({"fingerprint": framework.fingerprint(), "skills": framework.skills.len()});
+            super::admin::audit(&state, &principal, "skills.framework.put", &name, details).await?;
             json_reply(json!({"skills": framework.skills.len(), "roles": framework.roles.len(),
                 "mappings": framework.mappings.len()}))
         }
@@ -113,8 +116,9 @@ async fn put_framework_file(
 async fn post_rebuild(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
-            authorize(&state, &request, Access::Administer).await?;
+            let principal = authorize(&state, &request, Access::Administer).await?;
             service(&state)?.catalog().request_rebuild();
+            super::admin::audit(&state, &principal, "skills.rebuild", "", json!({})).await?;
             Ok(Reply::json(202, &json!({"rebuilding": true})))
         }
         .await,

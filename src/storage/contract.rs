@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 
+use super::audit::{AuditDraft, AuditEntry};
 use super::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
@@ -352,6 +353,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Direct evidence per skill and month from `since` (inclusive), by skill then month.
     async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>>;
+
+    // ---- Audit log ----
+
+    /// Appends the entry with the next sequence number, chained to the last entry
+    /// (`audit::chain_hash`), atomically; returns it as stored.
+    async fn append_audit(&self, draft: AuditDraft) -> StoreResult<AuditEntry>;
+
+    /// Entries after `after` (a sequence number; 0 for the start), oldest first, at most `limit`.
+    async fn audit_entries(&self, after: u64, limit: usize) -> StoreResult<Vec<AuditEntry>>;
 
     // ---- People: commands ----
 

@@ -1,11 +1,13 @@
 //! Storage: the backend-neutral contract (`contract`) and its backends.
 
+pub mod audit;
 pub mod automation;
 pub mod blobs;
 pub mod contract;
 pub mod people;
 pub mod skills;
 
+pub use audit::{AuditDraft, AuditEntry};
 pub use automation::*;
 pub use contract::*;
 pub use people::*;

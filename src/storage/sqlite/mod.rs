@@ -2,6 +2,7 @@
 //! jobs together (group commit), queries on a pool of read connections. Built at startup
 //! from `SqliteSettings`; the service layer uses it as a `Store`.
 
+mod audit;
 mod automation;
 mod checkpoint;
 mod consistency;
@@ -33,6 +34,7 @@ use self::consistency::{Consistency, StoredClock};
 use self::unindexed::SharedUnindexed;
 pub use self::writer::WriteStats;
 use self::writer::{Job, WriterHandle};
+use crate::storage::audit::{AuditDraft, AuditEntry};
 use crate::storage::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
@@ -340,6 +342,14 @@ impl Store for SqliteStore {
 
     async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>> {
         self.read(move |conn| skills::skill_evidence_volumes(conn, since)).await
+    }
+
+    async fn append_audit(&self, draft: AuditDraft) -> StoreResult<AuditEntry> {
+        self.writer.submit(|reply| Job::AppendAudit(Box::new(draft), reply)).await
+    }
+
+    async fn audit_entries(&self, after: u64, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        self.read(move |conn| audit::audit_entries(conn, after, limit)).await
     }
 
     async fn upsert_people(&self, records: Vec<PersonRecord>) -> StoreResult<()> {

@@ -262,8 +262,22 @@ CREATE TABLE people (
 CREATE INDEX people_by_team ON people (team, person) WHERE team IS NOT NULL;
 ";
 
+/// Version 8: the audit log (see `storage::audit`); `sequence` is the rowid, in append order.
+const SCHEMA_V8: &str = "
+CREATE TABLE audit_log (
+    sequence INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    details TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {

@@ -13,7 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::{InsertContext, KeyedBatch};
-use super::{automation, credentials, documents, insert, people, skills};
+use super::{audit, automation, credentials, documents, insert, people, skills};
+use crate::storage::audit::{AuditDraft, AuditEntry};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
@@ -56,6 +57,7 @@ pub(super) enum Job {
     CommitSkills(Box<SkillsCommit>, Reply<()>),
     ResetSkills(Reply<()>),
     UpsertPeople(Vec<PersonRecord>, Reply<()>),
+    AppendAudit(Box<AuditDraft>, Reply<AuditEntry>),
     UpdateOutbox(String, OutboxUpdate, Reply<bool>),
     RedriveOutbox(String, Micros, Reply<bool>),
 }
@@ -94,6 +96,7 @@ impl Job {
         match self {
             Self::InsertStatements(batch, _) => batch.len().max(1),
             Self::UpsertPeople(records, _) => records.len().max(1),
+            Self::AppendAudit(..) => 1,
             _ => 1,
         }
     }
@@ -113,6 +116,7 @@ impl Job {
             Self::CommitSkills(commit, reply) => reply.keep(skills::commit_skills(conn, commit).map_err(Into::into)),
             Self::ResetSkills(reply) => reply.keep(skills::reset_skills(conn).map_err(Into::into)),
             Self::UpsertPeople(records, reply) => reply.keep(people::upsert_people(conn, records).map_err(Into::into)),
+            Self::AppendAudit(draft, reply) => reply.keep(audit::append_audit(conn, draft).map_err(Into::into)),
             Self::UpdateOutbox(key, update, reply) => {
                 reply.keep(automation::update_outbox(conn, key, update).map_err(Into::into))
             }
@@ -135,6 +139,7 @@ impl Job {
             Self::CommitSkills(_, reply) => reply.fail(error),
             Self::ResetSkills(reply) => reply.fail(error),
             Self::UpsertPeople(_, reply) => reply.fail(error),
+            Self::AppendAudit(_, reply) => reply.fail(error),
             Self::UpdateOutbox(_, _, reply) => reply.fail(error),
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
         }
@@ -153,6 +158,7 @@ impl Job {
             Self::CommitSkills(_, reply) => reply.send(failure),
             Self::ResetSkills(reply) => reply.send(failure),
             Self::UpsertPeople(_, reply) => reply.send(failure),
+            Self::AppendAudit(_, reply) => reply.send(failure),
             Self::UpdateOutbox(_, _, reply) => reply.send(failure),
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
         }

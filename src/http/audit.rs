@@ -1,0 +1,51 @@
+//! `/api/audit`: the audit log's entries in order, and `verify`, which checks the whole
+//! hash chain. Scope `admin`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::admin::{authorize, query_params, respond};
+use super::{AppState, Reply};
+use crate::auth::Access;
+use crate::error::ApiError;
+
+const MAX_LISTING: usize = 1000;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.route("/api/audit", web::get().to(get_audit)).route("/api/audit/verify", web::get().to(get_verify));
+}
+
+async fn get_audit(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let query = query_params(&request)?;
+            if let Some(unknown) = query.keys().find(|k| !["after", "limit"].contains(&k.as_str())) {
+                return Err(ApiError::invalid_parameter(unknown, "is not a parameter of /api/audit (after, limit)"));
+            }
+            let number =
+                |name: &str, default: u64, most: u64| match query.get(name) {
+                    None => Ok(default),
+                    Some(text) => text.parse::<u64>().ok().filter(|n| *n <= most).ok_or_else(|| {
+                        ApiError::invalid_parameter(name, format!("must be a whole number up to {most}"))
+                    }),
+                };
+            let after = number("after", 0, u64::MAX)?;
+            let limit = number("limit", 100, MAX_LISTING as u64)?.max(1) as usize;
+            let entries = state.statements.store().audit_entries(after, limit).await?;
+            Ok(Reply::json(200, &json!({"entries": entries})))
+        }
+        .await,
+    )
+}
+
+async fn get_verify(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let verification = crate::governance::verify(&**state.statements.store()).await?;
+            Ok(Reply::json(200, &serde_json::to_value(verification).map_err(ApiError::internal)?))
+        }
+        .await,
+    )
+}
