@@ -95,16 +95,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// As delivery stores it: under the emitting rule's own account.
-    fn under_rule(rule: &str) -> Value {
-        json!({"account": {"homePage": "http://lrs.example", "name": statement::rule_account_name(rule)}})
-    }
-
+    /// A statement as the emitter stores it: the rule's own account as its authority (the
+    /// markers are trusted only then).
     fn emitted(chain: &[&str], budget: u64) -> Value {
-        json!({"context": {"extensions": {
+        let by = chain.last().unwrap();
+        json!({"authority": {"objectType": "Agent", "account": {"homePage": "http://lrs.example.com", "name": format!("rule:{by}")}},
+            "context": {"extensions": {
             statement::EMITTED_BY: chain.last().unwrap(), statement::EMITTED_DEPTH: chain.len(),
             EMISSION_CHAIN: chain, EMISSION_BUDGET: budget,
-        }}, "authority": under_rule(chain.last().unwrap())})
+        }}})
     }
 
     #[test]
@@ -121,7 +120,8 @@ mod tests {
     #[test]
     fn learner_statements_get_the_whole_budget_and_unmarked_emissions_none() {
         assert_eq!(Lineage::of(&json!({"verb": {}}), 8).budget, 8);
-        let unmarked = json!({"context": {"extensions": {statement::EMITTED_BY: "a"}}, "authority": under_rule("a")});
+        let unmarked = json!({"authority": {"objectType": "Agent", "account": {"homePage": "http://lrs.example.com", "name": "rule:a"}},
+            "context": {"extensions": {statement::EMITTED_BY: "a"}}});
         assert_eq!(Lineage::of(&unmarked, 8), Lineage { depth: 1, chain: vec!["a".into()], budget: 0 });
         assert_eq!(Lineage::of(&emitted(&["a"], 1000), 8).budget, 8, "a marker cannot raise the budget");
     }

@@ -108,9 +108,14 @@ impl RuleRunner {
                         through: careful.map_or(through, |p| p.through),
                         ..Default::default()
                     };
+                    let first = batch[0].id;
                     let commit = self.evaluate(batch, note, careful.cloned()).await;
                     if !commit_until_landed(&*self.store, commit, &mut shutdown, &self.outbox_ready).await {
                         return;
+                    }
+                    if let Some(previous) = careful.filter(|p| p.statement == Some(first)) {
+                        let poisonous = previous.poisoned.iter().chain(&previous.rule).cloned().collect();
+                        self.disable(poisonous).await;
                     }
                     self.metrics.rules_statements.inc_by(count);
                     cursor = through;
@@ -129,6 +134,24 @@ impl RuleRunner {
                     }
                 }
             }
+        }
+    }
+
+    /// Disables, in their files, the rules whose runs took the server down: run counts do
+    /// not survive a restart, the file does.
+    async fn disable(&self, rules: Vec<String>) {
+        let catalog = self.catalog.clone();
+        let disabled = tokio::task::spawn_blocking(move || {
+            for rule in rules {
+                match catalog.set_enabled(&rule, false) {
+                    Ok(Some(_)) => tracing::warn!(rule = %rule, "Disabled a rule whose run stopped the server."),
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(rule = %rule, error = %error, "Could not disable a rule."),
+                }
+            }
+        });
+        if let Err(error) = disabled.await {
+            tracing::error!(error = %error, "Disabling rules panicked.");
         }
     }
 
