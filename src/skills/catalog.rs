@@ -32,7 +32,8 @@ type Listing = Vec<(String, u64, Option<SystemTime>)>;
 
 pub struct FrameworkCatalog {
     dir: PathBuf,
-    current: RwLock<Arc<Framework>>,
+    /// The framework in force, and its fingerprint.
+    current: RwLock<(Arc<Framework>, String)>,
     listing: Mutex<Listing>,
     version: AtomicU64,
     /// Wakes the runner on every accepted change.
@@ -56,7 +57,7 @@ impl FrameworkCatalog {
         let (framework, listing) = load(&dir, None)?;
         Ok(Self {
             dir,
-            current: RwLock::new(Arc::new(framework)),
+            current: RwLock::new((Arc::new(framework.clone()), framework.fingerprint())),
             listing: Mutex::new(listing),
             version: AtomicU64::new(1),
             changed: tokio::sync::watch::channel(1).0,
@@ -65,7 +66,12 @@ impl FrameworkCatalog {
     }
 
     pub fn current(&self) -> Arc<Framework> {
-        self.current.read().expect("framework lock").clone()
+        self.current.read().expect("framework lock").0.clone()
+    }
+
+    /// `Framework::fingerprint` of the framework in force, computed once per change.
+    pub fn fingerprint(&self) -> String {
+        self.current.read().expect("framework lock").1.clone()
     }
 
     /// Moves on every accepted change.
@@ -129,10 +135,11 @@ impl FrameworkCatalog {
 
     fn replace(&self, framework: Framework) -> bool {
         let mut current = self.current.write().expect("framework lock");
-        if **current == framework {
+        if *current.0 == framework {
             return false;
         }
-        *current = Arc::new(framework);
+        let fingerprint = framework.fingerprint();
+        *current = (Arc::new(framework), fingerprint);
         let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
         self.changed.send_replace(version);
         true

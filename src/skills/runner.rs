@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::evidence::extract;
 use crate::storage::{EstimateFilter, StatementQuery, Store, StoredStatement};
-use crate::xapi::terms::{is_voiding, object_statement_ref};
+use crate::xapi::terms::{is_voiding, object_statement_ref, VOIDED_VERB};
 use crate::xapi::time::now_micros;
 use crate::xapi::time::Micros;
 use crate::xapi::XapiVersion;
@@ -164,7 +164,7 @@ impl SkillsRunner {
     /// down), forgets them and starts from the first statement.
     pub async fn load(&self) -> anyhow::Result<Micros> {
         let stored = self.store.skills_framework().await?;
-        if stored.is_some_and(|fingerprint| fingerprint != self.catalog.current().fingerprint()) {
+        if stored.is_some_and(|fingerprint| fingerprint != self.catalog.fingerprint()) {
             tracing::info!("The skills framework changed while the server was stopped; inferring again.");
             self.reset().await?;
             return Ok(0);
@@ -174,7 +174,7 @@ impl SkillsRunner {
         let estimates = self.store.skill_estimates(&EstimateFilter::default()).await?;
         let items = self.store.skill_items().await?;
         *self.map.write().expect("skills map lock") = SkillMap::from_records(estimates, items);
-        Ok(self.store.skills_evaluated_through().await?.unwrap_or(0))
+        Ok(position)
     }
 
     /// Forgets everything inferred, in the store and in memory.
@@ -219,7 +219,8 @@ impl SkillsRunner {
         let covered = self.voidings_covered.load(std::sync::atomic::Ordering::SeqCst);
         let voided: Vec<Uuid> = batch
             .iter()
-            .filter(|s| s.stored > covered)
+            // Only a voiding statement names the verb; the others need not be parsed twice.
+            .filter(|s| s.stored > covered && s.json.contains(VOIDED_VERB))
             .filter_map(parse)
             .filter(is_voiding)
             .filter_map(|value| object_statement_ref(&value))
@@ -247,7 +248,7 @@ impl SkillsRunner {
         super::teams::record(&*self.store, named, last).await?;
         self.announce(events).await;
         let mut scratch = scratch;
-        let fingerprint = self.catalog.current().fingerprint();
+        let fingerprint = self.catalog.fingerprint();
         self.store.commit_skills(scratch.commit(last, fingerprint)).await?;
         self.map.write().expect("skills map lock").apply(scratch);
         self.reached.send_replace(last);
