@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
 use crate::delivery::{DeliveryWorker, Targets};
+use crate::governance::ConsentRegistry;
 use crate::http::{self, AppState, CursorSealer};
 use crate::metrics::Metrics;
 use crate::service::rules::{LrsEmitter, RuleCatalog, RuleRunner, RuleScheduler, RunnerSettings, StoreOutbox};
@@ -83,7 +84,8 @@ impl Application {
         );
         let (shutdown, stopping) = watch::channel(false);
         let mut background = Vec::new();
-        let skills = start_skills(&settings, &store, &statements, &metrics, stopping.clone())?;
+        let consent = ConsentRegistry::load(&*store).await.context("loading people's consent")?;
+        let skills = start_skills(&settings, &store, &statements, &metrics, &consent, stopping.clone())?;
         let (rules, outbox_ready) = match settings.rules.enabled {
             true => {
                 let outbox_ready =
@@ -93,7 +95,7 @@ impl Application {
                     &statements,
                     &metrics,
                     &outbox_ready,
-                    &skills,
+                    (&skills, &consent),
                     stopping.clone(),
                     &mut background,
                 )?;
@@ -108,6 +110,7 @@ impl Application {
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
             rules,
             skills: Some(skills),
+            consent,
             metrics,
             outbox_ready,
             settings,
@@ -186,6 +189,7 @@ fn start_skills(
     store: &Arc<dyn Store>,
     statements: &Arc<StatementService>,
     metrics: &Metrics,
+    consent: &Arc<ConsentRegistry>,
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<Arc<SkillsService>> {
     let catalog = Arc::new(
@@ -195,7 +199,8 @@ fn start_skills(
     let map = Arc::new(std::sync::RwLock::new(SkillMap::default()));
     let runner = SkillsRunner::new(store.clone(), catalog.clone(), map.clone(), SKILLS_BATCH)
         .deferring_to(metrics.statements_stored.clone())
-        .announcing_to(statements.clone(), &settings.public_url);
+        .announcing_to(statements.clone(), &settings.public_url)
+        .honouring(consent.clone());
     tokio::spawn(runner.run(statements.watch_committed(), stopping));
     Ok(Arc::new(SkillsService::new(catalog, map, store.clone())))
 }
@@ -206,7 +211,7 @@ fn start_rules(
     statements: &StatementService,
     metrics: &Arc<Metrics>,
     outbox_ready: &Arc<Notify>,
-    skills: &Arc<SkillsService>,
+    (skills, consent): (&Arc<SkillsService>, &Arc<ConsentRegistry>),
     stopping: watch::Receiver<bool>,
     background: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<Arc<RuleCatalog>> {
@@ -219,7 +224,8 @@ fn start_rules(
     };
     let runner =
         RuleRunner::new(store.clone(), catalog.clone(), metrics.clone(), runner_settings, outbox_ready.clone())
-            .with_skills(skills.clone());
+            .with_skills(skills.clone())
+            .with_consent(consent.clone());
     background.push(tokio::spawn(runner.run(statements.watch_committed(), stopping.clone())));
     let scheduler = RuleScheduler::new(
         store.clone(),

@@ -117,6 +117,7 @@ macro_rules! with_every_case {
             skills::evidence_volumes_count_direct_evidence_and_people_per_skill_and_month,
             people::people_are_upserted_found_by_key_and_listed_by_team_and_survive_reopening,
             people::a_later_upsert_replaces_only_the_fields_it_gives,
+            people::consent_is_replaced_per_person_and_kept_across_reopening,
         }
     };
 }

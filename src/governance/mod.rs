@@ -1,8 +1,11 @@
-//! Governance: what a privacy officer signs off. Today this module owns the audit log:
-//! every administrative action (rules, credentials, frameworks, analyses, imports) is
-//! appended to a hash-chained log in the store, readable and verifiable through the admin
-//! API (`/api/audit`). Transparency reports, consent, erasure and retention will live here.
+//! Governance: what a privacy officer signs off. This module owns the audit log (every
+//! administrative action appended to a hash-chained log in the store, readable and
+//! verifiable through `/api/audit`) and consent (per-person opt-outs of inference and of
+//! nudges, honoured by the skills runner, the rules runner and impact analyses).
+//! Transparency reports, erasure and retention will live here.
 
 pub mod audit;
+pub mod consent;
 
 pub use audit::{record, verify, Verification};
+pub use consent::{Consent, ConsentRegistry};

@@ -10,6 +10,7 @@ mod call;
 mod definitions;
 mod documents;
 mod more;
+mod people;
 mod reply;
 mod skills;
 mod statement_params;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub rules: Option<Arc<RuleCatalog>>,
     /// `None` when skills inference is turned off.
     pub skills: Option<Arc<crate::skills::SkillsService>>,
+    /// People's opt-outs, honoured by inference, rules and analyses.
+    pub consent: Arc<crate::governance::ConsentRegistry>,
     pub metrics: Arc<Metrics>,
     /// Wakes the delivery worker (after a re-drive).
     pub outbox_ready: Arc<Notify>,
@@ -93,6 +96,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .app_data(state)
         .configure(skills::configure)
         .configure(audit::configure)
+        .configure(people::configure)
         .configure(admin::configure)
         .service(web::scope(&base).default_service(web::to(xapi_entry)))
         .default_service(web::to(admin::no_endpoint));

@@ -71,6 +71,13 @@ pub trait RuleHost: Send + Sync {
         Ok(0)
     }
 
+    /// Whether rules may run on the person's statements: `false` when they opted out of
+    /// nudges (governance consent).
+    fn nudges(&self, person: &str) -> bool {
+        let _ = person;
+        true
+    }
+
     /// The person's estimate of `skill` at `now` (`level`, `level_low`, `level_high`,
     /// `evidence`...), `None` without evidence or without skills inference.
     fn skill_estimate(&self, person: &str, skill: &str, now: Micros) -> Result<Option<Value>, HostError> {

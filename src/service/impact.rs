@@ -132,6 +132,9 @@ pub struct ImpactAnswer {
     pub kpi: KpiSummary,
     pub treated_persons: usize,
     pub comparison_persons: usize,
+    /// People left out of both groups because they opted out of inference (consent).
+    #[serde(default)]
+    pub excluded_persons: usize,
     pub report: ImpactReport,
     pub roi: Option<RoiReport>,
     pub currency: Option<String>,
@@ -182,9 +185,18 @@ pub async fn run_impact_within(
         invalid("direction", "the KPI's definition has none; give higher_is_better or lower_is_better")
     })?;
 
-    let treated = select(store, "treated", &request.treated, &limit).await?;
+    let mut treated = select(store, "treated", &request.treated, &limit).await?;
     if treated.is_empty() {
         return Err(invalid("treated", "no person matches the treatment selection"));
+    }
+    // People who opted out of inference are in no cohort; they are counted as excluded.
+    let opted_out: BTreeSet<String> =
+        store.consents().await?.into_iter().filter(|c| c.inference_opt_out).map(|c| c.person).collect();
+    let selected = treated.len();
+    treated.retain(|person, _| !opted_out.contains(person));
+    let excluded_treated = selected - treated.len();
+    if treated.is_empty() {
+        return Err(invalid("treated", "every person the treatment selection matches opted out of analyses"));
     }
     let reference = match time("windows.intervention", &request.windows.intervention)? {
         Some(at) => at,
@@ -202,6 +214,10 @@ pub async fn run_impact_within(
     }
     spec.validate().map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("windows: {e}")))?;
 
+    let mut comparison_dates = comparison_dates;
+    let compared = comparison_dates.len();
+    comparison_dates.retain(|person| !opted_out.contains(person));
+    let excluded_persons = excluded_treated + compared - comparison_dates.len();
     let mut data = ImpactData::default();
     for observation in &observations {
         if treated.contains_key(&observation.person) {
@@ -241,6 +257,7 @@ pub async fn run_impact_within(
         },
         treated_persons: treated.len(),
         comparison_persons: comparison_dates.len(),
+        excluded_persons,
         report,
         roi,
         currency: request.roi.as_ref().and_then(|r| r.currency.clone()),

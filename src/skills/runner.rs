@@ -18,6 +18,7 @@ use super::events;
 use super::framework::Framework;
 use super::inference::{Scratch, SkillMap};
 use crate::auth::{Principal, Scope};
+use crate::governance::ConsentRegistry;
 use crate::service::StatementService;
 use uuid::Uuid;
 
@@ -91,6 +92,8 @@ pub struct SkillsRunner {
     voidings_covered: std::sync::atomic::AtomicI64,
     /// A statement that was evidence has been voided since: inference should start over.
     voided_evidence: std::sync::atomic::AtomicBool,
+    /// People's consent: the statements of those who opted out of inference are skipped.
+    consent: Option<Arc<ConsentRegistry>>,
 }
 
 struct EventSink {
@@ -137,6 +140,7 @@ impl SkillsRunner {
             events: None,
             voidings_covered: Default::default(),
             voided_evidence: Default::default(),
+            consent: None,
         }
     }
 
@@ -145,6 +149,12 @@ impl SkillsRunner {
     pub fn announcing_to(mut self, statements: Arc<StatementService>, public_url: &str) -> Self {
         let principal = Principal::for_account(public_url, SKILLS_ACCOUNT, vec![Scope::StatementsWrite]);
         self.events = Some(EventSink { statements, principal });
+        self
+    }
+
+    /// Skips the statements of people who opted out of inference.
+    pub fn honouring(mut self, consent: Arc<ConsentRegistry>) -> Self {
+        self.consent = Some(consent);
         self
     }
 
@@ -228,12 +238,17 @@ impl SkillsRunner {
         self.check_voidings(&framework, voided).await?;
         let map = self.map.clone();
         let announce = self.events.is_some();
+        let consent = self.consent.clone();
         let (scratch, named, events) = tokio::task::spawn_blocking(move || {
             let map = map.read().expect("skills map lock");
             let mut scratch = Scratch::default();
             let mut named = Vec::new();
             for statement in batch.iter().filter(|s| !s.voided) {
                 if let Some(value) = parse(statement) {
+                    let actor = crate::rules::statement::actor_id(&value);
+                    if actor.is_some_and(|person| consent.as_ref().is_some_and(|c| !c.infers(&person))) {
+                        continue;
+                    }
                     scratch.fold(&map, &framework, &value, statement.id, statement.stored);
                     named.extend(super::teams::memberships(&value));
                 }

@@ -11,7 +11,7 @@ use super::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
-use super::people::{PersonRecord, TeamCount};
+use super::people::{ConsentRecord, PersonRecord, TeamCount};
 use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit};
 use serde_json::Value;
 use uuid::Uuid;
@@ -371,6 +371,12 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_people(&self, people: Vec<PersonRecord>) -> StoreResult<()>;
 
     // ---- People: queries ----
+
+    /// Replaces the person's consent record.
+    async fn set_consent(&self, consent: ConsentRecord) -> StoreResult<()>;
+
+    /// Every consent record, by person.
+    async fn consents(&self) -> StoreResult<Vec<ConsentRecord>>;
 
     /// The people stored under these IFI keys, by key.
     async fn find_people(&self, keys: &[String]) -> StoreResult<Vec<PersonRecord>>;

@@ -27,3 +27,13 @@ pub struct TeamCount {
     pub team: String,
     pub members: u64,
 }
+
+/// A person's consent: whether they opted out of skills inference (and so of analytics
+/// cohorts), and of nudges (no rule runs on their statements).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ConsentRecord {
+    pub person: String,
+    pub inference_opt_out: bool,
+    pub nudges_opt_out: bool,
+    pub updated: Micros,
+}

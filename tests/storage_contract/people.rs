@@ -69,3 +69,26 @@ pub async fn a_later_upsert_replaces_only_the_fields_it_gives(h: Harness) {
     assert_eq!(found, vec![expected_ada, person(BO, Some("west"), 30)]);
     assert_eq!(h.store.teams().await.unwrap(), vec![team("south", 1), team("west", 1)], "nobody is left in north");
 }
+
+pub async fn consent_is_replaced_per_person_and_kept_across_reopening(h: Harness) {
+    use fluency::storage::ConsentRecord;
+    // Arrange
+    let record = |person: &str, inference: bool, nudges: bool, updated: i64| ConsentRecord {
+        person: person.into(),
+        inference_opt_out: inference,
+        nudges_opt_out: nudges,
+        updated,
+    };
+    h.store.set_consent(record("mbox:mailto:b@example.com", true, false, 1)).await.unwrap();
+    h.store.set_consent(record("mbox:mailto:a@example.com", true, true, 2)).await.unwrap();
+
+    // Act
+    h.store.set_consent(record("mbox:mailto:a@example.com", false, true, 3)).await.unwrap();
+    let h = h.reopen().await;
+
+    // Assert
+    assert_eq!(
+        h.store.consents().await.unwrap(),
+        vec![record("mbox:mailto:a@example.com", false, true, 3), record("mbox:mailto:b@example.com", true, false, 1)]
+    );
+}

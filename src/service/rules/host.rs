@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
+use crate::governance::ConsentRegistry;
 use crate::rules::{time_left, HistoryQuery, HistorySummary, HostError, RuleHost, StateChange};
 use crate::service::impact::{run_impact, ImpactRequest};
 use crate::skills::SkillsService;
@@ -30,12 +31,26 @@ pub struct StoreHost {
     sizes: Mutex<HashMap<String, (Option<u64>, u64)>>,
     /// The skills map, for `skill_level` and `skill_gaps`, when inference runs.
     skills: std::sync::OnceLock<Arc<SkillsService>>,
+    /// People's consent; without it everyone may be nudged.
+    consent: std::sync::OnceLock<Arc<ConsentRegistry>>,
 }
 
 impl StoreHost {
     /// `runtime` runs the store's futures: rules call the host from a thread of their own.
     pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
-        Self { store, runtime, pending: Mutex::default(), sizes: Mutex::default(), skills: Default::default() }
+        Self {
+            store,
+            runtime,
+            pending: Mutex::default(),
+            sizes: Mutex::default(),
+            skills: Default::default(),
+            consent: Default::default(),
+        }
+    }
+
+    /// Honours people's opt-outs of nudges; set once, before rules run.
+    pub fn set_consent(&self, consent: Arc<ConsentRegistry>) {
+        let _ = self.consent.set(consent);
     }
 
     /// Lets rules ask about skills; set once, before rules run.
@@ -90,6 +105,10 @@ impl RuleHost for StoreHost {
         }
         drop(pending);
         self.bounded(self.store.rule_state(rule, key, now))?.map_err(host_error)
+    }
+
+    fn nudges(&self, person: &str) -> bool {
+        self.consent.get().is_none_or(|consent| consent.nudges(person))
     }
 
     fn skill_estimate(&self, person: &str, skill: &str, now: Micros) -> Result<Option<Value>, HostError> {

@@ -57,6 +57,12 @@ impl RuleRunner {
         Self { store, catalog, host, metrics, settings, in_flight, outbox_ready }
     }
 
+    /// Honours people's opt-outs of nudges.
+    pub fn with_consent(self, consent: Arc<crate::governance::ConsentRegistry>) -> Self {
+        self.host.set_consent(consent);
+        self
+    }
+
     /// Lets rules ask about skills (`skill_level`, `skill_gaps`).
     pub fn with_skills(self, skills: Arc<crate::skills::SkillsService>) -> Self {
         self.host.set_skills(skills);
@@ -241,6 +247,10 @@ fn evaluate_statement(
             return Vec::new();
         }
     };
+    // No rule runs on the statements of a person who opted out of nudges.
+    if crate::rules::statement::actor_id(&json).is_some_and(|person| !host.nudges(&person)) {
+        return Vec::new();
+    }
     let trigger = TriggerStatement { id: statement.id, time: statement.stored, statement: &json };
     rules.evaluate_guarded(&trigger, host, guard)
 }

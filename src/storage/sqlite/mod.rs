@@ -43,7 +43,7 @@ use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
 };
-use crate::storage::people::{PersonRecord, TeamCount};
+use crate::storage::people::{ConsentRecord, PersonRecord, TeamCount};
 use crate::storage::skills::{
     EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
 };
@@ -350,6 +350,14 @@ impl Store for SqliteStore {
 
     async fn audit_entries(&self, after: u64, limit: usize) -> StoreResult<Vec<AuditEntry>> {
         self.read(move |conn| audit::audit_entries(conn, after, limit)).await
+    }
+
+    async fn set_consent(&self, consent: ConsentRecord) -> StoreResult<()> {
+        self.writer.submit(|reply| Job::SetConsent(consent, reply)).await
+    }
+
+    async fn consents(&self) -> StoreResult<Vec<ConsentRecord>> {
+        self.read(people::consents).await
     }
 
     async fn upsert_people(&self, records: Vec<PersonRecord>) -> StoreResult<()> {

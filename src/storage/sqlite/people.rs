@@ -4,7 +4,7 @@
 use anyhow::Context;
 use rusqlite::{params, Connection, Row};
 
-use crate::storage::people::{PersonRecord, TeamCount};
+use crate::storage::people::{ConsentRecord, PersonRecord, TeamCount};
 
 const COLUMNS: &str = "SELECT person, name, team, manager, role, updated FROM people";
 
@@ -64,6 +64,28 @@ pub(super) fn teams(conn: &Connection) -> anyhow::Result<Vec<TeamCount>> {
     let rows = conn
         .prepare_cached("SELECT team, count(*) FROM people WHERE team IS NOT NULL GROUP BY team ORDER BY team")?
         .query_map([], |row| Ok(TeamCount { team: row.get(0)?, members: row.get(1)? }))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn set_consent(conn: &Connection, consent: &ConsentRecord) -> anyhow::Result<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO consent VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![consent.person, consent.inference_opt_out, consent.nudges_opt_out, consent.updated])
+        .context("recording consent")?;
+    Ok(())
+}
+
+pub(super) fn consents(conn: &Connection) -> anyhow::Result<Vec<ConsentRecord>> {
+    let rows = conn
+        .prepare_cached("SELECT person, inference_opt_out, nudges_opt_out, updated FROM consent ORDER BY person")?
+        .query_map([], |row| {
+            Ok(ConsentRecord {
+                person: row.get(0)?,
+                inference_opt_out: row.get(1)?,
+                nudges_opt_out: row.get(2)?,
+                updated: row.get(3)?,
+            })
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

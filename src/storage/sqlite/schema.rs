@@ -262,8 +262,15 @@ CREATE TABLE people (
 CREATE INDEX people_by_team ON people (team, person) WHERE team IS NOT NULL;
 ";
 
-/// Version 8: the audit log (see `storage::audit`); `sequence` is the rowid, in append order.
+/// Version 8: the audit log (see `storage::audit`; `sequence` is the rowid, in append
+/// order) and people's consent (`storage::people::ConsentRecord`).
 const SCHEMA_V8: &str = "
+CREATE TABLE consent (
+    person TEXT PRIMARY KEY,
+    inference_opt_out INTEGER NOT NULL,
+    nudges_opt_out INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE audit_log (
     sequence INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,

@@ -19,7 +19,7 @@ use crate::storage::automation::{OutboxUpdate, RulesCommit};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
 };
-use crate::storage::people::PersonRecord;
+use crate::storage::people::{ConsentRecord, PersonRecord};
 use crate::storage::skills::SkillsCommit;
 use crate::xapi::time::Micros;
 
@@ -58,6 +58,7 @@ pub(super) enum Job {
     ResetSkills(Reply<()>),
     UpsertPeople(Vec<PersonRecord>, Reply<()>),
     AppendAudit(Box<AuditDraft>, Reply<AuditEntry>),
+    SetConsent(ConsentRecord, Reply<()>),
     UpdateOutbox(String, OutboxUpdate, Reply<bool>),
     RedriveOutbox(String, Micros, Reply<bool>),
 }
@@ -96,7 +97,7 @@ impl Job {
         match self {
             Self::InsertStatements(batch, _) => batch.len().max(1),
             Self::UpsertPeople(records, _) => records.len().max(1),
-            Self::AppendAudit(..) => 1,
+            Self::AppendAudit(..) | Self::SetConsent(..) => 1,
             _ => 1,
         }
     }
@@ -117,6 +118,7 @@ impl Job {
             Self::ResetSkills(reply) => reply.keep(skills::reset_skills(conn).map_err(Into::into)),
             Self::UpsertPeople(records, reply) => reply.keep(people::upsert_people(conn, records).map_err(Into::into)),
             Self::AppendAudit(draft, reply) => reply.keep(audit::append_audit(conn, draft).map_err(Into::into)),
+            Self::SetConsent(consent, reply) => reply.keep(people::set_consent(conn, consent).map_err(Into::into)),
             Self::UpdateOutbox(key, update, reply) => {
                 reply.keep(automation::update_outbox(conn, key, update).map_err(Into::into))
             }
@@ -140,6 +142,7 @@ impl Job {
             Self::ResetSkills(reply) => reply.fail(error),
             Self::UpsertPeople(_, reply) => reply.fail(error),
             Self::AppendAudit(_, reply) => reply.fail(error),
+            Self::SetConsent(_, reply) => reply.fail(error),
             Self::UpdateOutbox(_, _, reply) => reply.fail(error),
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
         }
@@ -159,6 +162,7 @@ impl Job {
             Self::ResetSkills(reply) => reply.send(failure),
             Self::UpsertPeople(_, reply) => reply.send(failure),
             Self::AppendAudit(_, reply) => reply.send(failure),
+            Self::SetConsent(_, reply) => reply.send(failure),
             Self::UpdateOutbox(_, _, reply) => reply.send(failure),
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
         }

@@ -1,0 +1,73 @@
+//! `/api/people/consent`: a person's opt-outs of inference and of nudges, read and set by
+//! administrators (scope `admin`). A change applies from the next statement; a change of
+//! inference consent also starts skills inference over, so estimates about someone who
+//! opted out disappear (and come back if they opt in again).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::admin::{audit, authorize, query_params, respond};
+use super::statement_params::parse_agent;
+use super::{AppState, Reply};
+use crate::auth::Access;
+use crate::error::{ApiError, ErrorCode};
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/people/consent", web::get().to(get_consent))
+        .route("/api/people/consent", web::put().to(put_consent));
+}
+
+fn person_of(agent: &str) -> Result<String, ApiError> {
+    Ok(parse_agent(agent, false)?.1)
+}
+
+async fn get_consent(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let query = query_params(&request)?;
+            let agent = query.get("agent").ok_or_else(|| {
+                ApiError::new(ErrorCode::MissingParameter, "agent: is a required parameter (an xAPI Agent as JSON)")
+            })?;
+            let consent = state.consent.of(&person_of(agent)?);
+            Ok(Reply::json(200, &serde_json::to_value(consent).map_err(ApiError::internal)?))
+        }
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentChange {
+    agent: Value,
+    /// May skills be inferred from their statements (and may they be in analyses)?
+    inference: bool,
+    /// May rules run on their statements?
+    nudges: bool,
+}
+
+async fn put_consent(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    respond(
+        async {
+            let principal = authorize(&state, &request, Access::Administer).await?;
+            let body = super::read_body(payload, state.settings.max_body_bytes).await?;
+            let change: ConsentChange = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::new(ErrorCode::InvalidParameter, format!("body: needs agent, inference and nudges: {e}"))
+            })?;
+            let person = person_of(&change.agent.to_string())?;
+            let store = state.statements.store();
+            let changed = state.consent.set(&**store, &person, change.inference, change.nudges).await?;
+            if changed {
+                if let Some(skills) = &state.skills {
+                    skills.catalog().request_rebuild();
+                }
+            }
+            let details = json!({"inference": change.inference, "nudges": change.nudges});
+            audit(&state, &principal, "consent.set", &person, details).await?;
+            Ok(Reply::json(200, &serde_json::to_value(state.consent.of(&person)).map_err(ApiError::internal)?))
+        }
+        .await,
+    )
+}
