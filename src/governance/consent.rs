@@ -33,9 +33,10 @@ pub struct Consent {
 impl ConsentRegistry {
     pub async fn load(store: &dyn Store) -> StoreResult<Arc<Self>> {
         let registry = Self::default();
+        let records = store.consents().await?;
         {
             let mut opted_out = registry.opted_out.write().expect("consent lock");
-            for record in store.consents().await? {
+            for record in records {
                 if record.inference_opt_out {
                     opted_out.inference.insert(record.person.clone());
                 }
