@@ -202,7 +202,7 @@ fn start_skills(
         .announcing_to(statements.clone(), &settings.public_url)
         .honouring(consent.clone());
     tokio::spawn(runner.run(statements.watch_committed(), stopping));
-    Ok(Arc::new(SkillsService::new(catalog, map, store.clone())))
+    Ok(Arc::new(SkillsService::new(catalog, map, store.clone()).suppressing_below(settings.min_group_size)))
 }
 
 /// Loads the rules and starts their runner and, when configured, the directory watcher.

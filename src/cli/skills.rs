@@ -120,7 +120,7 @@ async fn report(
             store
         }
     };
-    let service = SkillsService::new(catalog.clone(), map, store.clone());
+    let service = SkillsService::new(catalog.clone(), map, store.clone()).suppressing_below(settings.min_group_size);
     let mut teams = Vec::new();
     for team in store.teams().await? {
         if let Some(map) = service.team(&team.team, now).await? {

@@ -48,6 +48,9 @@ pub struct Settings {
     pub max_attachment_page_bytes: u64,
     /// Most statements an analysis requested over HTTP may read; a larger one is refused.
     pub max_analysis_statements: usize,
+    /// Fewest people an aggregate (a team map's figures for a skill) may describe; smaller
+    /// groups are shown as suppressed.
+    pub min_group_size: usize,
     pub rules: RulesConfig,
     /// Named delivery targets (`[targets.<name>]`); their URLs and secrets are secrets.
     pub targets: BTreeMap<String, TargetSettings>,
@@ -70,6 +73,7 @@ impl Default for Settings {
             auth_failures_per_minute: 10,
             max_attachment_page_bytes: 64 * 1024 * 1024,
             max_analysis_statements: 1_000_000,
+            min_group_size: crate::skills::queries::MIN_GROUP,
             rules: RulesConfig::default(),
             targets: BTreeMap::new(),
             delivery: DeliverySettings::default(),
@@ -95,6 +99,7 @@ pub struct SettingsLayer {
     pub auth_failures_per_minute: Option<u32>,
     pub max_attachment_page_bytes: Option<u64>,
     pub max_analysis_statements: Option<usize>,
+    pub min_group_size: Option<usize>,
     /// The whole `[rules]` table (a later layer's table replaces an earlier one's).
     pub rules: Option<RulesConfig>,
     pub rules_dir: Option<PathBuf>,
@@ -104,7 +109,7 @@ pub struct SettingsLayer {
 }
 
 /// Environment variable for each field, in the order of the README table.
-const ENVIRONMENT: [(&str, &str); 14] = [
+const ENVIRONMENT: [(&str, &str); 15] = [
     ("FLUENCY_BIND", "bind"),
     ("FLUENCY_DATA_DIR", "data_dir"),
     ("FLUENCY_BASE_PATH", "base_path"),
@@ -118,6 +123,7 @@ const ENVIRONMENT: [(&str, &str); 14] = [
     ("FLUENCY_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"),
     ("FLUENCY_MAX_ATTACHMENT_PAGE_BYTES", "max_attachment_page_bytes"),
     ("FLUENCY_MAX_ANALYSIS_STATEMENTS", "max_analysis_statements"),
+    ("FLUENCY_MIN_GROUP_SIZE", "min_group_size"),
     ("FLUENCY_RULES_DIR", "rules_dir"),
 ];
 
@@ -148,6 +154,7 @@ impl SettingsLayer {
                 "auth_failures_per_minute" => layer.auth_failures_per_minute = Some(number(&value)? as u32),
                 "max_attachment_page_bytes" => layer.max_attachment_page_bytes = Some(number(&value)?),
                 "max_analysis_statements" => layer.max_analysis_statements = Some(number(&value)? as usize),
+                "min_group_size" => layer.min_group_size = Some(number(&value)? as usize),
                 "rules_dir" => layer.rules_dir = Some(value.into()),
                 _ => unreachable!("every environment variable names a field"),
             }
@@ -211,6 +218,9 @@ impl Settings {
         if let Some(statements) = layer.max_analysis_statements {
             self.max_analysis_statements = statements;
         }
+        if let Some(people) = layer.min_group_size {
+            self.min_group_size = people;
+        }
         if let Some(rules) = layer.rules {
             self.rules = rules;
         }
@@ -246,6 +256,9 @@ impl Settings {
         }
         if self.max_analysis_statements == 0 {
             bail!("max_analysis_statements: must be at least 1");
+        }
+        if self.min_group_size == 0 {
+            bail!("min_group_size: must be at least 1");
         }
         self.rules.check()?;
         let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;

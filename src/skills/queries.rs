@@ -80,8 +80,11 @@ pub struct SkillDistribution {
     pub name: Option<String>,
     /// Members with evidence for the skill.
     pub people: usize,
-    pub mean_level: f64,
-    pub quartiles: [f64; 3],
+    /// `None` when fewer than the minimum group size have evidence (`suppressed`): the
+    /// figures of one or two people describe individuals.
+    pub mean_level: Option<f64>,
+    pub quartiles: Option<[f64; 3]>,
+    pub suppressed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -140,11 +143,22 @@ pub struct SkillsService {
     catalog: Arc<FrameworkCatalog>,
     map: Arc<RwLock<SkillMap>>,
     store: Arc<dyn Store>,
+    /// Fewest people a team map's figures for a skill may describe.
+    min_group: usize,
 }
+
+/// The default of `min_group_size`.
+pub const MIN_GROUP: usize = 5;
 
 impl SkillsService {
     pub fn new(catalog: Arc<FrameworkCatalog>, map: Arc<RwLock<SkillMap>>, store: Arc<dyn Store>) -> Self {
-        Self { catalog, map, store }
+        Self { catalog, map, store, min_group: MIN_GROUP }
+    }
+
+    /// Team maps leave out the figures of skills fewer than `people` have evidence for.
+    pub fn suppressing_below(mut self, people: usize) -> Self {
+        self.min_group = people.max(1);
+        self
     }
 
     pub fn framework(&self) -> Arc<Framework> {
@@ -288,13 +302,16 @@ impl SkillsService {
             .into_iter()
             .map(|(skill, mut values)| {
                 values.sort_by(f64::total_cmp);
+                let shown = values.len() >= self.min_group;
                 let mean_level = values.iter().sum::<f64>() / values.len() as f64;
+                let quartiles = [quantile(&values, 0.25), quantile(&values, 0.5), quantile(&values, 0.75)];
                 SkillDistribution {
                     skill: skill.to_string(),
                     name: english_name(&framework, skill),
                     people: values.len(),
-                    mean_level,
-                    quartiles: [quantile(&values, 0.25), quantile(&values, 0.5), quantile(&values, 0.75)],
+                    mean_level: shown.then_some(mean_level),
+                    quartiles: shown.then_some(quartiles),
+                    suppressed: !shown,
                 }
             })
             .collect();

@@ -10,8 +10,9 @@ use super::demand::SkillDemand;
 use super::framework::{Framework, MAX_LEVEL};
 use super::queries::TeamMap;
 
-/// Fewest people with evidence a heat map cell or gap count may describe.
-pub const MIN_GROUP: usize = 5;
+/// Fewest people with evidence a gap count may describe (cells follow the team map's own
+/// suppression).
+pub const MIN_GROUP: usize = super::queries::MIN_GROUP;
 /// Skills shown as heat map columns, the most widely evidenced first.
 const MAX_COLUMNS: usize = 24;
 const CELL: f64 = 34.0;
@@ -124,13 +125,13 @@ fn heat_map(framework: &Framework, teams: &[TeamSection], columns: &[String]) ->
                 text x=(ROW_LABEL - 8.0) y=(y + CELL * 0.6) text-anchor="end" { (team.team) }
                 @for (c, skill) in columns.iter().enumerate() {
                     @let x = ROW_LABEL + CELL * c as f64;
-                    @let cell = team.map.skills.iter().find(|s| &s.skill == skill).filter(|s| s.people >= MIN_GROUP);
-                    @if let Some(cell) = cell {
-                        @let (fill, ink) = colour(cell.mean_level);
+                    @let cell = team.map.skills.iter().find(|s| &s.skill == skill);
+                    @if let Some((cell, mean_level)) = cell.and_then(|c| Some((c, c.mean_level?))) {
+                        @let (fill, ink) = colour(mean_level);
                         rect x=(x) y=(y) width=(CELL - 2.0) height=(CELL - 2.0) fill=(fill) {
-                            title { (format!("{}: {}, mean level {:.1} over {} people", team.team, skill_name(framework, skill), cell.mean_level, cell.people)) }
+                            title { (format!("{}: {}, mean level {:.1} over {} people", team.team, skill_name(framework, skill), mean_level, cell.people)) }
                         }
-                        text x=(x + CELL / 2.0 - 1.0) y=(y + CELL * 0.6) text-anchor="middle" fill=(ink) { (format!("{:.1}", cell.mean_level)) }
+                        text x=(x + CELL / 2.0 - 1.0) y=(y + CELL * 0.6) text-anchor="middle" fill=(ink) { (format!("{:.1}", mean_level)) }
                     } @else {
                         rect x=(x) y=(y) width=(CELL - 2.0) height=(CELL - 2.0) fill="#f0f0f0" {}
                     }
@@ -187,8 +188,9 @@ mod tests {
             skill: "https://s.example/sql".into(),
             name: None,
             people,
-            mean_level: 3.2,
-            quartiles: [2.0, 3.0, 4.0],
+            mean_level: (people >= MIN_GROUP).then_some(3.2),
+            quartiles: (people >= MIN_GROUP).then_some([2.0, 3.0, 4.0]),
+            suppressed: people < MIN_GROUP,
         }];
         let gaps = (0..gaps)
             .map(|i| Gap {

@@ -165,6 +165,13 @@ async fn profiles_are_explained_team_maps_show_gaps_and_search_follows_adjacent_
     );
 
     assert_eq!(map["members"], 2);
+    let sql_row =
+        map["skills"].as_array().unwrap().iter().find(|s| s["skill"] == "https://skills.example.com/sql").unwrap();
+    assert_eq!(
+        (sql_row["people"].clone(), sql_row["suppressed"].clone(), sql_row["mean_level"].clone()),
+        (json!(2), json!(true), Value::Null),
+        "two people's mean is not shown: {sql_row}"
+    );
     let gaps = map["gaps"].as_array().unwrap();
     assert!(
         gaps.iter()
@@ -207,8 +214,8 @@ async fn profiles_are_explained_team_maps_show_gaps_and_search_follows_adjacent_
 
 #[tokio::test]
 async fn teams_named_by_statements_get_a_map_and_an_unknown_team_is_not_found() {
-    // Arrange: two quizzes sent with context.team, one from a Group actor.
-    let app = TestApp::spawn().await;
+    // Arrange: two quizzes sent with context.team, one from a Group actor; groups of one shown.
+    let app = TestApp::spawn_with(|s| s.min_group_size = 1).await;
     put_framework(&app, "core.toml", FRAMEWORK).await;
     let mut from_team = quiz("dee", 1, true);
     from_team["context"] =
@@ -227,6 +234,11 @@ async fn teams_named_by_statements_get_a_map_and_an_unknown_team_is_not_found() 
     // Assert
     assert_eq!(teams["teams"], json!([{"team": "Data desk", "members": 2}]));
     assert_eq!(map["members"], 2);
+    // Only dee's own quiz is evidence (an anonymous Group's members are not the actor).
+    let sql =
+        map["skills"].as_array().unwrap().iter().find(|s| s["skill"] == "https://skills.example.com/sql").unwrap();
+    assert_eq!((sql["suppressed"].clone(), sql["people"].clone()), (json!(false), json!(1)), "{map}");
+    assert!(sql["mean_level"].as_f64().is_some());
     assert_eq!(unknown.status(), 404);
 }
 
