@@ -112,6 +112,7 @@ macro_rules! with_every_case {
             automation::statements_stored_after_feed_the_rules_oldest_first_voided_included,
             skills::a_skills_commit_is_durable_idempotent_and_read_by_person_and_skill,
             skills::a_later_commit_replaces_estimates_and_items_and_reset_clears_everything,
+            skills::evidence_volumes_count_direct_evidence_and_people_per_skill_and_month,
             people::people_are_upserted_found_by_key_and_listed_by_team_and_survive_reopening,
             people::a_later_upsert_replaces_only_the_fields_it_gives,
         }

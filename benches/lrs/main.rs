@@ -7,6 +7,7 @@ mod generator;
 mod measure;
 mod rules;
 mod server;
+mod skills;
 
 use std::time::Instant;
 
@@ -39,6 +40,10 @@ struct Options {
     /// Only measure ingest with 0, 10 and 100 active rules (a fresh server each).
     #[arg(long)]
     rules: bool,
+    /// Only skills inference: ingest with inference off and on, queries, recovery and
+    /// rebuild on about 1M simulated statements.
+    #[arg(long)]
+    skills: bool,
     /// Only the ingest rows (no fill, queries or documents): quick comparisons of builds.
     #[arg(long)]
     ingest_only: bool,
@@ -92,6 +97,15 @@ async fn main() -> anyhow::Result<()> {
                 "catch_up_seconds": run.catch_up.as_secs_f64(),
             })).collect::<Vec<Value>>(),
         });
+        std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
+        println!("\nJSON written to {}", options.out);
+        return Ok(());
+    }
+    if options.skills {
+        anyhow::ensure!(options.url.is_none(), "--skills measures Fluency's own inference; it takes no --url");
+        let report = skills::skills_suite(scale).await?;
+        skills::print_skills_report(&report);
+        let results = json!({"machine": machine_description(), "skills": skills::skills_json(&report)});
         std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
         println!("\nJSON written to {}", options.out);
         return Ok(());

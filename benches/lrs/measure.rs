@@ -153,6 +153,33 @@ impl Client {
         Ok(response.error_for_status()?.text().await?)
     }
 
+    /// `stored` of the newest statement (microseconds), 0 when there is none.
+    pub async fn newest_stored(&self) -> anyhow::Result<i64> {
+        let (_, page) = self.timed_get(&format!("{}/statements?limit=1", self.base)).await?;
+        let stored = page["statements"][0]["stored"].as_str().unwrap_or("1970-01-01T00:00:00Z");
+        let at = chrono::DateTime::parse_from_rfc3339(stored).context("stored is RFC 3339")?;
+        Ok(at.timestamp_micros())
+    }
+
+    /// A request to Fluency's own API (`/api/<path>`, at the origin), with the credentials.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let origin: String = self.base.split('/').take(3).collect::<Vec<_>>().join("/");
+        self.http.request(method, format!("{origin}/api/{path}")).header("Authorization", &self.authorization)
+    }
+
+    /// Sends the request and times it until the whole answer is read; refuses non-2xx.
+    pub async fn timed(&self, request: reqwest::RequestBuilder) -> anyhow::Result<(Duration, Value)> {
+        let sent = Instant::now();
+        let response = request.send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        let took = sent.elapsed();
+        if !status.is_success() {
+            bail!("answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        Ok((took, serde_json::from_slice(&body).context("the answer is JSON")?))
+    }
+
     async fn timed_get(&self, url: &str) -> anyhow::Result<(Duration, Value)> {
         let sent = Instant::now();
         let response = self.request(reqwest::Method::GET, url).send().await?;

@@ -33,6 +33,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/profile", web::get().to(get_profile))
             .route("/map", web::post().to(post_team_map))
             .route("/search", web::get().to(get_search))
+            .route("/demand", web::get().to(get_demand))
             .default_service(web::to(super::admin::no_endpoint)),
     );
 }
@@ -215,6 +216,30 @@ async fn get_search(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     )
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemandQuery {
+    months: Option<usize>,
+    at: Option<String>,
+}
+
+async fn get_demand(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            let query: DemandQuery = parse_query(&request)?;
+            let months = query.months.unwrap_or(24);
+            if !(3..=120).contains(&months) {
+                return Err(ApiError::invalid_parameter("months", "must be from 3 to 120"));
+            }
+            let skills = service(&state)?.demand(moment(query.at.as_deref())?, months as u32).await?;
+            let emerging: Vec<&str> = skills.iter().filter(|s| s.emerging).map(|s| s.skill.as_str()).collect();
+            json_reply(json!({"months": months, "emerging": emerging, "skills": skills}))
+        }
+        .await,
+    )
+}
+
 /// The query string as `T`, each parameter at most once, unknown ones refused.
 fn parse_query<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<T, ApiError> {
     let params = super::admin::query_params(request)?;
@@ -222,7 +247,7 @@ fn parse_query<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<
         .into_iter()
         .map(|(name, value)| {
             let value = match name.as_str() {
-                "limit" => value.parse::<u64>().map(Value::from).unwrap_or(Value::String(value)),
+                "limit" | "months" => value.parse::<u64>().map(Value::from).unwrap_or(Value::String(value)),
                 _ => Value::String(value),
             };
             (name, value)

@@ -6,7 +6,7 @@
 
 pub mod analysis;
 mod chart;
-mod distribution;
+pub(crate) mod distribution;
 mod format;
 pub mod input;
 pub mod report;

@@ -3,7 +3,7 @@
 //! batch is applied to the map only after its commit landed; what the scratch changed is
 //! also what the commit writes. Used by the runner (live) and by rebuilds.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -16,10 +16,11 @@ use crate::xapi::time::Micros;
 
 type Key = (String, String);
 
-/// Abilities by (person, skill) and difficulties by (item, skill).
+/// Abilities by (person, skill), ordered so one person's are found by a range, and
+/// difficulties by (item, skill).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SkillMap {
-    pub abilities: HashMap<Key, Ability>,
+    pub abilities: BTreeMap<Key, Ability>,
     pub items: HashMap<Key, Difficulty>,
 }
 
@@ -47,9 +48,13 @@ impl SkillMap {
         self.items.extend(scratch.items);
     }
 
-    /// Every skill estimate of one person.
+    /// Every skill estimate of one person, in skill order.
     pub fn of_person<'a>(&'a self, person: &'a str) -> impl Iterator<Item = (&'a str, &'a Ability)> + 'a {
-        self.abilities.iter().filter(move |((p, _), _)| p == person).map(|((_, skill), a)| (skill.as_str(), a))
+        let start = (person.to_string(), String::new());
+        self.abilities
+            .range(start..)
+            .take_while(move |((p, _), _)| p == person)
+            .map(|((_, skill), a)| (skill.as_str(), a))
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod case;
 pub mod catalog;
+pub mod demand;
 pub mod esco;
 pub mod evidence;
 pub mod framework;
@@ -18,6 +19,7 @@ pub mod inference;
 pub mod model;
 pub mod native;
 pub mod queries;
+pub mod report;
 pub mod runner;
 pub mod simulate;
 

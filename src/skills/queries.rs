@@ -171,6 +171,16 @@ impl SkillsService {
         })
     }
 
+    /// Demand per skill over the `months` calendar months up to `now`.
+    pub async fn demand(&self, now: Micros, months: u32) -> StoreResult<Vec<super::demand::SkillDemand>> {
+        let last = crate::xapi::time::format_micros(now)[..7].to_string();
+        let window = super::demand::window(&last, months);
+        let first = format!("{}-01T00:00:00Z", window[0]);
+        let since = crate::xapi::time::parse_timestamp(&first).map_or(0, |t| crate::xapi::time::to_micros(&t));
+        let volumes = self.store.skill_evidence_volumes(since).await?;
+        Ok(super::demand::demand(&self.catalog.current(), &volumes, &window))
+    }
+
     /// A person's estimates at `now`, each explained by its evidence.
     pub async fn profile(&self, person: &str, now: Micros) -> StoreResult<Profile> {
         let framework = self.catalog.current();

@@ -187,6 +187,76 @@ fn framework_text(spec: &SimulationSpec) -> String {
     text
 }
 
+/// How well estimates recovered the truth, beside the naive baseline (the share of attempts
+/// passed, and the prediction (passes + 1) / (attempts + 2) before each attempt).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Recovery {
+    /// Estimates with at least `MIN_EVIDENCE` pieces of evidence, which the correlation uses.
+    pub estimates: usize,
+    pub spearman: f64,
+    pub naive_spearman: f64,
+    /// Over every recorded prediction.
+    pub predictions: usize,
+    pub ece: f64,
+    pub naive_ece: f64,
+    pub brier: f64,
+    pub naive_brier: f64,
+}
+
+/// The evidence an estimate needs to count in the correlation.
+pub const MIN_EVIDENCE: usize = 10;
+
+impl Recovery {
+    /// From profiles as `GET /api/skills/profile` answers them (decayed to `end`), and the
+    /// simulation's truth.
+    pub fn from_profiles(profiles: &[Value], truth: &BTreeMap<(String, String), f64>) -> Recovery {
+        let (mut estimated, mut naive, mut predictions, mut naive_predictions) = (vec![], vec![], vec![], vec![]);
+        for profile in profiles {
+            let person = profile["person"].as_str().unwrap_or_default().to_string();
+            for skill in profile["skills"].as_array().into_iter().flatten() {
+                let iri = skill["skill"].as_str().unwrap_or_default().to_string();
+                let Some(true_ability) = truth.get(&(person.clone(), iri)) else { continue };
+                let contributions = skill["contributions"].as_array().cloned().unwrap_or_default();
+                // Prequential: each prediction was made before its outcome was seen.
+                let (mut passes, mut attempts) = (0.0, 0.0);
+                for c in &contributions {
+                    let outcome = c["outcome"].as_f64().unwrap_or_default();
+                    predictions.push((c["predicted"].as_f64().unwrap_or_default(), outcome));
+                    naive_predictions.push(((passes + 1.0) / (attempts + 2.0), outcome));
+                    passes += outcome;
+                    attempts += 1.0;
+                }
+                if contributions.len() >= MIN_EVIDENCE {
+                    estimated.push((skill["mean"].as_f64().unwrap_or_default(), *true_ability));
+                    naive.push((passes / attempts, *true_ability));
+                }
+            }
+        }
+        let (ece, brier) = calibration(&predictions);
+        let (naive_ece, naive_brier) = calibration(&naive_predictions);
+        Recovery {
+            estimates: estimated.len(),
+            spearman: spearman(&estimated),
+            naive_spearman: spearman(&naive),
+            predictions: predictions.len(),
+            ece,
+            naive_ece,
+            brier,
+            naive_brier,
+        }
+    }
+}
+
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} estimates: Spearman {:.3} (naive {:.3}); {} predictions: ECE {:.4} (naive {:.4}), Brier {:.4} (naive {:.4})",
+            self.estimates, self.spearman, self.naive_spearman, self.predictions, self.ece, self.naive_ece, self.brier, self.naive_brier
+        )
+    }
+}
+
 /// Spearman's rank correlation (average ranks for ties).
 pub fn spearman(pairs: &[(f64, f64)]) -> f64 {
     let ranks = |values: Vec<f64>| -> Vec<f64> {

@@ -11,7 +11,7 @@ use super::automation::{
     RulesCommit,
 };
 use super::people::{PersonRecord, TeamCount};
-use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
+use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -343,6 +343,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every item difficulty learned so far.
     async fn skill_items(&self) -> StoreResult<Vec<ItemRecord>>;
+
+    /// Direct evidence per skill and month from `since` (inclusive), by skill then month.
+    async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>>;
 
     // ---- People: commands ----
 

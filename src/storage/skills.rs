@@ -64,6 +64,17 @@ pub struct SkillsCommit {
     pub items: Vec<ItemRecord>,
 }
 
+/// How much direct evidence (not counted through broader links) one skill had in one
+/// calendar month (UTC), and from how many people.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvidenceVolume {
+    pub skill: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub evidence: u64,
+    pub people: u64,
+}
+
 /// Which estimates to read; every field given must match. Both `None`: all of them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EstimateFilter {

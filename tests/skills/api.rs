@@ -190,4 +190,17 @@ async fn profiles_are_explained_team_maps_show_gaps_and_search_follows_adjacent_
         || c["score"].as_f64().unwrap() < ada["score"].as_f64().unwrap()));
     let bad = app.api(Method::GET, "skills/search?skill=https%3A%2F%2Fnope.example%2Fx").send().await.unwrap();
     assert_eq!(bad.status(), 400);
+
+    let demand = app.api_json("skills/demand?months=3").await;
+    let sql =
+        demand["skills"].as_array().unwrap().iter().find(|s| s["skill"] == "https://skills.example.com/sql").unwrap();
+    let this_month = sql["months"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (this_month[1].clone(), this_month[2].clone()),
+        (json!(20), json!(2)),
+        "direct evidence and people: {sql}"
+    );
+    assert_eq!(sql["roles_requiring"], 1);
+    let too_short = app.api(Method::GET, "skills/demand?months=2").send().await.unwrap();
+    assert_eq!(too_short.status(), 400);
 }

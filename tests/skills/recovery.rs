@@ -1,11 +1,11 @@
 //! Recovery on simulated data with known abilities (`skills::simulate`): the estimates rank
 //! people as their true abilities do, the model's predictions are calibrated, and both beat
 //! the naive share of attempts passed. The floors here are looser than the figures the
-//! benchmark prints at full size.
+//! benchmark prints at full size (`cargo bench --bench lrs -- --skills`).
 
 use std::collections::BTreeSet;
 
-use fluency::skills::simulate::{calibration, simulate, spearman, SimulationSpec};
+use fluency::skills::simulate::{simulate, Recovery, SimulationSpec};
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
@@ -25,59 +25,28 @@ async fn estimates_recover_true_abilities_and_beat_the_share_of_attempts_passed(
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     }
     caught_up(&app).await;
+    let at = simulation.end.to_rfc3339();
+    let people: BTreeSet<&str> = simulation.truth.keys().map(|(p, _)| p.as_str()).collect();
+    let mut profiles = Vec::new();
+    for person in people {
+        let agent = json!({"mbox": person.strip_prefix("mbox:").unwrap()}).to_string();
+        let query = [("agent", agent.as_str()), ("at", at.as_str())];
+        let response = app.api(reqwest::Method::GET, "skills/profile").query(&query).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        profiles.push(response.json::<Value>().await.unwrap());
+    }
 
     // Assert
-    let at = simulation.end.to_rfc3339();
-    let mut estimated = Vec::new();
-    let mut naive = Vec::new();
-    let mut predictions = Vec::new();
-    let mut naive_predictions = Vec::new();
-    let people: Vec<String> =
-        simulation.truth.keys().map(|(p, _)| p.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    for person in &people {
-        let mbox = person.strip_prefix("mbox:").unwrap();
-        let agent = json!({"mbox": mbox}).to_string();
-        let response = app
-            .api(reqwest::Method::GET, "skills/profile")
-            .query(&[("agent", agent.as_str()), ("at", at.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let profile: Value = response.json().await.unwrap();
-        for skill in profile["skills"].as_array().unwrap() {
-            let iri = skill["skill"].as_str().unwrap().to_string();
-            let truth = simulation.truth[&(person.clone(), iri)];
-            let contributions = skill["contributions"].as_array().unwrap();
-            // Prequential: each prediction was made before its outcome was seen.
-            let (mut passes, mut attempts) = (0.0, 0.0);
-            for c in contributions {
-                let outcome = c["outcome"].as_f64().unwrap();
-                predictions.push((c["predicted"].as_f64().unwrap(), outcome));
-                naive_predictions.push(((passes + 1.0) / (attempts + 2.0), outcome));
-                passes += outcome;
-                attempts += 1.0;
-            }
-            if contributions.len() >= 10 {
-                estimated.push((skill["mean"].as_f64().unwrap(), truth));
-                naive.push((passes / attempts, truth));
-            }
-            let sum: f64 = contributions.iter().map(|c| c["change_now"].as_f64().unwrap()).sum();
-            assert!(
-                (skill["prior_mean"].as_f64().unwrap() + sum - skill["mean"].as_f64().unwrap()).abs() < 1e-9,
-                "the explanation adds up to the estimate"
-            );
-        }
+    for skill in profiles.iter().flat_map(|p| p["skills"].as_array().unwrap()) {
+        let explained: f64 =
+            skill["contributions"].as_array().unwrap().iter().map(|c| c["change_now"].as_f64().unwrap()).sum();
+        let mean = skill["mean"].as_f64().unwrap();
+        assert!((skill["prior_mean"].as_f64().unwrap() + explained - mean).abs() < 1e-9, "the explanation adds up");
     }
-    let (rho, naive_rho) = (spearman(&estimated), spearman(&naive));
-    let (ece, brier) = calibration(&predictions);
-    let (naive_ece, naive_brier) = calibration(&naive_predictions);
-    println!("{} estimates: Spearman {rho:.3} (naive {naive_rho:.3}); ECE {ece:.4} (naive {naive_ece:.4}); Brier {brier:.4} (naive {naive_brier:.4})", estimated.len());
-    assert!(estimated.len() > 500, "{}", estimated.len());
-    assert!(rho >= 0.85, "Spearman {rho}");
-    assert!(ece <= 0.06, "ECE {ece}");
-    assert!(
-        rho > naive_rho && brier < naive_brier,
-        "beats the naive baseline: {rho} vs {naive_rho}, {brier} vs {naive_brier}"
-    );
+    let recovery = Recovery::from_profiles(&profiles, &simulation.truth);
+    println!("{recovery}");
+    assert!(recovery.estimates > 500, "{recovery}");
+    assert!(recovery.spearman >= 0.85, "{recovery}");
+    assert!(recovery.ece <= 0.06, "{recovery}");
+    assert!(recovery.spearman > recovery.naive_spearman && recovery.brier < recovery.naive_brier, "{recovery}");
 }

@@ -88,3 +88,31 @@ pub async fn a_later_commit_replaces_estimates_and_items_and_reset_clears_everyt
     assert!(h.store.skill_evidence("ada", None, 10).await.unwrap().is_empty());
     assert!(h.store.skill_items().await.unwrap().is_empty());
 }
+
+pub async fn evidence_volumes_count_direct_evidence_and_people_per_skill_and_month(h: Harness) {
+    // Arrange: 2026-01-15 and 2026-02-10 (UTC), one record counted through a broader link.
+    let (january, february) = (1_768_435_200_000_000, 1_770_681_600_000_000);
+    let mut through_broader = evidence("bo", SALES, 9, february);
+    through_broader.steps_up = 1;
+    let commit = SkillsCommit {
+        evaluated_through: 1,
+        evidence: vec![
+            evidence("ada", SQL, 1, january),
+            evidence("ada", SQL, 2, january + 1),
+            evidence("bo", SQL, 3, january + 2),
+            evidence("ada", SQL, 4, february),
+            evidence("old", SQL, 5, 1_000),
+            through_broader,
+        ],
+        ..Default::default()
+    };
+    h.store.commit_skills(commit).await.unwrap();
+
+    // Act
+    let volumes = h.store.skill_evidence_volumes(1_700_000_000_000_000).await.unwrap();
+
+    // Assert
+    let summary: Vec<(&str, &str, u64, u64)> =
+        volumes.iter().map(|v| (v.skill.as_str(), v.month.as_str(), v.evidence, v.people)).collect();
+    assert_eq!(summary, vec![(SQL, "2026-01", 3, 2), (SQL, "2026-02", 1, 1)]);
+}

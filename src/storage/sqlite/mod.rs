@@ -42,7 +42,9 @@ use crate::storage::contract::{
     Store, StoreResult, StoredStatement,
 };
 use crate::storage::people::{PersonRecord, TeamCount};
-use crate::storage::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
+use crate::storage::skills::{
+    EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
+};
 use crate::xapi::time::Micros;
 
 /// Where the database lives and how the store uses it.
@@ -325,6 +327,10 @@ impl Store for SqliteStore {
 
     async fn skill_items(&self) -> StoreResult<Vec<ItemRecord>> {
         self.read(skills::skill_items).await
+    }
+
+    async fn skill_evidence_volumes(&self, since: Micros) -> StoreResult<Vec<EvidenceVolume>> {
+        self.read(move |conn| skills::skill_evidence_volumes(conn, since)).await
     }
 
     async fn upsert_people(&self, records: Vec<PersonRecord>) -> StoreResult<()> {

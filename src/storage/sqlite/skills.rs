@@ -5,7 +5,9 @@ use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
-use crate::storage::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, ItemRecord, SkillsCommit};
+use crate::storage::skills::{
+    EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
+};
 use crate::xapi::time::Micros;
 
 // ---- Writer side ----
@@ -147,6 +149,19 @@ pub(super) fn skill_items(conn: &Connection) -> anyhow::Result<Vec<ItemRecord>> 
                 variance: row.get(3)?,
                 observations: row.get(4)?,
             })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn skill_evidence_volumes(conn: &Connection, since: Micros) -> anyhow::Result<Vec<EvidenceVolume>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT skill, strftime('%Y-%m', at / 1000000, 'unixepoch') AS month, count(*), count(DISTINCT person)
+             FROM skill_evidence WHERE at >= ?1 AND steps_up = 0 GROUP BY skill, month ORDER BY skill, month",
+        )?
+        .query_map([since], |row| {
+            Ok(EvidenceVolume { skill: row.get(0)?, month: row.get(1)?, evidence: row.get(2)?, people: row.get(3)? })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
