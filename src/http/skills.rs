@@ -32,6 +32,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/rebuild", web::post().to(post_rebuild))
             .route("/profile", web::get().to(get_profile))
             .route("/map", web::post().to(post_team_map))
+            .route("/teams", web::get().to(get_teams))
+            .route("/teams/{team}", web::get().to(get_team))
             .route("/search", web::get().to(get_search))
             .route("/demand", web::get().to(get_demand))
             .default_service(web::to(super::admin::no_endpoint)),
@@ -180,6 +182,34 @@ async fn post_team_map(request: HttpRequest, state: web::Data<AppState>, payload
                 members.push((person, member.role.clone()));
             }
             json_reply(skills.team_map(&members, moment(wanted.at.as_deref())?))
+        }
+        .await,
+    )
+}
+
+async fn get_teams(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            json_reply(json!({"teams": state.statements.store().teams().await?}))
+        }
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AtQuery {
+    at: Option<String>,
+}
+
+async fn get_team(request: HttpRequest, state: web::Data<AppState>, team: web::Path<String>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::ReadSkills).await?;
+            let query: AtQuery = parse_query(&request)?;
+            let map = service(&state)?.team(&team, moment(query.at.as_deref())?).await?;
+            json_reply(map.ok_or_else(|| ApiError::not_found(format!("team: nobody is in a team named {:?}", team.as_str())))?)
         }
         .await,
     )

@@ -22,6 +22,7 @@ pub mod queries;
 pub mod report;
 pub mod runner;
 pub mod simulate;
+pub mod teams;
 
 pub use catalog::FrameworkCatalog;
 pub use framework::{Framework, FrameworkError, FrameworkParts, Origin};

@@ -225,6 +225,18 @@ impl SkillsService {
         Ok(Profile { person: person.to_string(), at: now, skills })
     }
 
+    /// A team's map: its members (and their roles) as `fluency people import` recorded
+    /// them, or as statements named them (`context.team`, Group actors). `None` for a team
+    /// nobody is in.
+    pub async fn team(&self, team: &str, now: Micros) -> StoreResult<Option<TeamMap>> {
+        let people = self.store.people_in_team(team).await?;
+        if people.is_empty() {
+            return Ok(None);
+        }
+        let members: Vec<(String, Option<String>)> = people.into_iter().map(|p| (p.person, p.role)).collect();
+        Ok(Some(self.team_map(&members, now)))
+    }
+
     /// Levels per skill over `members`, and each member's gaps against their role.
     pub fn team_map(&self, members: &[(String, Option<String>)], now: Micros) -> TeamMap {
         let framework = self.catalog.current();

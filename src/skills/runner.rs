@@ -73,17 +73,21 @@ impl SkillsRunner {
         let Some(last) = batch.last().map(|s| s.stored) else { return Ok((cursor, 0)) };
         let count = batch.len();
         let map = self.map.clone();
-        let scratch = tokio::task::spawn_blocking(move || {
+        let (scratch, named) = tokio::task::spawn_blocking(move || {
             let map = map.read().expect("skills map lock");
             let mut scratch = Scratch::default();
+            let mut named = Vec::new();
             for statement in batch.iter().filter(|s| !s.voided) {
                 if let Some(value) = parse(statement) {
                     scratch.fold(&map, &framework, &value, statement.id, statement.stored);
+                    named.extend(super::teams::memberships(&value));
                 }
             }
-            scratch
+            (scratch, named)
         })
         .await?;
+        // Before the commit: a crash in between records the teams again, which changes nothing.
+        super::teams::record(&*self.store, named, last).await?;
         self.store.commit_skills(scratch.commit(last)).await?;
         self.map.write().expect("skills map lock").apply(scratch);
         self.reached.send_replace(last);

@@ -204,3 +204,26 @@ async fn profiles_are_explained_team_maps_show_gaps_and_search_follows_adjacent_
     let too_short = app.api(Method::GET, "skills/demand?months=2").send().await.unwrap();
     assert_eq!(too_short.status(), 400);
 }
+
+#[tokio::test]
+async fn teams_named_by_statements_get_a_map_and_an_unknown_team_is_not_found() {
+    // Arrange: two quizzes sent with context.team, one from a Group actor.
+    let app = TestApp::spawn().await;
+    put_framework(&app, "core.toml", FRAMEWORK).await;
+    let mut from_team = quiz("dee", 1, true);
+    from_team["context"] = json!({"team": {"objectType": "Group", "name": "Data desk", "mbox": "mailto:desk@example.com"}});
+    let mut by_group = quiz("unused", 2, true);
+    by_group["actor"] = json!({"objectType": "Group", "name": "Data desk", "member": [{"mbox": "mailto:eli@example.com"}]});
+    assert_eq!(app.post_statements(&json!([from_team, by_group])).await.status(), 200);
+    caught_up(&app).await;
+
+    // Act
+    let teams = app.api_json("skills/teams").await;
+    let map = app.api_json("skills/teams/Data%20desk").await;
+    let unknown = app.api(Method::GET, "skills/teams/nobody").send().await.unwrap();
+
+    // Assert
+    assert_eq!(teams["teams"], json!([{"team": "Data desk", "members": 2}]));
+    assert_eq!(map["members"], 2);
+    assert_eq!(unknown.status(), 404);
+}
