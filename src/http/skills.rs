@@ -209,7 +209,9 @@ async fn get_team(request: HttpRequest, state: web::Data<AppState>, team: web::P
             authorize(&state, &request, Access::ReadSkills).await?;
             let query: AtQuery = parse_query(&request)?;
             let map = service(&state)?.team(&team, moment(query.at.as_deref())?).await?;
-            json_reply(map.ok_or_else(|| ApiError::not_found(format!("team: nobody is in a team named {:?}", team.as_str())))?)
+            json_reply(
+                map.ok_or_else(|| ApiError::not_found(format!("team: nobody is in a team named {:?}", team.as_str())))?,
+            )
         }
         .await,
     )

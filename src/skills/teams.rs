@@ -67,10 +67,17 @@ mod tests {
 
         assert_eq!(
             memberships(&group),
-            vec![("mbox:mailto:a@example.com".into(), "Tier 1".into()), ("mbox:mailto:b@example.com".into(), "Tier 1".into())]
+            vec![
+                ("mbox:mailto:a@example.com".into(), "Tier 1".into()),
+                ("mbox:mailto:b@example.com".into(), "Tier 1".into())
+            ]
         );
         let team_key = ifi_key(&context["context"]["team"]).unwrap();
-        assert_eq!(memberships(&context), vec![("mbox:mailto:c@example.com".into(), team_key)], "a Group without a name");
+        assert_eq!(
+            memberships(&context),
+            vec![("mbox:mailto:c@example.com".into(), team_key)],
+            "a Group without a name"
+        );
         assert!(memberships(&neither).is_empty());
     }
 }

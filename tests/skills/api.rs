@@ -211,9 +211,11 @@ async fn teams_named_by_statements_get_a_map_and_an_unknown_team_is_not_found() 
     let app = TestApp::spawn().await;
     put_framework(&app, "core.toml", FRAMEWORK).await;
     let mut from_team = quiz("dee", 1, true);
-    from_team["context"] = json!({"team": {"objectType": "Group", "name": "Data desk", "mbox": "mailto:desk@example.com"}});
+    from_team["context"] =
+        json!({"team": {"objectType": "Group", "name": "Data desk", "mbox": "mailto:desk@example.com"}});
     let mut by_group = quiz("unused", 2, true);
-    by_group["actor"] = json!({"objectType": "Group", "name": "Data desk", "member": [{"mbox": "mailto:eli@example.com"}]});
+    by_group["actor"] =
+        json!({"objectType": "Group", "name": "Data desk", "member": [{"mbox": "mailto:eli@example.com"}]});
     assert_eq!(app.post_statements(&json!([from_team, by_group])).await.status(), 200);
     caught_up(&app).await;
 
