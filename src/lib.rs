@@ -18,6 +18,7 @@ pub mod service;
 pub mod skills;
 pub mod startup;
 pub mod storage;
+pub mod tabular;
 pub mod validation;
 pub mod xapi;
 

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::Settings;
 use crate::people::read_people;
 use crate::startup::open_store_shared;
+use crate::tabular::count_rows;
 use crate::xapi::time::now_micros;
 
 /// People written per storage call.
@@ -50,10 +51,7 @@ pub async fn people(settings: Settings, action: PeopleAction) -> anyhow::Result<
         if rows.refused.len() > LISTED_ROWS {
             listed.push(format!("and {} more", rows.refused.len() - LISTED_ROWS));
         }
-        let count = match rows.refused.len() {
-            1 => "1 row".to_string(),
-            n => format!("{n} rows"),
-        };
+        let count = count_rows(rows.refused.len());
         let outcome = if args.dry_run { format!("{count} would be refused") } else { format!("{count} refused") };
         bail!("nothing was stored: {outcome}; fix them and import again: {}", listed.join("; "));
     }

@@ -11,6 +11,7 @@ use super::import::{ActorKind, CsvColumns, CsvImport, CsvRows};
 use super::profile::{Direction, KpiDefinition};
 use super::sink::StatementSink;
 use crate::config::Settings;
+use crate::tabular::count_rows;
 
 #[derive(Debug, Subcommand)]
 pub enum KpiAction {
@@ -157,13 +158,6 @@ pub async fn kpi(settings: Settings, action: KpiAction) -> anyhow::Result<()> {
     };
     println!("sent {} statements to {}{outcome}", report.sent, sink.describe());
     Ok(())
-}
-
-fn count_rows(n: usize) -> String {
-    match n {
-        1 => "1 row".to_string(),
-        n => format!("{n} rows"),
-    }
 }
 
 fn read_csv(args: &ImportArgs) -> anyhow::Result<CsvRows> {

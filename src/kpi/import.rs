@@ -10,6 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::profile::{is_period, kpi_statement, KpiDefinition, KpiObservation};
+use crate::tabular::unreadable_row;
+pub use crate::tabular::RowError;
 use crate::validation::datatypes::is_mailto;
 use crate::validation::is_iri;
 use crate::xapi::time::format_utc;
@@ -52,24 +54,6 @@ pub enum CsvImportError {
     MissingColumn { column: String, flag: &'static str, available: String },
     #[error("reading the CSV file: {0}")]
     Read(#[from] csv::Error),
-}
-
-/// One refused row: `line 14, column "aht_seconds": "12,5" is not a number`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowError {
-    /// The line of the file where the row starts (the header is line 1).
-    pub line: u64,
-    pub column: Option<String>,
-    pub problem: String,
-}
-
-impl fmt::Display for RowError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.column {
-            Some(column) => write!(f, "line {}, column {column:?}: {}", self.line, self.problem),
-            None => write!(f, "line {}: {}", self.line, self.problem),
-        }
-    }
 }
 
 /// Every row of a file, read: the statements of the good rows and the refused rows.
@@ -207,21 +191,6 @@ struct Positions {
     time: usize,
     period: Option<usize>,
     team: Option<usize>,
-}
-
-/// A row the CSV reader could not split (wrong number of fields, invalid UTF-8); an I/O
-/// failure ends the read instead.
-fn unreadable_row(error: csv::Error, row: usize) -> Result<RowError, CsvImportError> {
-    let line = error.position().map_or(row as u64 + 1, |p| p.line());
-    let problem = match error.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("has {len} fields but the header has {expected_len}")
-        }
-        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8 text".to_string(),
-        csv::ErrorKind::Io(_) => return Err(error.into()),
-        _ => error.to_string(),
-    };
-    Ok(RowError { line, column: None, problem })
 }
 
 fn parse_actor(text: &str, kind: &ActorKind) -> Result<Value, String> {

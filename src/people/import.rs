@@ -8,8 +8,8 @@ use std::io::Read;
 
 use serde_json::json;
 
-use crate::kpi::RowError;
 use crate::storage::PersonRecord;
+use crate::tabular::{find_column, header_names, list_names, unreadable_row, RowError};
 use crate::validation::{is_iri, validate_agent_param};
 use crate::xapi::agent::ifi_key;
 use crate::xapi::time::Micros;
@@ -19,8 +19,8 @@ use crate::xapi::time::Micros;
 pub enum PeopleCsvError {
     #[error("column \"person\" is not in the header (a header row comes first); the header has: {0}")]
     MissingPerson(String),
-    #[error("column {0:?} is in the header twice")]
-    RepeatedColumn(String),
+    #[error("{0}")]
+    Header(String),
     #[error("reading the CSV file: {0}")]
     Read(#[from] csv::Error),
 }
@@ -86,38 +86,16 @@ pub fn read_people(input: impl Read, updated: Micros) -> Result<PeopleRows, Peop
 }
 
 fn positions(header: &csv::StringRecord) -> Result<Positions, PeopleCsvError> {
-    let names: Vec<String> = header.iter().map(|name| name.trim().to_string()).collect();
-    let find = |wanted: &str| {
-        let mut found = names.iter().enumerate().filter(|(_, name)| name.eq_ignore_ascii_case(wanted));
-        match (found.next(), found.next()) {
-            (Some(_), Some(_)) => Err(PeopleCsvError::RepeatedColumn(wanted.to_string())),
-            (first, _) => Ok(first.map(|(position, _)| position)),
-        }
-    };
-    let available = names.iter().map(|name| format!("{name:?}")).collect::<Vec<_>>().join(", ");
+    let names = header_names(header);
+    let find = |wanted: &str| find_column(&names, wanted).map_err(PeopleCsvError::Header);
     Ok(Positions {
-        person: find("person")?.ok_or(PeopleCsvError::MissingPerson(available))?,
+        person: find("person")?.ok_or_else(|| PeopleCsvError::MissingPerson(list_names(&names)))?,
         name: find("name")?,
         team: find("team")?,
         manager: find("manager")?,
         role: find("role")?,
         names,
     })
-}
-
-/// A row the CSV reader could not split (wrong number of fields, invalid UTF-8); an I/O
-/// failure ends the read instead.
-fn unreadable_row(error: csv::Error, row: usize) -> Result<RowError, PeopleCsvError> {
-    let line = error.position().map_or(row as u64 + 1, |p| p.line());
-    let problem = match error.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("has {len} fields but the header has {expected_len}")
-        }
-        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8 text".to_string(),
-        csv::ErrorKind::Io(_) => return Err(error.into()),
-        _ => error.to_string(),
-    };
-    Ok(RowError { line, column: None, problem })
 }
 
 /// One row's record, or the position of the column at fault and the rule.

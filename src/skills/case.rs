@@ -114,9 +114,9 @@ pub fn read_case_package(file: &str, text: &str) -> Result<CaseRead, FrameworkEr
     let mut by_identifier: HashMap<String, String> = HashMap::new();
     for (index, item) in package.items.into_iter().enumerate() {
         let at = origin("CFItems", index);
-        let skill = item_skill(item, &default_language, at)?;
-        by_identifier.insert(skill.1, skill.0.iri.clone());
-        read.parts.skills.push(skill.0);
+        let (skill, identifier) = item_skill(item, &default_language, at)?;
+        by_identifier.insert(identifier, skill.iri.clone());
+        read.parts.skills.push(skill);
     }
     let document = &package.document;
     let resolve = |link: &NodeLink, field: &str, at: &Origin| -> Result<Endpoint, FrameworkError> {
@@ -351,6 +351,18 @@ mod tests {
                 "a related end outside the package",
                 package(&two(), &[association("isPeerOf", "a", "gone")]),
                 format!("data.json:8: related: {BASE}/gone is not a skill of the framework"),
+            ),
+            (
+                "an association end without identifier or uri",
+                package(
+                    &two(),
+                    &[association("isChildOf", "a", "b").replacen(
+                        r#""identifier": "a-id", "uri": "https://case.example.com/items/a", "#,
+                        "",
+                        1,
+                    )],
+                ),
+                "data.json:8: originNodeURI: give the node's identifier or uri".into(),
             ),
             (
                 "an item without uri or UUID",

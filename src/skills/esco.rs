@@ -5,7 +5,7 @@
 //! docs/skills-formats.md lists the columns.
 
 use super::framework::{FrameworkError, FrameworkParts, LanguageMap, Origin, Skill};
-use crate::kpi::RowError;
+use crate::tabular::{count_rows, find_column, header_names, list_names, unreadable_row, RowError};
 use crate::validation::datatypes::is_language_tag;
 use crate::validation::is_iri;
 
@@ -27,23 +27,15 @@ struct Columns {
 impl Columns {
     /// Header names match case-insensitively, around any spaces.
     fn find(header: &csv::StringRecord, origin: &Origin) -> Result<Self, FrameworkError> {
-        let names: Vec<String> = header.iter().map(|name| name.trim().to_string()).collect();
-        let optional = |wanted: &str| -> Result<Option<usize>, FrameworkError> {
-            let mut found = names.iter().enumerate().filter(|(_, name)| name.eq_ignore_ascii_case(wanted));
-            match (found.next(), found.next()) {
-                (Some(_), Some(_)) => {
-                    Err(FrameworkError::new(origin, format!("column {wanted:?} is in the header twice")))
-                }
-                (first, _) => Ok(first.map(|(position, _)| position)),
-            }
-        };
-        let required = |wanted: &str| -> Result<usize, FrameworkError> {
+        let names = header_names(header);
+        let optional = |wanted: &str| find_column(&names, wanted).map_err(|rule| FrameworkError::new(origin, rule));
+        let required = |wanted: &str| {
             optional(wanted)?.ok_or_else(|| {
-                let available = names.iter().map(|name| format!("{name:?}")).collect::<Vec<_>>().join(", ");
-                FrameworkError::new(
-                    origin,
-                    format!("column {wanted:?} is not in the header (a header row comes first); it has: {available}"),
-                )
+                let rule = format!(
+                    "column {wanted:?} is not in the header (a header row comes first); it has: {}",
+                    list_names(&names)
+                );
+                FrameworkError::new(origin, rule)
             })
         };
         Ok(Self {
@@ -74,7 +66,11 @@ pub fn read_esco(file: &str, text: &str) -> Result<FrameworkParts, FrameworkErro
                 let line = record.position().map_or(row_line, |p| p.line());
                 concept(&record, &columns, at(line)).map_err(|(column, problem)| RowError { line, column, problem })
             }
-            Err(error) => Err(unreadable(&error, row_line)),
+            Err(error) => Err(unreadable_row(error, index + 1).unwrap_or_else(|error| RowError {
+                line: row_line,
+                column: None,
+                problem: error.to_string(),
+            })),
         };
         match outcome {
             Ok(skill) => parts.skills.push(skill),
@@ -86,24 +82,8 @@ pub fn read_esco(file: &str, text: &str) -> Result<FrameworkParts, FrameworkErro
     if refused.len() > LISTED_ROWS {
         listed.push(format!("and {} more", refused.len() - LISTED_ROWS));
     }
-    let count = match refused.len() {
-        1 => "1 row".to_string(),
-        n => format!("{n} rows"),
-    };
+    let count = count_rows(refused.len());
     Err(FrameworkError::new(&at(first.line), format!("{count} refused, nothing loaded: {}", listed.join("; "))))
-}
-
-/// A row the CSV reader could not split, such as one with the wrong number of fields.
-fn unreadable(error: &csv::Error, row_line: u64) -> RowError {
-    let line = error.position().map_or(row_line, |p| p.line());
-    let problem = match error.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            let fields = if *len == 1 { "field" } else { "fields" };
-            format!("has {len} {fields} but the header has {expected_len}")
-        }
-        _ => error.to_string(),
-    };
-    RowError { line, column: None, problem }
 }
 
 /// One row's skill, or the column at fault (by its name in the header) and the rule.
