@@ -103,3 +103,64 @@ async fn an_opted_out_person_is_left_out_of_an_analysis_and_counted_as_excluded(
     assert_eq!(after["excluded_persons"], 1, "{after}");
     assert_eq!(after["treated_persons"].as_u64().unwrap() + 1, before["treated_persons"].as_u64().unwrap());
 }
+
+#[tokio::test]
+async fn the_transparency_report_lists_what_is_held_about_a_person_and_why() {
+    // Arrange: statements, a profile document, skill evidence and a consent change for ada.
+    let app = TestApp::spawn().await;
+    let framework = app.api(Method::PUT, "skills/framework/core.toml").body(FRAMEWORK).send().await.unwrap();
+    assert_eq!(framework.status(), 200);
+    let statements: Vec<Value> = (0..3).map(|i| pass("ada", i)).chain([pass("bo", 9)]).collect();
+    assert_eq!(app.post_statements(&Value::Array(statements)).await.status(), 200);
+    let agent = json!({"mbox": "mailto:ada@example.com"}).to_string();
+    let document = app
+        .request(Method::PUT, "agents/profile")
+        .query(&[("agent", agent.as_str()), ("profileId", "preferences")])
+        .header("If-None-Match", "*")
+        .json(&json!({"theme": "dark"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(document.status(), 204);
+    set_consent(&app, "ada@example.com", true, false).await;
+    eventually(20, "ada's evidence", || async { (sql_evidence(&app, "ada").await == 3).then_some(()) }).await;
+
+    // Act
+    let report: Value = app
+        .api(Method::GET, "people/report")
+        .query(&[("agent", agent.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = app
+        .api(Method::GET, "people/report")
+        .query(&[("agent", agent.as_str()), ("format", "html")])
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report["person"], "mbox:mailto:ada@example.com");
+    let counted = report["statements"]["data"].as_array().unwrap();
+    let passed =
+        json!({"source": helpers::ADMIN_KEY, "verb": "http://adlnet.gov/expapi/verbs/passed", "statements": 3});
+    assert!(counted.contains(&passed), "ada's three passes, not bo's one, by source and verb: {counted:?}");
+    assert!(
+        counted.iter().all(|row| row == &passed || row["source"] == "fluency:skills"),
+        "besides them only the skill events inference sent about her: {counted:?}"
+    );
+    assert_eq!(report["agent_profile_documents"]["data"], json!(["preferences"]));
+    assert_eq!(report["consent"]["data"]["nudges"], false);
+    assert_eq!(report["skills"]["data"]["skills"][0]["skill"], "https://skills.example.com/sql");
+    assert_eq!(report["administrative_actions"]["data"][0]["action"], "consent.set");
+    for section in ["consent", "statements", "skills", "interventions", "agent_profile_documents"] {
+        assert!(report[section]["purpose"].as_str().is_some_and(|p| !p.is_empty()), "{section} says what it is for");
+    }
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["Content-Type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("What Fluency holds about you") && html.contains("Nudges: you opted out"), "{html}");
+}

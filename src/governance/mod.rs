@@ -1,11 +1,13 @@
 //! Governance: what a privacy officer signs off. This module owns the audit log (every
 //! administrative action appended to a hash-chained log in the store, readable and
 //! verifiable through `/api/audit`) and consent (per-person opt-outs of inference and of
-//! nudges, honoured by the skills runner, the rules runner and impact analyses).
-//! Transparency reports, erasure and retention will live here.
+//! nudges, honoured by the skills runner, the rules runner and impact analyses) and the
+//! transparency report (what is held about one person, and what for). Erasure and
+//! retention will live here.
 
 pub mod audit;
 pub mod consent;
+pub mod report;
 
 pub use audit::{record, verify, Verification};
 pub use consent::{Consent, ConsentRegistry};

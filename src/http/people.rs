@@ -16,7 +16,8 @@ use crate::error::{ApiError, ErrorCode};
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/api/people/consent", web::get().to(get_consent))
-        .route("/api/people/consent", web::put().to(put_consent));
+        .route("/api/people/consent", web::put().to(put_consent))
+        .route("/api/people/report", web::get().to(get_report));
 }
 
 fn person_of(agent: &str) -> Result<String, ApiError> {
@@ -67,6 +68,38 @@ async fn put_consent(request: HttpRequest, state: web::Data<AppState>, payload: 
             let details = json!({"inference": change.inference, "nudges": change.nudges});
             audit(&state, &principal, "consent.set", &person, details).await?;
             Ok(Reply::json(200, &serde_json::to_value(state.consent.of(&person)).map_err(ApiError::internal)?))
+        }
+        .await,
+    )
+}
+
+/// What is held about a person, as JSON or, with `format=html`, as a page for them.
+async fn get_report(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            authorize(&state, &request, Access::Administer).await?;
+            let query = query_params(&request)?;
+            if let Some(unknown) = query.keys().find(|k| !["agent", "format"].contains(&k.as_str())) {
+                return Err(ApiError::invalid_parameter(unknown, "is not a parameter of the report (agent, format)"));
+            }
+            let agent = query.get("agent").ok_or_else(|| {
+                ApiError::new(ErrorCode::MissingParameter, "agent: is a required parameter (an xAPI Agent as JSON)")
+            })?;
+            let person = person_of(agent)?;
+            let store = state.statements.store();
+            let consent = state.consent.of(&person);
+            let now = crate::xapi::time::now_micros();
+            let report =
+                crate::governance::report::report(&**store, state.skills.as_deref(), consent, &person, now).await?;
+            match query.get("format").map(String::as_str) {
+                None | Some("json") => Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?)),
+                Some("html") => {
+                    let mut reply = Reply::json_text(200, crate::governance::report::render_html(&report));
+                    reply.content_type = Some("text/html; charset=utf-8".into());
+                    Ok(reply)
+                }
+                Some(other) => Err(ApiError::invalid_parameter("format", format!("{other:?} must be json or html"))),
+            }
         }
         .await,
     )
