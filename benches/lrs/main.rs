@@ -292,8 +292,8 @@ fn machine_description() -> String {
 fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: Option<u64>, statement_bytes: f64) {
     println!("\nFluency benchmark: {}", machine_description());
     println!(
-        "{:<58} {:>9} {:>12} {:>10} {:>10}  CPU µs/stmt: server (writer), client; WAL KB/stmt",
-        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms"
+        "{:<58} {:>9} {:>12} {:>10} {:>10} {:>10} {:>10}  CPU µs/stmt: server (writer), client; WAL KB/stmt",
+        "measurement", "requests", "stmts/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms"
     );
     let micros = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
     for (name, stats) in rows {
@@ -308,12 +308,14 @@ fn print_table(rows: &[(String, Stats)], stored: usize, rss: Option<u64>, disk: 
             None => "-".into(),
         };
         println!(
-            "{:<58} {:>9} {:>12} {:>10.2} {:>10.2}  {}",
+            "{:<58} {:>9} {:>12} {:>10.2} {:>10.2} {:>10.2} {:>10.2}  {}",
             name,
             stats.requests,
             stats.statements_per_second().map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into()),
             stats.percentile_ms(50.0),
             stats.percentile_ms(99.0),
+            stats.percentile_ms(99.9),
+            stats.percentile_ms(100.0),
             cpu
         );
     }

@@ -30,6 +30,35 @@ pub struct Stats {
     pub client_cpu_us: Option<f64>,
     /// Bytes the writer thread wrote per statement (WAL frames).
     pub writer_bytes: Option<f64>,
+    /// Ingest rows: per second of the run, the requests that finished in it and their
+    /// latency tail, so a pause shows where it happened.
+    pub per_second: Vec<Second>,
+}
+
+/// One second of an ingest run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Second {
+    pub second: u64,
+    pub requests: usize,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Buckets (time finished since the start, latency) pairs by second.
+fn per_second(finished: &[(Duration, Duration)]) -> Vec<Second> {
+    let mut buckets: std::collections::BTreeMap<u64, Vec<Duration>> = std::collections::BTreeMap::new();
+    for (at, latency) in finished {
+        buckets.entry(at.as_secs()).or_default().push(*latency);
+    }
+    buckets
+        .into_iter()
+        .map(|(second, mut latencies)| {
+            latencies.sort();
+            let at =
+                |share: f64| latencies[((latencies.len() - 1) as f64 * share).round() as usize].as_secs_f64() * 1000.0;
+            Second { second, requests: latencies.len(), p99_ms: at(0.99), max_ms: at(1.0) }
+        })
+        .collect()
 }
 
 impl Stats {
@@ -46,6 +75,7 @@ impl Stats {
             writer_cpu_us: None,
             client_cpu_us: None,
             writer_bytes: None,
+            per_second: Vec::new(),
         }
     }
 
@@ -68,6 +98,9 @@ impl Stats {
             "statements_per_second": self.statements_per_second(),
             "p50_ms": self.percentile_ms(50.0),
             "p99_ms": self.percentile_ms(99.0),
+            "p999_ms": self.percentile_ms(99.9),
+            "max_ms": self.percentile_ms(100.0),
+            "per_second": self.per_second,
             "server_cpu_us_per_statement": self.server_cpu_us,
             "writer_cpu_us_per_statement": self.writer_cpu_us,
             "client_cpu_us_per_statement": self.client_cpu_us,
@@ -132,7 +165,7 @@ impl Client {
                     if status != 200 {
                         bail!("POST statements answered {status}: {text}");
                     }
-                    latencies.lock().unwrap().push(sent.elapsed());
+                    latencies.lock().unwrap().push((started.elapsed(), sent.elapsed()));
                     bar.inc(statements_each as u64);
                 }
             }));
@@ -141,8 +174,11 @@ impl Client {
             task.await??;
         }
         let elapsed = started.elapsed();
-        let latencies = std::mem::take(&mut *latencies.lock().unwrap());
-        Ok(Stats::new(latencies, count * statements_each, elapsed, true))
+        let finished = std::mem::take(&mut *latencies.lock().unwrap());
+        let mut stats =
+            Stats::new(finished.iter().map(|(_, latency)| *latency).collect(), count * statements_each, elapsed, true);
+        stats.per_second = per_second(&finished);
+        Ok(stats)
     }
 
     /// The server's `/metrics` text (beside the xAPI base path, at the origin).
