@@ -1,5 +1,5 @@
 //! The storage contract suite: every case runs against every backend through
-//! `Arc<dyn Store>`. Today the embedded SQLite store, on a temporary directory, in three
+//! `Arc<dyn Store>`. Today the embedded SQLite store, on a temporary directory, in four
 //! configurations of its term index; another backend adds a `Backend` implementation and
 //! one `with_every_case!` invocation.
 
@@ -30,6 +30,7 @@ use tempfile::TempDir;
 struct SqliteBackend {
     dir: TempDir,
     index_batch_statements: usize,
+    index_chunk_statements: usize,
 }
 
 impl SqliteBackend {
@@ -42,7 +43,17 @@ impl SqliteBackend {
     /// Term rows written to the term index once `statements` are unindexed: with 1 every
     /// query reads the index, with 3 most read both parts.
     fn indexing_every(statements: usize) -> Self {
-        Self { dir: tempfile::tempdir().expect("a temporary directory"), index_batch_statements: statements }
+        Self::indexing_in_chunks(statements, usize::MAX)
+    }
+
+    /// Past `statements` unindexed, the oldest `chunk` are written at a time: the watermark
+    /// then falls between statements of one batch.
+    fn indexing_in_chunks(statements: usize, chunk: usize) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            index_batch_statements: statements,
+            index_chunk_statements: chunk,
+        }
     }
 }
 
@@ -52,6 +63,7 @@ impl Backend for SqliteBackend {
         let mut settings = SqliteSettings::new(self.dir.path().join("data/lrs.db"));
         settings.read_pool_size = 2;
         settings.index_batch_statements = self.index_batch_statements;
+        settings.index_chunk_statements = self.index_chunk_statements;
         Arc::new(SqliteStore::open(settings).expect("the SQLite store opens"))
     }
 }
@@ -125,3 +137,4 @@ macro_rules! with_every_case {
 with_every_case!(contract_cases! { sqlite => crate::SqliteBackend::new(); });
 with_every_case!(contract_cases! { sqlite_indexed_at_once => crate::SqliteBackend::indexing_every(1); });
 with_every_case!(contract_cases! { sqlite_indexed_every_3 => crate::SqliteBackend::indexing_every(3); });
+with_every_case!(contract_cases! { sqlite_indexed_in_chunks_of_2 => crate::SqliteBackend::indexing_in_chunks(3, 2); });

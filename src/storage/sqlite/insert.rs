@@ -65,10 +65,15 @@ pub(super) struct InsertContext {
 
 impl InsertContext {
     /// The context of a writer on `conn`, and the unindexed entries it shares with reads;
-    /// a bulk index write once `index_batch_statements` statements are unindexed.
-    pub(super) fn open(conn: &Connection, index_batch_statements: usize) -> anyhow::Result<(Self, SharedUnindexed)> {
+    /// a bulk index write of at most `chunk` statements once `index_batch_statements` are
+    /// unindexed.
+    pub(super) fn open(
+        conn: &Connection,
+        index_batch_statements: usize,
+        chunk: usize,
+    ) -> anyhow::Result<(Self, SharedUnindexed)> {
         let shared = Arc::new(RwLock::new(Unindexed::load(conn)?));
-        let index = BulkIndexer::new(shared.clone(), index_batch_statements);
+        let index = BulkIndexer::new(shared.clone(), index_batch_statements, chunk);
         Ok((Self { definitions: RecentValues::default(), agents: RecentValues::default(), index }, shared))
     }
 

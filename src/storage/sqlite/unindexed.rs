@@ -81,18 +81,48 @@ impl Unindexed {
         self.ids.extend(ids);
     }
 
-    /// Every id, in index order.
-    fn sorted_ids(&self) -> Vec<(Uuid, Micros)> {
-        let mut ids: Vec<(Uuid, Micros)> = self.ids.iter().map(|(id, stored)| (*id, *stored)).collect();
+    /// The `stored` of the `count`-th oldest unindexed statement; `None` when there are no
+    /// more than `count`.
+    fn oldest_through(&self, count: usize) -> Option<Micros> {
+        if self.ids.len() <= count || count == 0 {
+            return None;
+        }
+        let mut stored: Vec<Micros> = self.ids.values().copied().collect();
+        let (_, nth, _) = stored.select_nth_unstable(count - 1);
+        Some(*nth)
+    }
+
+    /// The ids of statements stored up to `through`, in index order.
+    fn sorted_ids(&self, through: Micros) -> Vec<(Uuid, Micros)> {
+        let mut ids: Vec<(Uuid, Micros)> =
+            self.ids.iter().filter(|(_, stored)| **stored <= through).map(|(id, stored)| (*id, *stored)).collect();
         ids.sort_unstable();
         ids
     }
 
-    /// Every row, by key then `stored`: the order that fills index pages one after another.
-    fn sorted_rows(&self) -> Vec<(i64, Micros)> {
+    /// The rows of statements stored up to `through`, by key then `stored`: the order that
+    /// fills index pages one after another.
+    fn sorted_rows(&self, through: Micros) -> Vec<(i64, Micros)> {
         let mut keys: Vec<i64> = self.postings.keys().copied().collect();
         keys.sort_unstable();
-        keys.iter().flat_map(|key| self.postings[key].iter().map(move |&stored| (*key, stored))).collect()
+        keys.iter()
+            .flat_map(|key| {
+                let posting = &self.postings[key];
+                let end = posting.partition_point(|&stored| stored <= through);
+                posting[..end].iter().map(move |&stored| (*key, stored))
+            })
+            .collect()
+    }
+
+    /// Forgets the entries of statements stored up to `through`, now in the indexes.
+    fn drop_through(&mut self, through: Micros) {
+        self.postings.retain(|_, posting| {
+            let end = posting.partition_point(|&stored| stored <= through);
+            posting.drain(..end);
+            !posting.is_empty()
+        });
+        self.ids.retain(|_, stored| *stored > through);
+        self.indexed_through = through;
     }
 
     /// `stored` values in `(after, through]`, in the query's order, of the unindexed
@@ -130,14 +160,23 @@ pub(super) struct BulkIndexer {
     shared: SharedUnindexed,
     /// Unindexed statements that trigger a bulk write.
     batch_statements: usize,
+    /// The most statements one bulk write moves (the oldest): a write holds every other
+    /// write, so several short ones in turn keep writes from pausing long.
+    chunk_statements: usize,
     uncommitted_rows: Vec<(i64, Micros)>,
     uncommitted_ids: HashMap<Uuid, Micros>,
 }
 
 impl BulkIndexer {
-    pub(super) fn new(shared: SharedUnindexed, batch_statements: usize) -> Self {
+    pub(super) fn new(shared: SharedUnindexed, batch_statements: usize, chunk_statements: usize) -> Self {
         let batch_statements = batch_statements.max(1);
-        Self { shared, batch_statements, uncommitted_rows: Vec::new(), uncommitted_ids: HashMap::new() }
+        Self {
+            shared,
+            batch_statements,
+            chunk_statements: chunk_statements.max(1),
+            uncommitted_rows: Vec::new(),
+            uncommitted_ids: HashMap::new(),
+        }
     }
 
     /// Where the statement with this id is stored, as the open transaction sees it.
@@ -188,20 +227,22 @@ impl BulkIndexer {
         self.uncommitted_ids.clear();
     }
 
-    /// Writes every unindexed entry into the indexes in one transaction of its own, once
-    /// enough statements have gathered. `assigned_through` is the highest `stored` handed out:
-    /// with no transaction open, every statement up to it is committed, hence now indexed.
-    /// On failure nothing changes and the next call tries again.
+    /// Writes the entries of the oldest unindexed statements (at most `chunk_statements`)
+    /// into the indexes in one transaction of its own, once enough statements have gathered;
+    /// called after each group, it works the backlog down chunk by chunk. `assigned_through`
+    /// is the highest `stored` handed out: with no transaction open, every statement up to it
+    /// is committed. On failure nothing changes and the next call tries again.
     pub(super) fn flush_if_due(&mut self, conn: &Connection, assigned_through: Micros) -> anyhow::Result<()> {
-        let (rows, ids) = {
+        let (rows, ids, through) = {
             let shared = read(&self.shared);
             if shared.ids.len() < self.batch_statements {
                 return Ok(());
             }
-            (shared.sorted_rows(), shared.sorted_ids())
+            let through = shared.oldest_through(self.chunk_statements).unwrap_or(assigned_through);
+            (shared.sorted_rows(through), shared.sorted_ids(through), through)
         };
         conn.execute_batch("BEGIN IMMEDIATE").context("beginning the bulk index write")?;
-        let written = write_entries(conn, &rows, &ids, assigned_through);
+        let written = write_entries(conn, &rows, &ids, through);
         let outcome = written.and_then(|()| conn.execute_batch("COMMIT").context("committing the bulk index write"));
         if let Err(error) = outcome {
             if !conn.is_autocommit() {
@@ -210,8 +251,8 @@ impl BulkIndexer {
             return Err(error);
         }
         let mut shared = self.shared.write().unwrap_or_else(PoisonError::into_inner);
-        *shared = Unindexed { indexed_through: assigned_through, ..Unindexed::default() };
-        tracing::debug!(rows = rows.len(), ids = ids.len(), indexed_through = assigned_through, "Wrote the indexes.");
+        shared.drop_through(through);
+        tracing::debug!(rows = rows.len(), ids = ids.len(), indexed_through = through, "Wrote the indexes.");
         Ok(())
     }
 }
@@ -274,6 +315,28 @@ mod tests {
         let mut terms = unindexed(&[(1, 11), (1, 15)]);
         terms.add(&[(1, 13), (1, 15)], []);
         assert_eq!(terms.postings[&1], vec![11, 13, 15]);
-        assert_eq!(terms.sorted_rows(), vec![(1, 11), (1, 13), (1, 15)]);
+        assert_eq!(terms.sorted_rows(Micros::MAX), vec![(1, 11), (1, 13), (1, 15)]);
+    }
+
+    #[test]
+    fn a_chunk_moves_the_oldest_statements_and_leaves_the_rest_in_memory() {
+        let id = |n: u128| Uuid::from_u128(n);
+        let mut terms = Unindexed { indexed_through: 10, ..Default::default() };
+        terms.add(&[(1, 11), (2, 11), (1, 12), (1, 14), (2, 13)], [(id(1), 11), (id(2), 12), (id(3), 13), (id(4), 14)]);
+
+        let through = terms.oldest_through(2).expect("more than two");
+        let rows = terms.sorted_rows(through);
+        let ids = terms.sorted_ids(through);
+        terms.drop_through(through);
+
+        assert_eq!(through, 12);
+        assert_eq!(rows, vec![(1, 11), (1, 12), (2, 11)]);
+        assert_eq!(ids, vec![(id(1), 11), (id(2), 12)]);
+        assert_eq!(terms.indexed_through(), 12);
+        assert_eq!(terms.matching(&[vec![1]], 0, i64::MAX, true), vec![14], "the rest still matches from memory");
+        assert_eq!(terms.matching(&[vec![2]], 0, i64::MAX, true), vec![13]);
+        assert_eq!(terms.stored_of(&id(3)), Some(13));
+        assert_eq!(terms.stored_of(&id(1)), None);
+        assert_eq!(terms.oldest_through(5), None, "two left: all of them");
     }
 }

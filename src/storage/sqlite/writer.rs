@@ -402,7 +402,7 @@ mod tests {
         }
         drop(sender);
         let stats = Arc::new(WriteStats::default());
-        let (context, _) = InsertContext::open(&conn, 1).unwrap();
+        let (context, _) = InsertContext::open(&conn, 1, 4_096).unwrap();
         let writer = Writer {
             conn,
             clock: StoredClock::starting_after(0),
