@@ -96,6 +96,10 @@ async fn imported_people_are_stored_by_ifi_key_and_a_later_import_changes_only_w
     assert_eq!(second_ada.name.as_deref(), Some("Ada Lovelace"), "fields the second file leaves out are kept");
     assert_eq!(second_ada.manager.as_deref(), Some(bo.as_str()));
     assert_eq!(second_teams, vec![team("north", 1), team("south", 2)]);
+    let store = open_store_shared(&workspace.settings()).expect("the store opens");
+    let audit = store.audit_entries(0, 10).await.expect("the audit log");
+    let imports: Vec<(&str, &str)> = audit.iter().map(|e| (e.draft.actor.as_str(), e.draft.action.as_str())).collect();
+    assert_eq!(imports, vec![("cli", "people.import"), ("cli", "people.import")], "each import is audited");
 }
 
 #[tokio::test]

@@ -71,6 +71,8 @@ pub async fn people(settings: Settings, action: PeopleAction) -> anyhow::Result<
         bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
+    let details = serde_json::json!({"people": rows.people.len(), "teams": rows.teams});
+    crate::governance::record(&*store, "cli", "people.import", &args.file.display().to_string(), details).await?;
     println!("stored {} people in {} teams in {}", rows.people.len(), rows.teams, settings.database_path().display());
     Ok(())
 }

@@ -66,6 +66,9 @@ pub async fn skills(settings: Settings, action: SkillsAction) -> anyhow::Result<
             let name = file.file_name().and_then(|n| n.to_str()).context("the file needs a name")?.to_string();
             let catalog = FrameworkCatalog::open(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
             let framework = catalog.put(&name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let details = serde_json::json!({"fingerprint": framework.fingerprint(), "skills": framework.skills.len()});
+            crate::governance::record(&*open_store_shared(&settings)?, "cli", "skills.framework.put", &name, details)
+                .await?;
             println!(
                 "{name}: imported; the framework now has {} skills, {} roles and {} mappings",
                 framework.skills.len(),
