@@ -90,8 +90,11 @@ pub fn summary(answer: &ImpactAnswer) -> String {
     ];
     if let Some(test) = &report.did_test {
         lines.push(format!(
-            "Difference in differences: {:.2} {unit} (95% CI {:.2} to {:.2}, p = {:.4})",
-            test.diff, test.ci_low, test.ci_high, test.p_value
+            "Difference in differences: {:.2} {unit} (95% CI {:.2} to {:.2}, {})",
+            test.diff,
+            test.ci_low,
+            test.ci_high,
+            crate::impact::format::p_value(test.p_value)
         ));
     }
     lines.push(format!(

@@ -287,7 +287,7 @@ fn design_warnings(
         TrendCheckStatus::Violated => warnings.push(Warning::new(
             WarningCode::ParallelTrendViolated,
             format!(
-                "The groups were already drifting apart before the intervention (p = {}), so the difference \
+                "The groups were already drifting apart before the intervention ({}), so the difference \
                  in differences is likely biased.",
                 format::p_value(trend.test.map_or(0.0, |t| t.p_value))
             ),
@@ -369,7 +369,7 @@ fn headline(verdict: &Verdict, did: Option<&TTest>, relative: Option<f64>, mde: 
         };
     };
     let change = format!(
-        "relative to the comparison group, the KPI changed by {} per person (95% CI {} to {}, p = {})",
+        "relative to the comparison group, the KPI changed by {} per person (95% CI {} to {}, {})",
         format::signed(test.diff),
         format::number(test.ci_low),
         format::number(test.ci_high),

@@ -38,12 +38,12 @@ pub(crate) fn percent(fraction: f64) -> String {
     signed((fraction * 1000.0).round() / 10.0) + "%"
 }
 
-/// A p-value: three decimals, or "< 0.001".
+/// A p-value as it is written in a sentence: "p = 0.046", or "p < 0.001".
 pub(crate) fn p_value(p: f64) -> String {
     if p < 0.001 {
-        "< 0.001".into()
+        "p < 0.001".into()
     } else {
-        format!("{p:.3}")
+        format!("p = {p:.3}")
     }
 }
 
@@ -85,8 +85,8 @@ mod tests {
         }
         assert_eq!(signed(0.5), "+0.5");
         assert_eq!(percent(-0.1534), "-15.3%");
-        assert_eq!(p_value(0.0004), "< 0.001");
-        assert_eq!(p_value(0.04567), "0.046");
+        assert_eq!(p_value(0.0004), "p < 0.001");
+        assert_eq!(p_value(0.04567), "p = 0.046");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 pub mod analysis;
 mod chart;
 pub(crate) mod distribution;
-mod format;
+pub(crate) mod format;
 pub mod input;
 pub mod report;
 pub mod roi;

@@ -123,13 +123,7 @@ fn interval(test: Option<TTest>) -> String {
     test.map_or_else(
         || "n/a".to_string(),
         |t| {
-            format!(
-                "{} (95% CI {} to {}, p = {})",
-                signed(t.diff),
-                number(t.ci_low),
-                number(t.ci_high),
-                p_value(t.p_value)
-            )
+            format!("{} (95% CI {} to {}, {})", signed(t.diff), number(t.ci_low), number(t.ci_high), p_value(t.p_value))
         },
     )
 }
@@ -140,10 +134,10 @@ fn effect_table(html: &mut String, report: &ImpactReport) {
         TrendCheckStatus::NotChecked => "not checked".to_string(),
         TrendCheckStatus::InsufficientData => "too little data to check".to_string(),
         TrendCheckStatus::Consistent => {
-            format!("no divergence detected (p = {})", p_value(trend.test.map_or(1.0, |t| t.p_value)))
+            format!("no divergence detected ({})", p_value(trend.test.map_or(1.0, |t| t.p_value)))
         }
         TrendCheckStatus::Violated => {
-            format!("groups diverged before (p = {})", p_value(trend.test.map_or(0.0, |t| t.p_value)))
+            format!("groups diverged before ({})", p_value(trend.test.map_or(0.0, |t| t.p_value)))
         }
     };
     let did = match (report.did_test, report.difference_in_differences) {
