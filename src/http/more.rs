@@ -100,12 +100,15 @@ impl CursorSealer {
         Ok(sealer)
     }
 
+    fn is_due(&self, now: i64) -> bool {
+        due(&self.keys.read().expect("cursor keys lock"), now)
+    }
+
     /// Makes a new key when there is none or the newest is `ROTATION_SECONDS` old, and
     /// drops keys whose links have all expired.
     fn rotate_if_due(&self, now: i64) -> anyhow::Result<()> {
         let mut keys = self.keys.write().expect("cursor keys lock");
-        let due = keys.last().is_none_or(|newest| now - newest.created >= ROTATION_SECONDS);
-        if !due {
+        if !due(&keys, now) {
             return Ok(());
         }
         let mut next = keys.clone();
@@ -130,8 +133,12 @@ impl CursorSealer {
     }
 
     pub fn seal(&self, cursor: &MoreCursor) -> String {
-        if let Err(error) = self.rotate_if_due(now_seconds()) {
-            tracing::error!(error = format!("{error:#}"), "Rotating the cursor key failed; the current key stays.");
+        let now = now_seconds();
+        // Every page seals a link: only the rare rotation takes the write lock.
+        if self.is_due(now) {
+            if let Err(error) = self.rotate_if_due(now) {
+                tracing::error!(error = format!("{error:#}"), "Rotating the cursor key failed; the current key stays.");
+            }
         }
         let keys = self.keys.read().expect("cursor keys lock");
         let key = keys.last().expect("a sealer always holds a key");
@@ -163,6 +170,11 @@ impl CursorSealer {
         }
         Ok(cursor)
     }
+}
+
+/// Whether the newest key (if any) has sealed links for `ROTATION_SECONDS`.
+fn due(keys: &[CursorKey], now: i64) -> bool {
+    keys.last().is_none_or(|newest| now - newest.created >= ROTATION_SECONDS)
 }
 
 fn now_seconds() -> i64 {
