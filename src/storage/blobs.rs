@@ -57,16 +57,6 @@ impl AttachmentStore {
         sync_dir(shard)
     }
 
-    /// The bytes stored under `sha2`, or `None` if there are none.
-    pub fn find(&self, sha2: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let path = self.path(&file_name(sha2)?);
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading attachment {}", path.display())),
-        }
-    }
-
     /// The file holding the bytes stored under `sha2`, open for reading, and its length.
     pub fn open_file(&self, sha2: &str) -> anyhow::Result<Option<(fs::File, u64)>> {
         let path = self.path(&file_name(sha2)?);
@@ -122,6 +112,14 @@ mod tests {
 
     use super::*;
 
+    /// The bytes stored under `sha2`, read through the file answers stream from.
+    fn find(store: &AttachmentStore, sha2: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some((mut file, _)) = store.open_file(sha2)? else { return Ok(None) };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(Some(bytes))
+    }
+
     fn store() -> (tempfile::TempDir, AttachmentStore) {
         let temp = tempfile::tempdir().unwrap();
         let store = AttachmentStore::open(temp.path().join("attachments")).unwrap();
@@ -152,7 +150,7 @@ mod tests {
         store.insert(&hash.to_uppercase(), bytes).unwrap();
 
         // Assert
-        assert_eq!(store.find(&hash).unwrap().as_deref(), Some(&bytes[..]));
+        assert_eq!(find(&store, &hash).unwrap().as_deref(), Some(&bytes[..]));
         assert!(store.contains(&hash.to_uppercase()));
         assert_eq!(files_under(&store.dir), vec![store.dir.join(&hash[..2]).join(&hash)]);
     }
@@ -163,7 +161,7 @@ mod tests {
         for len in [56, 64, 96, 128] {
             let hash = sha2_hex(b"abc", len).unwrap();
             store.insert(&hash, b"abc").unwrap();
-            assert_eq!(store.find(&hash).unwrap(), Some(b"abc".to_vec()), "{len}");
+            assert_eq!(find(&store, &hash).unwrap(), Some(b"abc".to_vec()), "{len}");
         }
     }
 
@@ -171,7 +169,7 @@ mod tests {
     fn an_unknown_hash_is_not_found() {
         let (_temp, store) = store();
         let hash = sha2_hex(b"never stored", 64).unwrap();
-        assert_eq!(store.find(&hash).unwrap(), None);
+        assert_eq!(find(&store, &hash).unwrap(), None);
         assert!(!store.contains(&hash));
     }
 
@@ -200,7 +198,7 @@ mod tests {
         {
             let error = store.insert(hash, b"x").unwrap_err().to_string();
             assert!(error.contains("hex digits"), "{description}: {error}");
-            assert!(store.find(hash).is_err(), "{description}");
+            assert!(find(&store, hash).is_err(), "{description}");
             assert!(!store.contains(hash), "{description}");
         }
         let error = store.insert(&good, b"y").unwrap_err().to_string();
@@ -233,6 +231,6 @@ mod tests {
 
         // Assert: no temporary file is left behind.
         assert_eq!(files_under(&store.dir), vec![store.path(&hash)]);
-        assert_eq!(store.find(&hash).unwrap(), Some(bytes));
+        assert_eq!(find(&store, &hash).unwrap(), Some(bytes));
     }
 }
