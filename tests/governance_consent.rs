@@ -57,9 +57,7 @@ async fn an_opted_out_person_gets_no_inference_and_no_rule_runs() {
     // Assert
     assert_eq!(consent, json!({"person": "mbox:mailto:ada@example.com", "inference": false, "nudges": false}));
     eventually(20, "bo's evidence", || async { (sql_evidence(&app, "bo").await == 2).then_some(()) }).await;
-    let newest: Value = app.get_statements(&[("limit", "1")]).await.json().await.unwrap();
-    let newest = fluency::xapi::time::parse_timestamp(newest["statements"][0]["stored"].as_str().unwrap()).unwrap();
-    let newest = fluency::xapi::time::to_micros(&newest);
+    let newest = app.newest_stored().await.expect("statements are stored");
     eventually(20, "the rules to pass every statement", || async {
         let through = app.statements.store().rules_evaluated_through().await.unwrap().unwrap_or(0);
         (through >= newest).then_some(())

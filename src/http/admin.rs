@@ -222,7 +222,7 @@ fn time_param(query: &Query, name: &str) -> Result<Option<i64>, ApiError> {
     Ok(Some(to_micros(&instant)))
 }
 
-fn refuse_unknown(query: &Query, known: &[&str]) -> Result<(), ApiError> {
+pub(super) fn refuse_unknown(query: &Query, known: &[&str]) -> Result<(), ApiError> {
     match query.keys().find(|name| !known.contains(&name.as_str())) {
         Some(name) => Err(ApiError::new(
             ErrorCode::UnknownParameter,

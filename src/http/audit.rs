@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::admin::{authorize, query_params, respond};
+use super::admin::{authorize, query_params, refuse_unknown, respond};
 use super::{AppState, Reply};
 use crate::auth::Access;
 use crate::error::ApiError;
@@ -20,9 +20,7 @@ async fn get_audit(request: HttpRequest, state: web::Data<AppState>) -> HttpResp
         async {
             authorize(&state, &request, Access::Administer).await?;
             let query = query_params(&request)?;
-            if let Some(unknown) = query.keys().find(|k| !["after", "limit"].contains(&k.as_str())) {
-                return Err(ApiError::invalid_parameter(unknown, "is not a parameter of /api/audit (after, limit)"));
-            }
+            refuse_unknown(&query, &["after", "limit"])?;
             let number =
                 |name: &str, default: u64, most: u64| match query.get(name) {
                     None => Ok(default),

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::admin::{audit, authorize, query_params, respond};
+use super::admin::{audit, authorize, query_params, refuse_unknown, respond};
 use super::statement_params::parse_agent;
 use super::{AppState, Reply};
 use crate::auth::Access;
@@ -79,9 +79,7 @@ async fn get_report(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         async {
             authorize(&state, &request, Access::Administer).await?;
             let query = query_params(&request)?;
-            if let Some(unknown) = query.keys().find(|k| !["agent", "format"].contains(&k.as_str())) {
-                return Err(ApiError::invalid_parameter(unknown, "is not a parameter of the report (agent, format)"));
-            }
+            refuse_unknown(&query, &["agent", "format"])?;
             let agent = query.get("agent").ok_or_else(|| {
                 ApiError::new(ErrorCode::MissingParameter, "agent: is a required parameter (an xAPI Agent as JSON)")
             })?;

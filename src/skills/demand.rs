@@ -101,7 +101,7 @@ pub fn demand(
             });
             SkillDemand {
                 skill: skill.iri.clone(),
-                name: skill.name.get("en").or_else(|| skill.name.values().next()).cloned(),
+                name: skill.display_name().cloned(),
                 months,
                 roles_requiring: framework
                     .roles

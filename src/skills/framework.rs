@@ -65,6 +65,11 @@ pub struct Skill {
 }
 
 impl Skill {
+    /// The name to show: English (`en`, else `en-US`), else the first language's.
+    pub fn display_name(&self) -> Option<&String> {
+        self.name.get("en").or_else(|| self.name.get("en-US")).or_else(|| self.name.values().next())
+    }
+
     pub fn new(iri: impl Into<String>, origin: Origin) -> Self {
         Self {
             iri: iri.into(),

@@ -343,8 +343,7 @@ impl SkillsService {
 }
 
 fn english_name(framework: &Framework, skill: &str) -> Option<String> {
-    let names = &framework.skills.get(skill)?.name;
-    names.get("en").or_else(|| names.get("en-US")).or_else(|| names.values().next()).cloned()
+    framework.skills.get(skill)?.display_name().cloned()
 }
 
 fn estimate(framework: &Framework, skill: &str, ability: &Ability, now: Micros) -> SkillEstimate {

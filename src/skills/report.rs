@@ -92,12 +92,7 @@ fn heat_map_columns(teams: &[TeamSection]) -> Vec<String> {
 }
 
 fn skill_name(framework: &Framework, iri: &str) -> String {
-    framework
-        .skills
-        .get(iri)
-        .and_then(|s| s.name.get("en").or_else(|| s.name.values().next()))
-        .cloned()
-        .unwrap_or_else(|| iri.to_string())
+    framework.skills.get(iri).and_then(|s| s.display_name()).cloned().unwrap_or_else(|| iri.to_string())
 }
 
 /// White (0) to dark blue (5), with the level written on cells dark enough for white text.

@@ -127,6 +127,17 @@ impl TestApp {
         self.request(Method::GET, "statements").query(query).send().await.expect("request sent")
     }
 
+    /// `stored` of the newest statement (microseconds), `None` when there is none.
+    // Used by the test binaries that wait for background work, not by this one's.
+    #[allow(dead_code)]
+    pub async fn newest_stored(&self) -> Option<i64> {
+        let page: Value = self.get_statements(&[("limit", "1")]).await.json().await.expect("a statement page");
+        let stored = page["statements"][0]["stored"].as_str()?;
+        Some(fluency::xapi::time::to_micros(
+            &fluency::xapi::time::parse_timestamp(stored).expect("stored is a timestamp"),
+        ))
+    }
+
     pub async fn get_statement(&self, id: &str) -> Response {
         self.get_statements(&[("statementId", id)]).await
     }

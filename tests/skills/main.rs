@@ -11,7 +11,6 @@ mod events;
 mod recovery;
 
 use reqwest::Method;
-use serde_json::Value;
 
 use helpers::TestApp;
 
@@ -24,11 +23,7 @@ pub async fn put_framework(app: &TestApp, name: &str, text: &str) {
 
 /// Waits until inference has gone through every statement stored so far.
 pub async fn caught_up(app: &TestApp) {
-    let newest: Value = app.get_statements(&[("limit", "1")]).await.json().await.unwrap();
-    let stored = newest["statements"][0]["stored"]
-        .as_str()
-        .map(|s| fluency::xapi::time::to_micros(&fluency::xapi::time::parse_timestamp(s).unwrap()));
-    let Some(stored) = stored else { return };
+    let Some(stored) = app.newest_stored().await else { return };
     helpers::eventually(120, "inference to catch up", || async {
         let status = app.api_json("skills/status").await;
         let current = status["inferred_version"] == status["framework_version"];
