@@ -6,6 +6,7 @@
 mod storage_contract {
     pub mod audit;
     pub mod automation;
+    pub mod badges;
     pub mod credentials;
     pub mod definitions;
     pub mod documents;
@@ -130,6 +131,10 @@ macro_rules! with_every_case {
             people::people_are_upserted_found_by_key_and_listed_by_team_and_survive_reopening,
             people::a_later_upsert_replaces_only_the_fields_it_gives,
             people::consent_is_replaced_per_person_and_kept_across_reopening,
+            badges::status_positions_are_unique_under_concurrent_reservations,
+            badges::an_award_key_or_an_unrevoked_exclusive_credential_returns_the_first,
+            badges::revocation_happens_once_and_frees_the_exclusive_place,
+            badges::badges_are_listed_newest_first_by_person_and_achievement,
         }
     };
 }

@@ -1,11 +1,12 @@
 //! Credentials: Open Badges 3.0 micro-credentials. (Work in progress.)
 
+pub mod achievement;
 pub mod canon;
+pub mod catalog;
 pub mod contexts;
+pub mod document;
 pub mod keys;
 pub mod proof;
-pub mod document;
-
 #[cfg(test)]
 mod scratch {
     use super::*;
@@ -30,5 +31,27 @@ mod scratch {
         let signed = proof::sign(draft.to_json(), &key, &vm, "2026-01-01T00:00:00Z").unwrap();
         let input = json!({"credentials": [{"name": "valid", "credential": signed}]});
         std::fs::write("/tmp/badge-input.json", serde_json::to_string_pretty(&input).unwrap()).unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..200 { proof::sign(draft.to_json(), &key, &vm, "2026-01-01T00:00:00Z").unwrap(); }
+        println!("sign: {:?} each", start.elapsed() / 200);
+        let pk = keys::parse_multikey(key.multikey()).unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..200 { proof::verify(&signed, &pk).unwrap(); }
+        println!("verify: {:?} each", start.elapsed() / 200);
+        let start = std::time::Instant::now();
+        for _ in 0..200 { contexts::loader(); }
+        println!("loader clone: {:?} each", start.elapsed() / 200);
+        let doc = serde_json::Value::Object(signed.clone());
+        let start = std::time::Instant::now();
+        for _ in 0..200 { canon::canonical_nquads(&doc).unwrap(); }
+        println!("canon doc: {:?} each", start.elapsed() / 200);
+        let small = json!({"@context": [contexts::CREDENTIALS_V2, contexts::OPEN_BADGES_V3], "type": "DataIntegrityProof"});
+        let start = std::time::Instant::now();
+        for _ in 0..200 { canon::canonical_nquads(&small).unwrap(); }
+        println!("canon tiny doc with contexts: {:?} each", start.elapsed() / 200);
+        let bare = json!({"@context": {"@vocab": "https://e.org/"}, "type": "DataIntegrityProof", "a": "b"});
+        let start = std::time::Instant::now();
+        for _ in 0..200 { canon::canonical_nquads(&bare).unwrap(); }
+        println!("canon tiny doc no contexts: {:?} each", start.elapsed() / 200);
     }
 }

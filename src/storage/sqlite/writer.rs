@@ -13,9 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::{InsertContext, KeyedBatch};
-use super::{audit, automation, credentials, documents, insert, people, skills};
+use super::{audit, automation, badges, credentials, documents, insert, people, skills};
 use crate::storage::audit::{AuditDraft, AuditEntry};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
+use crate::storage::badges::{BadgeCommit, BadgeInsert, RevokeOutcome};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
 };
@@ -61,6 +62,9 @@ pub(super) enum Job {
     SetConsent(ConsentRecord, Reply<()>),
     UpdateOutbox(String, OutboxUpdate, Reply<bool>),
     RedriveOutbox(String, Micros, Reply<bool>),
+    ReserveBadgeStatus(Reply<u64>),
+    InsertBadge(Box<BadgeCommit>, Reply<BadgeInsert>),
+    RevokeBadge(Box<(String, Micros, String)>, Reply<RevokeOutcome>),
 }
 
 /// A job's reply channel and, once it ran, its result (sent only after COMMIT).
@@ -125,6 +129,12 @@ impl Job {
             Self::RedriveOutbox(key, now, reply) => {
                 reply.keep(automation::redrive_outbox(conn, key, *now).map_err(Into::into))
             }
+            Self::ReserveBadgeStatus(reply) => reply.keep(badges::reserve_badge_status(conn).map_err(Into::into)),
+            Self::InsertBadge(commit, reply) => reply.keep(badges::insert_badge(conn, commit).map_err(Into::into)),
+            Self::RevokeBadge(revocation, reply) => {
+                let (id, at, reason) = &**revocation;
+                reply.keep(badges::revoke_badge(conn, id, *at, reason).map_err(Into::into))
+            }
         }
     }
 
@@ -145,6 +155,9 @@ impl Job {
             Self::SetConsent(_, reply) => reply.fail(error),
             Self::UpdateOutbox(_, _, reply) => reply.fail(error),
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
+            Self::ReserveBadgeStatus(reply) => reply.fail(error),
+            Self::InsertBadge(_, reply) => reply.fail(error),
+            Self::RevokeBadge(_, reply) => reply.fail(error),
         }
     }
 
@@ -165,6 +178,9 @@ impl Job {
             Self::SetConsent(_, reply) => reply.send(failure),
             Self::UpdateOutbox(_, _, reply) => reply.send(failure),
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
+            Self::ReserveBadgeStatus(reply) => reply.send(failure),
+            Self::InsertBadge(_, reply) => reply.send(failure),
+            Self::RevokeBadge(_, reply) => reply.send(failure),
         }
     }
 }
