@@ -83,6 +83,15 @@ impl KeyRing {
         Self { dir }
     }
 
+    /// The current key's name, `None` before the first key is made.
+    pub fn current_name(&self) -> anyhow::Result<Option<String>> {
+        match fs::read_to_string(self.dir.join("current")) {
+            Ok(name) => Ok(Some(name.trim().to_string())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error).context("reading the current issuer key's name"),
+        }
+    }
+
     /// The current key, made on first use.
     pub fn current(&self) -> anyhow::Result<IssuerKey> {
         match fs::read_to_string(self.dir.join("current")) {
@@ -118,7 +127,7 @@ impl KeyRing {
         Ok(keys.into_iter().map(|(_, key)| key).collect())
     }
 
-    fn load(&self, multikey: &str) -> anyhow::Result<IssuerKey> {
+    pub fn load(&self, multikey: &str) -> anyhow::Result<IssuerKey> {
         if parse_multikey(multikey).is_err() {
             bail!("the current issuer key's name is not an Ed25519 multikey");
         }

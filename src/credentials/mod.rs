@@ -1,57 +1,107 @@
-//! Credentials: Open Badges 3.0 micro-credentials. (Work in progress.)
+//! Credentials: Open Badges 3.0 micro-credentials that any standard verifier accepts. This
+//! module owns achievements (definitions under `<data_dir>/achievements/`, `achievement`,
+//! `catalog`), issuing (`service`), the credential document (`document`), its Data Integrity
+//! proof (`proof`: `canon` canonicalises with the bundled `contexts`, `keys` signs), the
+//! issuer's DIDs (`issuer`), revocation (`status`), verification (`verify`), the xAPI record
+//! of an award (`earned`), baked SVG images (`baking`) and automatic awards (`stacking`).
+//!
+//! An award's way through it: a request (admin API, CLI, a rule's `award` intent through the
+//! outbox, or `stacking` when a person's skill levels or held achievements meet a stack's
+//! requirements) reaches `BadgeService::award`, which checks consent and idempotency,
+//! reserves a status list position, builds and signs the credential, stores it with its
+//! notifications in one commit, records "earned" in the LRS and the award in the audit log.
+//! Revocation sets the credential's bit; the status list is signed anew when next fetched.
 
 pub mod achievement;
+pub mod baking;
 pub mod canon;
 pub mod catalog;
 pub mod contexts;
 pub mod document;
+pub mod earned;
+pub mod issuer;
 pub mod keys;
 pub mod proof;
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    use serde_json::json;
+pub mod service;
+pub mod stacking;
+pub mod status;
+pub mod verify;
 
-    #[test]
-    fn dump() {
-        let key = keys::IssuerKey::from_seed([9; 32]);
-        let issuer = document::IssuerProfile { id: key.did_key(), name: "Acme Learning".into(), url: None };
-        let draft = document::CredentialDraft {
-            id: "urn:uuid:3f3c8a9e-0000-4000-8000-000000000001",
-            issuer: &issuer,
-            achievement: json!({"id": "https://example.org/a/1", "type": ["Achievement"], "name": "Rust basics",
-                "description": "d", "criteria": {"narrative": "n"}, "achievementType": "Badge", "tag": ["rust"],
-                "alignment": [{"type": ["Alignment"], "targetName": "Rust", "targetUrl": "https://example.org/skills/rust"}]}),
-            recipient: document::identity_object("mbox:mailto:alice@example.com", "pepper"),
-            valid_from: "2026-01-01T00:00:00Z",
-            valid_until: None,
-            status: None,
-        };
-        let vm = format!("{}#{}", key.did_key(), key.multikey());
-        let signed = proof::sign(draft.to_json(), &key, &vm, "2026-01-01T00:00:00Z").unwrap();
-        let input = json!({"credentials": [{"name": "valid", "credential": signed}]});
-        std::fs::write("/tmp/badge-input.json", serde_json::to_string_pretty(&input).unwrap()).unwrap();
-        let start = std::time::Instant::now();
-        for _ in 0..200 { proof::sign(draft.to_json(), &key, &vm, "2026-01-01T00:00:00Z").unwrap(); }
-        println!("sign: {:?} each", start.elapsed() / 200);
-        let pk = keys::parse_multikey(key.multikey()).unwrap();
-        let start = std::time::Instant::now();
-        for _ in 0..200 { proof::verify(&signed, &pk).unwrap(); }
-        println!("verify: {:?} each", start.elapsed() / 200);
-        let start = std::time::Instant::now();
-        for _ in 0..200 { contexts::loader(); }
-        println!("loader clone: {:?} each", start.elapsed() / 200);
-        let doc = serde_json::Value::Object(signed.clone());
-        let start = std::time::Instant::now();
-        for _ in 0..200 { canon::canonical_nquads(&doc).unwrap(); }
-        println!("canon doc: {:?} each", start.elapsed() / 200);
-        let small = json!({"@context": [contexts::CREDENTIALS_V2, contexts::OPEN_BADGES_V3], "type": "DataIntegrityProof"});
-        let start = std::time::Instant::now();
-        for _ in 0..200 { canon::canonical_nquads(&small).unwrap(); }
-        println!("canon tiny doc with contexts: {:?} each", start.elapsed() / 200);
-        let bare = json!({"@context": {"@vocab": "https://e.org/"}, "type": "DataIntegrityProof", "a": "b"});
-        let start = std::time::Instant::now();
-        for _ in 0..200 { canon::canonical_nquads(&bare).unwrap(); }
-        println!("canon tiny doc no contexts: {:?} each", start.elapsed() / 200);
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::storage::BadgeRecord;
+use crate::xapi::time::format_micros;
+
+/// An issued credential as the admin API and CLI show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadgeView {
+    pub id: String,
+    pub url: String,
+    pub svg_url: String,
+    pub person: String,
+    pub achievement: String,
+    pub issued: String,
+    pub revoked: Option<String>,
+    pub revocation_reason: Option<String>,
+    pub credential: Value,
+}
+
+impl BadgeView {
+    pub fn of(badge: &BadgeRecord, service: &service::BadgeService) -> Self {
+        let url = service.credential_url(&badge.id);
+        Self {
+            id: badge.id.clone(),
+            svg_url: format!("{url}/badge.svg"),
+            url,
+            person: badge.person.clone(),
+            achievement: badge.achievement.clone(),
+            issued: format_micros(badge.issued),
+            revoked: badge.revoked.map(format_micros),
+            revocation_reason: badge.revocation_reason.clone(),
+            credential: badge.document.clone(),
+        }
+    }
+}
+
+/// Opens the achievements, the issuer keys and the badge service of a data directory, for
+/// the server and the CLI alike.
+pub fn open_service(
+    settings: &crate::config::Settings,
+    store: std::sync::Arc<dyn crate::storage::Store>,
+    consent: std::sync::Arc<crate::governance::ConsentRegistry>,
+) -> anyhow::Result<service::BadgeService> {
+    let catalog = catalog::AchievementCatalog::open(settings.data_dir.join("achievements"))
+        .map_err(|e| anyhow::anyhow!("achievements: {e}"))?;
+    let ring = keys::KeyRing::new(settings.data_dir.join("credentials").join("keys"));
+    let issuer = issuer::Issuer::new(ring, &settings.credentials, &settings.public_url)?;
+    issuer.current_key()?;
+    Ok(service::BadgeService::new(
+        store,
+        std::sync::Arc::new(catalog),
+        std::sync::Arc::new(issuer),
+        consent,
+        &settings.public_url,
+    )
+    .notifying(settings.credentials.notify.clone()))
+}
+
+/// Reloads the achievements whenever their files change on disk.
+pub async fn watch_achievements(
+    catalog: std::sync::Arc<catalog::AchievementCatalog>,
+    every: std::time::Duration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopping.changed() => return,
+        }
+        let checked = catalog.clone();
+        match tokio::task::spawn_blocking(move || checked.reload_if_changed()).await {
+            Ok(Err(error)) => tracing::error!(error = %error, "Reloading the achievements failed; the previous ones stay."),
+            Err(error) => tracing::error!(error = %error, "Reloading the achievements panicked."),
+            Ok(Ok(_)) => {}
+        }
     }
 }
