@@ -3,7 +3,8 @@
 // is resolved locally; status list credentials are fetched from the Fluency server under
 // test, which must be on the loopback interface.
 //
-// Input (file named by argv[2]): {"credentials": [{"name": "...", "credential": {...}}]}
+// Input (file named by argv[2]):
+//   {"credentials": [{"name": "...", "credential": {...}, "now": "2030-01-01T00:00:00Z"|null}]}
 // Output (stdout): [{"name": "...", "verified": bool, "errors": ["..."], "status": bool|null}]
 import {readFile} from 'node:fs/promises';
 
@@ -73,8 +74,12 @@ function messages(result) {
 const input = JSON.parse(await readFile(process.argv[2], 'utf8'));
 const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
 const output = [];
-for(const {name, credential} of input.credentials) {
-  const result = await vc.verifyCredential({credential, suite, documentLoader, checkStatus});
+for(const {name, credential, now} of input.credentials) {
+  const options = {credential, suite, documentLoader, checkStatus};
+  if(now) {
+    options.now = now;
+  }
+  const result = await vc.verifyCredential(options);
   const status = result.statusResult ? result.statusResult.verified : null;
   output.push({name, verified: result.verified, status, errors: messages(result)});
 }

@@ -1,0 +1,1 @@
+//! The badges API's records and refusals.
