@@ -18,15 +18,20 @@ pub fn baked_svg(credential: &Value) -> String {
     let achievement = &credential["credentialSubject"]["achievement"];
     let name = achievement["name"].as_str().unwrap_or("Achievement");
     let issuer = credential["issuer"]["name"].as_str().unwrap_or("");
+    // maud writes no namespaced names: the root tag and the credential element by hand.
+    let open = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="{OB3_NAMESPACE}" width="400" height="400" viewBox="0 0 400 400">"#
+    );
+    let baked = format!("<openbadges:credential>{}</openbadges:credential>", cdata(&credential.to_string()));
     let markup = html! {
-        svg xmlns="http://www.w3.org/2000/svg" "xmlns:openbadges"=(OB3_NAMESPACE) width="400" height="400" viewBox="0 0 400 400" {
-            "openbadges:credential" { (PreEscaped(cdata(&credential.to_string()))) }
-            title { (name) }
-            circle cx="200" cy="200" r="190" fill="#1f4e79" {}
-            circle cx="200" cy="200" r="165" fill="none" stroke="#f2c14e" stroke-width="6" {}
-            text x="200" y="195" text-anchor="middle" font-family="sans-serif" font-size="26" fill="#ffffff" { (name) }
-            text x="200" y="235" text-anchor="middle" font-family="sans-serif" font-size="16" fill="#f2c14e" { (issuer) }
-        }
+        (PreEscaped(open))
+        (PreEscaped(baked))
+        title { (name) }
+        circle cx="200" cy="200" r="190" fill="#1f4e79" {}
+        circle cx="200" cy="200" r="165" fill="none" stroke="#f2c14e" stroke-width="6" {}
+        text x="200" y="195" text-anchor="middle" font-family="sans-serif" font-size="26" fill="#ffffff" { (name) }
+        text x="200" y="235" text-anchor="middle" font-family="sans-serif" font-size="16" fill="#f2c14e" { (issuer) }
+        (PreEscaped("</svg>"))
     };
     markup.into_string()
 }
@@ -58,6 +63,7 @@ mod tests {
         assert_eq!(unbake_svg(&svg), Some(credential));
         assert!(svg.contains("xmlns:openbadges=\"https://purl.imsglobal.org/ob/v3p0\""), "{svg}");
         assert!(svg.contains("&lt;Acme&gt; &amp; co"), "visible text is escaped: {svg}");
-        assert!(!svg.contains("<script>") || svg.matches("<script>").count() == 1, "only inside CDATA: {svg}");
+        assert_eq!(svg.matches("<script>").count(), 1, "only inside the CDATA section: {svg}");
+        assert!(svg.ends_with("</svg>"), "{svg}");
     }
 }
