@@ -91,8 +91,14 @@ impl Application {
             start_credentials(&settings, &store, &statements, &skills, &consent, stopping.clone(), &mut background)?;
         let (rules, outbox_ready) = match settings.rules.enabled {
             true => {
-                let outbox_ready =
-                    start_delivery(&settings, &store, (&statements, &badges), &metrics, stopping.clone(), &mut background)?;
+                let outbox_ready = start_delivery(
+                    &settings,
+                    &store,
+                    (&statements, &badges),
+                    &metrics,
+                    stopping.clone(),
+                    &mut background,
+                )?;
                 let catalog = start_rules(
                     &settings,
                     &statements,
@@ -203,7 +209,11 @@ fn start_credentials(
     background.push(tokio::spawn(runner.run(statements.watch_committed(), stopping.clone())));
     if settings.credentials.reload_seconds > 0 {
         let every = Duration::from_secs(settings.credentials.reload_seconds);
-        background.push(tokio::spawn(crate::credentials::watch_achievements(service.catalog().clone(), every, stopping)));
+        background.push(tokio::spawn(crate::credentials::watch_achievements(
+            service.catalog().clone(),
+            every,
+            stopping,
+        )));
     }
     Ok(service)
 }

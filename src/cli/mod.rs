@@ -1,6 +1,7 @@
 //! The command line: `serve`, `credentials`, `rules test`, `kpi import`, `demo load`,
-//! `impact`, `skills` and `people import`. `main` parses it and calls `run`.
+//! `impact`, `skills`, `people import` and `badges`. `main` parses it and calls `run`.
 
+mod badges;
 mod impact;
 mod people;
 mod skills;
@@ -73,6 +74,11 @@ pub enum Command {
         #[command(subcommand)]
         action: people::PeopleAction,
     },
+    /// Open Badges 3.0 credentials: award, list, revoke, verify, rotate the issuer key.
+    Badges {
+        #[command(subcommand)]
+        action: badges::BadgesAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,7 +136,8 @@ impl Cli {
             | Command::Demo { .. }
             | Command::Impact(_)
             | Command::Skills { .. }
-            | Command::People { .. } => None,
+            | Command::People { .. }
+            | Command::Badges { .. } => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -154,6 +161,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Impact(args) => impact::impact(settings, args).await,
         Command::Skills { action } => skills::skills(settings, action).await,
         Command::People { action } => people::people(settings, action).await,
+        Command::Badges { action } => badges::badges(settings, action).await,
     }
 }
 

@@ -11,14 +11,39 @@ use crate::skills::Framework;
 
 /// The OB 3.0 `achievementType` vocabulary (an `ext:` prefix allows others).
 const ACHIEVEMENT_TYPES: [&str; 22] = [
-    "Achievement", "ApprenticeshipCertificate", "Assessment", "Assignment", "AssociateDegree", "Award", "Badge",
-    "BachelorDegree", "Certificate", "CertificateOfCompletion", "Certification", "CommunityService", "Competency",
-    "Course", "CoCurricular", "Degree", "Diploma", "DoctoralDegree", "Fieldwork", "GeneralEducationDevelopment",
-    "JourneymanCertificate", "LearningProgram",
+    "Achievement",
+    "ApprenticeshipCertificate",
+    "Assessment",
+    "Assignment",
+    "AssociateDegree",
+    "Award",
+    "Badge",
+    "BachelorDegree",
+    "Certificate",
+    "CertificateOfCompletion",
+    "Certification",
+    "CommunityService",
+    "Competency",
+    "Course",
+    "CoCurricular",
+    "Degree",
+    "Diploma",
+    "DoctoralDegree",
+    "Fieldwork",
+    "GeneralEducationDevelopment",
+    "JourneymanCertificate",
+    "LearningProgram",
 ];
 const MORE_ACHIEVEMENT_TYPES: [&str; 9] = [
-    "License", "Membership", "ProfessionalDoctorate", "QualityAssuranceCredential", "MasterCertificate",
-    "MasterDegree", "MicroCredential", "ResearchDoctorate", "SecondarySchoolDiploma",
+    "License",
+    "Membership",
+    "ProfessionalDoctorate",
+    "QualityAssuranceCredential",
+    "MasterCertificate",
+    "MasterDegree",
+    "MicroCredential",
+    "ResearchDoctorate",
+    "SecondarySchoolDiploma",
 ];
 
 /// One achievement, as written.
@@ -103,7 +128,8 @@ impl AchievementError {
 }
 
 pub fn is_achievement_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Reads one definition and checks it alone (`check_set` checks references across files).
@@ -134,7 +160,8 @@ impl Achievement {
         }
         let known = ACHIEVEMENT_TYPES.contains(&self.achievement_type.as_str())
             || MORE_ACHIEVEMENT_TYPES.contains(&self.achievement_type.as_str());
-        if !known && !(self.achievement_type.starts_with("ext:") && self.achievement_type.len() > 4) {
+        let extension = self.achievement_type.starts_with("ext:") && self.achievement_type.len() > 4;
+        if !(known || extension) {
             return Err(format!(
                 "achievement_type: {:?} is not an Open Badges 3.0 achievement type (nor an ext: one)",
                 self.achievement_type
@@ -259,7 +286,9 @@ mod tests {
     use super::*;
 
     fn definition(extra: &str) -> String {
-        format!(r#"{{"id": "sql-basics", "name": "SQL basics", "description": "Writes queries", "criteria": "Passed the SQL path"{extra}}}"#)
+        format!(
+            r#"{{"id": "sql-basics", "name": "SQL basics", "description": "Writes queries", "criteria": "Passed the SQL path"{extra}}}"#
+        )
     }
 
     #[test]
@@ -278,8 +307,16 @@ mod tests {
             ("an unknown field", r#", "colour": "red""#, "unknown field `colour`"),
             ("a bad type", r#", "achievement_type": "Trophy""#, "achievement_type: \"Trophy\""),
             ("an http image", r#", "image": "http://x.example/a.png""#, "image: must be an https URL"),
-            ("a level above 5", r#", "requires": {"skills": [{"skill": "https://s.example/sql", "level": 6}]}"#, "level 6"),
-            ("at_least above the list", r#", "requires": {"achievements": ["a"], "at_least": 2}"#, "requires.at_least: 2"),
+            (
+                "a level above 5",
+                r#", "requires": {"skills": [{"skill": "https://s.example/sql", "level": 6}]}"#,
+                "level 6",
+            ),
+            (
+                "at_least above the list",
+                r#", "requires": {"achievements": ["a"], "at_least": 2}"#,
+                "requires.at_least: 2",
+            ),
             ("itself required", r#", "requires": {"achievements": ["sql-basics"]}"#, "cannot require itself"),
             ("a non-IRI alignment", r#", "alignments": ["not an iri"]"#, "is not an IRI"),
             ("no validity", r#", "valid_for_days": 0"#, "valid_for_days"),
@@ -288,14 +325,19 @@ mod tests {
             let error = parse_achievement("f.json", &definition(extra)).unwrap_err();
             assert!(error.to_string().contains(expected), "{description}: {error}");
         }
-        let error = parse_achievement("f.json", r#"{"id": "Bad Id", "name": "n", "description": "d", "criteria": "c"}"#).unwrap_err();
+        let error =
+            parse_achievement("f.json", r#"{"id": "Bad Id", "name": "n", "description": "d", "criteria": "c"}"#)
+                .unwrap_err();
         assert!(error.message.starts_with("id: \"Bad Id\""), "{error}");
     }
 
     #[test]
     fn sets_refuse_dangling_requirements_and_cycles() {
         let make = |id: &str, requires: &[&str]| Achievement {
-            requires: Requirements { achievements: requires.iter().map(|s| s.to_string()).collect(), ..Default::default() },
+            requires: Requirements {
+                achievements: requires.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
             id: id.into(),
             ..parse_achievement("x", &definition("")).unwrap()
         };

@@ -63,7 +63,11 @@ impl AchievementCatalog {
         }
         let achievement = parse_achievement(id, text)?;
         if achievement.id != id {
-            return Err(AchievementError::new(id, format!("id: the body's id {:?} differs from the URL's", achievement.id)).into());
+            return Err(AchievementError::new(
+                id,
+                format!("id: the body's id {:?} differs from the URL's", achievement.id),
+            )
+            .into());
         }
         let (set, _) = load(&self.dir, Some((id, achievement.clone())))?;
         let path = self.dir.join(format!("{id}.json"));
@@ -106,7 +110,9 @@ fn load(
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let achievement = parse_achievement(name, &text)?;
         if format!("{}.json", achievement.id) != *name {
-            return Err(AchievementError::new(name, format!("id: {:?} must match the file name", achievement.id)).into());
+            return Err(
+                AchievementError::new(name, format!("id: {:?} must match the file name", achievement.id)).into()
+            );
         }
         achievements.push(achievement);
     }

@@ -43,7 +43,13 @@ pub struct CredentialsSettings {
 
 impl Default for CredentialsSettings {
     fn default() -> Self {
-        Self { issuer_name: "Fluency".into(), issuer_url: None, did_method: DidMethod::Key, notify: Vec::new(), reload_seconds: 5 }
+        Self {
+            issuer_name: "Fluency".into(),
+            issuer_url: None,
+            did_method: DidMethod::Key,
+            notify: Vec::new(),
+            reload_seconds: 5,
+        }
     }
 }
 
@@ -123,7 +129,12 @@ impl Issuer {
     }
 
     /// Signs `document` with the current key (or `key`) as of `created`.
-    pub fn sign(&self, document: Map<String, Value>, key: &IssuerKey, created: &str) -> Result<Map<String, Value>, CanonError> {
+    pub fn sign(
+        &self,
+        document: Map<String, Value>,
+        key: &IssuerKey,
+        created: &str,
+    ) -> Result<Map<String, Value>, CanonError> {
         proof::sign(document, key, &self.verification_method(key), created)
     }
 
@@ -157,11 +168,15 @@ impl Issuer {
             .split_once('#')
             .ok_or_else(|| format!("proof.verificationMethod {verification_method:?} has no #fragment"))?;
         if did != issuer {
-            return Err(format!("proof.verificationMethod {verification_method:?} is not a key of the issuer {issuer:?}"));
+            return Err(format!(
+                "proof.verificationMethod {verification_method:?} is not a key of the issuer {issuer:?}"
+            ));
         }
         if let Some(multikey) = did.strip_prefix("did:key:") {
             if multikey != fragment {
-                return Err(format!("proof.verificationMethod {verification_method:?}: a did:key's key is its own fragment"));
+                return Err(format!(
+                    "proof.verificationMethod {verification_method:?}: a did:key's key is its own fragment"
+                ));
             }
             return parse_multikey(multikey).map_err(|e| format!("issuer did:key: {e}"));
         }
@@ -170,7 +185,9 @@ impl Issuer {
             if keys.iter().any(|key| key == fragment) {
                 return parse_multikey(fragment);
             }
-            return Err(format!("proof.verificationMethod {verification_method:?} is not in this issuer's DID document"));
+            return Err(format!(
+                "proof.verificationMethod {verification_method:?} is not in this issuer's DID document"
+            ));
         }
         Err(format!("issuer {issuer:?}: only did:key issuers and this server's own DID can be resolved here"))
     }

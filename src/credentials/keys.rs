@@ -105,7 +105,10 @@ impl KeyRing {
     pub fn rotate(&self) -> anyhow::Result<IssuerKey> {
         create_private_dir(&self.dir)?;
         let key = IssuerKey::generate();
-        write_private(&self.dir.join(format!("{}.key", key.multikey())), hex::encode(key.signing.to_bytes()).as_bytes())?;
+        write_private(
+            &self.dir.join(format!("{}.key", key.multikey())),
+            hex::encode(key.signing.to_bytes()).as_bytes(),
+        )?;
         let pointer = self.dir.join("current.tmp");
         write_private(&pointer, key.multikey().as_bytes())?;
         fs::rename(&pointer, self.dir.join("current")).context("making the new issuer key current")?;
@@ -184,11 +187,9 @@ mod tests {
 
     #[test]
     fn malformed_multikeys_are_refused_with_the_reason() {
-        for (text, reason) in [
-            ("6Mk", "no 'z' prefix"),
-            ("z0OIl", "not valid base58"),
-            ("z2222", "not an Ed25519 public key"),
-        ] {
+        for (text, reason) in
+            [("6Mk", "no 'z' prefix"), ("z0OIl", "not valid base58"), ("z2222", "not an Ed25519 public key")]
+        {
             let error = parse_multikey(text).unwrap_err();
             assert!(error.contains(reason), "{text}: {error}");
         }
@@ -202,7 +203,10 @@ mod tests {
         let ring = KeyRing::new(dir.path().join("keys"));
         let first = ring.current().unwrap();
         assert_eq!(ring.current().unwrap().multikey(), first.multikey(), "current is stable");
-        let mode = fs::metadata(dir.path().join("keys").join(format!("{}.key", first.multikey()))).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("keys").join(format!("{}.key", first.multikey())))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let second = ring.rotate().unwrap();
         assert_ne!(second.multikey(), first.multikey());

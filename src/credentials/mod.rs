@@ -99,7 +99,9 @@ pub async fn watch_achievements(
         }
         let checked = catalog.clone();
         match tokio::task::spawn_blocking(move || checked.reload_if_changed()).await {
-            Ok(Err(error)) => tracing::error!(error = %error, "Reloading the achievements failed; the previous ones stay."),
+            Ok(Err(error)) => {
+                tracing::error!(error = %error, "Reloading the achievements failed; the previous ones stay.")
+            }
             Err(error) => tracing::error!(error = %error, "Reloading the achievements panicked."),
             Ok(Ok(_)) => {}
         }

@@ -76,6 +76,9 @@ pub enum RevokeError {
     Backend(#[from] anyhow::Error),
 }
 
+/// A signed status list and the revoked indexes it shows.
+type SignedList = (Vec<u64>, Arc<Value>);
+
 pub struct BadgeService {
     store: Arc<dyn Store>,
     catalog: Arc<AchievementCatalog>,
@@ -86,7 +89,7 @@ pub struct BadgeService {
     statements: Option<Arc<StatementService>>,
     framework: Option<Arc<crate::skills::FrameworkCatalog>>,
     /// Signed status lists by (key, list), with the revoked positions they show.
-    lists: Mutex<HashMap<(String, u64), (Vec<u64>, Arc<Value>)>>,
+    lists: Mutex<HashMap<(String, u64), SignedList>>,
 }
 
 impl BadgeService {
@@ -161,7 +164,11 @@ impl BadgeService {
     }
 
     /// Checks a definition against the skills framework, then writes it.
-    pub fn put_achievement(&self, id: &str, text: &str) -> Result<Achievement, super::catalog::AchievementCatalogError> {
+    pub fn put_achievement(
+        &self,
+        id: &str,
+        text: &str,
+    ) -> Result<Achievement, super::catalog::AchievementCatalogError> {
         if let Some(framework) = self.framework() {
             let parsed = super::achievement::parse_achievement(id, text)?;
             parsed
@@ -179,8 +186,10 @@ impl BadgeService {
     /// Awards a credential, or returns the earlier one the request's key or the
     /// achievement's exclusivity points to.
     pub async fn award(&self, request: AwardRequest) -> Result<Awarded, AwardError> {
-        let achievement =
-            self.catalog.get(&request.achievement).ok_or_else(|| AwardError::UnknownAchievement(request.achievement.clone()))?;
+        let achievement = self
+            .catalog
+            .get(&request.achievement)
+            .ok_or_else(|| AwardError::UnknownAchievement(request.achievement.clone()))?;
         if crate::skills::events::agent_of(&request.person).is_none() {
             return Err(AwardError::InvalidPerson(format!("{:?} is not an agent's key", request.person)));
         }
@@ -209,7 +218,8 @@ impl BadgeService {
             BadgeInsert::Existing(existing) => (*existing, false),
         };
         if created {
-            let details = json!({"person": badge.person, "achievement": badge.achievement, "award_key": badge.award_key});
+            let details =
+                json!({"person": badge.person, "achievement": badge.achievement, "award_key": badge.award_key});
             crate::governance::record(&*self.store, &request.actor, "badges.award", &badge.id, details)
                 .await
                 .context("recording the award in the audit log")?;
@@ -229,7 +239,13 @@ impl BadgeService {
     }
 
     /// Builds and signs the credential (off the async threads: signing canonicalises).
-    async fn issue(&self, person: &str, achievement: &Achievement, position: u64, award_key: String) -> anyhow::Result<BadgeRecord> {
+    async fn issue(
+        &self,
+        person: &str,
+        achievement: &Achievement,
+        position: u64,
+        award_key: String,
+    ) -> anyhow::Result<BadgeRecord> {
         let id = hex::encode(rand::random::<[u8; 16]>());
         let issued = now_micros();
         let key = self.issuer.current_key()?;
@@ -283,7 +299,10 @@ impl BadgeService {
                     rule_version: badge.id.clone(),
                     trigger,
                     index,
-                    intent: Intent::Notify { target: target.clone(), message: NotifyMessage::Text { text: text.clone() } },
+                    intent: Intent::Notify {
+                        target: target.clone(),
+                        message: NotifyMessage::Text { text: text.clone() },
+                    },
                 };
                 NewOutboxItem {
                     key,
@@ -313,7 +332,9 @@ impl BadgeService {
             return;
         };
         let principal = Principal::for_account(&self.public_url, CREDENTIALS_ACCOUNT, vec![Scope::StatementsWrite]);
-        if let Err(error) = statements.store_statements(&principal, XapiVersion::V2_0_0, statement, None, Vec::new()).await {
+        if let Err(error) =
+            statements.store_statements(&principal, XapiVersion::V2_0_0, statement, None, Vec::new()).await
+        {
             tracing::error!(credential = badge.id, error = %error, "Recording an earned statement failed.");
         }
     }
@@ -371,10 +392,9 @@ impl BadgeService {
     pub async fn verify(&self, credential: Value) -> anyhow::Result<Verdict> {
         let status = self.own_status(&credential).await?;
         let issuer = self.issuer.clone();
-        let verdict = tokio::task::spawn_blocking(move || {
-            verify_credential(&credential, &issuer, &status, chrono::Utc::now())
-        })
-        .await?;
+        let verdict =
+            tokio::task::spawn_blocking(move || verify_credential(&credential, &issuer, &status, chrono::Utc::now()))
+                .await?;
         Ok(verdict)
     }
 
@@ -412,9 +432,7 @@ impl StatusLookup for KnownStatus {
 /// An xsd:dateTime to the second, UTC.
 pub fn xsd_seconds(micros: Micros) -> String {
     let seconds = micros.div_euclid(1_000_000);
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The credential as served: the stored document.
@@ -426,7 +444,13 @@ pub fn served(badge: &BadgeRecord) -> &Map<String, Value> {
 /// retried delivery issues nothing new.
 #[async_trait::async_trait]
 impl crate::delivery::Awarder for BadgeService {
-    async fn award(&self, person: &str, achievement: &str, key: &str, rule: &str) -> Result<(), crate::delivery::EmitError> {
+    async fn award(
+        &self,
+        person: &str,
+        achievement: &str,
+        key: &str,
+        rule: &str,
+    ) -> Result<(), crate::delivery::EmitError> {
         use crate::delivery::EmitError;
         let request = AwardRequest {
             person: person.to_string(),

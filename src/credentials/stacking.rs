@@ -39,7 +39,9 @@ pub async fn award_due(service: &BadgeService, person: &str) -> anyhow::Result<V
         let mut progressed = false;
         for achievement in service.catalog().all().values().filter(|a| !a.requires.is_empty()) {
             let key = automatic_key(person, &achievement.id);
-            if service.store().find_badge_by_award(&key).await?.is_some() || !meets(service, person, achievement).await? {
+            if service.store().find_badge_by_award(&key).await?.is_some()
+                || !meets(service, person, achievement).await?
+            {
                 continue;
             }
             let request = AwardRequest {
@@ -67,7 +69,8 @@ pub async fn award_due(service: &BadgeService, person: &str) -> anyhow::Result<V
 pub async fn meets(service: &BadgeService, person: &str, achievement: &Achievement) -> anyhow::Result<bool> {
     let requires = &achievement.requires;
     if !requires.achievements.is_empty() {
-        let filter = BadgeFilter { person: Some(person.into()), include_revoked: false, limit: 10_000, ..Default::default() };
+        let filter =
+            BadgeFilter { person: Some(person.into()), include_revoked: false, limit: 10_000, ..Default::default() };
         let held: BTreeSet<String> = service.list(&filter).await?.into_iter().map(|badge| badge.achievement).collect();
         let count = requires.achievements.iter().filter(|id| held.contains(*id)).count();
         if count < requires.achievements_needed() {
@@ -159,7 +162,10 @@ impl StackingRunner {
     pub async fn run(self, mut committed: watch::Receiver<Micros>, mut stopping: watch::Receiver<bool>) {
         loop {
             if let Err(error) = self.drain().await {
-                tracing::error!(error = format!("{error:#}"), "Automatic credential awards failed; retrying on the next statement.");
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "Automatic credential awards failed; retrying on the next statement."
+                );
             }
             tokio::select! {
                 changed = committed.changed() => if changed.is_err() { return },

@@ -77,7 +77,8 @@ mod tests {
     #[test]
     fn set_bits_read_back_and_others_stay_clear() {
         let encoded = encode_list(&[0, 7, 8, 131_071]);
-        for (index, set) in [(0, true), (1, false), (7, true), (8, true), (9, false), (131_071, true), (131_070, false)] {
+        for (index, set) in [(0, true), (1, false), (7, true), (8, true), (9, false), (131_071, true), (131_070, false)]
+        {
             assert_eq!(bit_is_set(&encoded, index).unwrap(), set, "bit {index}");
         }
         assert!(encoded.starts_with('u') && encoded.len() < 200, "an almost empty list compresses: {}", encoded.len());

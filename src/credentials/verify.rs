@@ -47,7 +47,12 @@ pub trait StatusLookup {
 }
 
 /// Runs every check that can run; later checks are skipped once the shape is wrong.
-pub fn verify_credential(credential: &Value, issuer: &Issuer, status: &dyn StatusLookup, now: DateTime<Utc>) -> Verdict {
+pub fn verify_credential(
+    credential: &Value,
+    issuer: &Issuer,
+    status: &dyn StatusLookup,
+    now: DateTime<Utc>,
+) -> Verdict {
     let mut checks = Vec::new();
     let Some(document) = credential.as_object() else {
         checks.push(Check::fail("format", "the credential must be a JSON object"));
@@ -81,7 +86,12 @@ pub fn verify_credential(credential: &Value, issuer: &Issuer, status: &dyn Statu
 }
 
 fn finish(checks: Vec<Check>) -> Verdict {
-    Verdict { verified: checks.iter().all(|check| check.passed == Some(true) || check.check == "status" && check.passed.is_none()), checks }
+    Verdict {
+        verified: checks
+            .iter()
+            .all(|check| check.passed == Some(true) || check.check == "status" && check.passed.is_none()),
+        checks,
+    }
 }
 
 fn issuer_id(document: &Map<String, Value>) -> Option<String> {
@@ -100,7 +110,9 @@ fn check_format(document: &Map<String, Value>) -> Result<(), String> {
     for context in contexts {
         match context.as_str() {
             Some(url) if is_bundled(url) => {}
-            Some(url) => return Err(format!("@context: {url:?} is not a context this server knows (nothing is fetched)")),
+            Some(url) => {
+                return Err(format!("@context: {url:?} is not a context this server knows (nothing is fetched)"))
+            }
             None => return Err("@context: embedded contexts are not accepted; name published contexts".into()),
         }
     }
@@ -159,7 +171,10 @@ fn check_status(document: &Map<String, Value>, lookup: &dyn StatusLookup) -> Che
     let (Some(list), Some(index)) =
         (field("statusListCredential"), field("statusListIndex").and_then(|i| i.parse::<u64>().ok()))
     else {
-        return Check::fail("status", "credentialStatus: statusListCredential and a numeric statusListIndex are required");
+        return Check::fail(
+            "status",
+            "credentialStatus: statusListCredential and a numeric statusListIndex are required",
+        );
     };
     match lookup.revoked(list, index) {
         None => Check::skip("status", format!("not checked: {list} is not a status list of this server")),

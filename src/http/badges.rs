@@ -73,7 +73,9 @@ async fn get_did_document(state: web::Data<AppState>) -> HttpResponse {
         async {
             let document = service(&state)?.issuer().did_document().map_err(ApiError::internal)?;
             let document = document.ok_or_else(|| {
-                ApiError::not_found("this server's issuer is a did:key (credentials.did_method); it has no did:web document")
+                ApiError::not_found(
+                    "this server's issuer is a did:key (credentials.did_method); it has no did:web document",
+                )
             })?;
             let mut reply = Reply::json(200, &document);
             reply.content_type = Some("application/did+ld+json".into());
@@ -98,10 +100,13 @@ async fn get_achievement(state: web::Data<AppState>, id: web::Path<String>) -> H
     respond(
         async {
             let service = service(&state)?;
-            let achievement =
-                service.catalog().get(&id).ok_or_else(|| ApiError::not_found(format!("id: no achievement {:?}", *id)))?;
+            let achievement = service
+                .catalog()
+                .get(&id)
+                .ok_or_else(|| ApiError::not_found(format!("id: no achievement {:?}", *id)))?;
             let mut body = service.achievement_json(&achievement);
-            body["@context"] = json!([crate::credentials::contexts::CREDENTIALS_V2, crate::credentials::contexts::OPEN_BADGES_V3]);
+            body["@context"] =
+                json!([crate::credentials::contexts::CREDENTIALS_V2, crate::credentials::contexts::OPEN_BADGES_V3]);
             Ok(ld_json(&body))
         }
         .await,
@@ -117,8 +122,13 @@ async fn put_achievement(
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
-            let text =
-                super::read_text_body(payload, state.settings.max_body_bytes, ErrorCode::InvalidAchievement, "an achievement").await?;
+            let text = super::read_text_body(
+                payload,
+                state.settings.max_body_bytes,
+                ErrorCode::InvalidAchievement,
+                "an achievement",
+            )
+            .await?;
             let service = service(&state)?;
             let id = id.into_inner();
             let checked = service.clone();
@@ -127,10 +137,13 @@ async fn put_achievement(
                 .await
                 .map_err(ApiError::internal)?
                 .map_err(|error| match error {
-                    AchievementCatalogError::Invalid(error) => ApiError::new(ErrorCode::InvalidAchievement, error.to_string()),
+                    AchievementCatalogError::Invalid(error) => {
+                        ApiError::new(ErrorCode::InvalidAchievement, error.to_string())
+                    }
                     AchievementCatalogError::Io(error) => ApiError::internal(error),
                 })?;
-            super::admin::audit(&state, &principal, "badges.achievement.put", &id, json!({"name": achievement.name})).await?;
+            super::admin::audit(&state, &principal, "badges.achievement.put", &id, json!({"name": achievement.name}))
+                .await?;
             Ok(Reply::json(200, &json!(achievement)))
         }
         .await,
@@ -155,7 +168,8 @@ async fn post_award(request: HttpRequest, state: web::Data<AppState>, payload: w
                 return Err(ApiError::new(ErrorCode::InvalidRequest, "idempotency_key: must be 1 to 200 characters"));
             }
             let award_key = body.idempotency_key.map(|key| format!("api:{}:{key}", principal.key));
-            let request = AwardRequest { person, achievement: body.achievement, award_key, actor: principal.key.clone() };
+            let request =
+                AwardRequest { person, achievement: body.achievement, award_key, actor: principal.key.clone() };
             let service = service(&state)?;
             let awarded = service.award(request).await.map_err(award_error)?;
             let status = if awarded.created { 201 } else { 200 };
@@ -178,13 +192,20 @@ async fn list_awards(request: HttpRequest, state: web::Data<AppState>) -> HttpRe
             let include_revoked = match query.get("include_revoked").map(String::as_str) {
                 None | Some("false") => false,
                 Some("true") => true,
-                Some(other) => return Err(ApiError::invalid_parameter("include_revoked", format!("{other:?} must be true or false"))),
+                Some(other) => {
+                    return Err(ApiError::invalid_parameter(
+                        "include_revoked",
+                        format!("{other:?} must be true or false"),
+                    ))
+                }
             };
             let limit = match query.get("limit") {
                 None => 100,
-                Some(text) => text.parse::<usize>().ok().filter(|l| (1..=MAX_LISTING).contains(l)).ok_or_else(|| {
-                    ApiError::invalid_parameter("limit", format!("must be a whole number from 1 to {MAX_LISTING}"))
-                })?,
+                Some(text) => {
+                    text.parse::<usize>().ok().filter(|l| (1..=MAX_LISTING).contains(l)).ok_or_else(|| {
+                        ApiError::invalid_parameter("limit", format!("must be a whole number from 1 to {MAX_LISTING}"))
+                    })?
+                }
             };
             let filter = BadgeFilter { person, achievement: query.get("achievement").cloned(), include_revoked, limit };
             let service = service(&state)?;
@@ -256,7 +277,8 @@ async fn get_status_list(state: web::Data<AppState>, path: web::Path<(String, St
             let (key, list) = path.into_inner();
             let not_found = || ApiError::not_found(format!("no status list {key}/{list}"));
             let list: u64 = list.parse().map_err(|_| not_found())?;
-            let signed = service(&state)?.status_list(&key, list).await.map_err(ApiError::internal)?.ok_or_else(not_found)?;
+            let signed =
+                service(&state)?.status_list(&key, list).await.map_err(ApiError::internal)?.ok_or_else(not_found)?;
             // Revocations must show within seconds: caches may keep a list only briefly.
             Ok(ld_json(&signed).header("Cache-Control", "max-age=5"))
         }
@@ -268,8 +290,9 @@ async fn post_verify(state: web::Data<AppState>, payload: web::Payload) -> HttpR
     respond(
         async {
             let body = super::read_body(payload, MAX_VERIFY_BYTES).await?;
-            let credential: Value = crate::validation::parse_json(&body)
-                .map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("body: must be a credential as JSON ({e})")))?;
+            let credential: Value = crate::validation::parse_json(&body).map_err(|e| {
+                ApiError::new(ErrorCode::MalformedJson, format!("body: must be a credential as JSON ({e})"))
+            })?;
             let verdict = service(&state)?.verify(credential).await.map_err(ApiError::internal)?;
             Ok(Reply::json(200, &json!(verdict)))
         }
@@ -282,7 +305,8 @@ async fn post_rotate_key(request: HttpRequest, state: web::Data<AppState>) -> Ht
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
             let issuer = service(&state)?.issuer().clone();
-            let key = web::block(move || issuer.rotate()).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+            let key =
+                web::block(move || issuer.rotate()).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
             super::admin::audit(&state, &principal, "badges.key.rotate", &key, json!({})).await?;
             Ok(Reply::json(200, &json!({"current_key": key})))
         }

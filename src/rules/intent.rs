@@ -147,7 +147,9 @@ impl Intent {
     pub fn award(actor: Value, achievement: &str) -> Result<Self, String> {
         let actor_id = ifi_key(&actor).ok_or("award: the actor must be an agent with mbox, openid or account")?;
         if !crate::credentials::achievement::is_achievement_id(achievement) {
-            return Err(format!("award: achievement {achievement:?} must be an achievement id (lowercase letters, digits, '-', '_')"));
+            return Err(format!(
+                "award: achievement {achievement:?} must be an achievement id (lowercase letters, digits, '-', '_')"
+            ));
         }
         Ok(Self::Award { actor, actor_id, achievement: achievement.to_string() })
     }

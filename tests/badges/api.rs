@@ -12,13 +12,17 @@ const EARNED: &str = "https://fluency.dev/xapi/verbs/earned";
 const CREDENTIAL_EXTENSION: &str = "https://fluency.dev/xapi/extensions/credential";
 
 async fn verify(app: &TestApp, body: String) -> (u16, Value) {
-    let response =
-        app.client.post(format!("{}/api/badges/verify", app.address)).body(body).send().await.unwrap();
+    let response = app.client.post(format!("{}/api/badges/verify", app.address)).body(body).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
 fn check<'a>(verdict: &'a Value, name: &str) -> &'a Value {
-    verdict["checks"].as_array().unwrap().iter().find(|c| c["check"] == name).unwrap_or_else(|| panic!("{name} in {verdict}"))
+    verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("{name} in {verdict}"))
 }
 
 #[tokio::test]
@@ -48,7 +52,8 @@ async fn an_award_is_issued_once_recorded_in_the_lrs_and_audit_log_and_verifies_
     assert_eq!(earned[0]["actor"]["mbox"], "mailto:ada@example.com");
     assert_eq!(earned[0]["result"]["extensions"][CREDENTIAL_EXTENSION], first["url"]);
     let audit = app.api_json("audit").await;
-    let awards: Vec<&Value> = audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "badges.award").collect();
+    let awards: Vec<&Value> =
+        audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "badges.award").collect();
     assert_eq!(awards.len(), 1, "{audit}");
     assert_eq!(awards[0]["target"], id);
 
@@ -121,7 +126,10 @@ async fn bad_input_gets_the_json_error_naming_the_field_and_the_rule() {
     let (_, awarded) = award(&app, "mailto:ada@example.com", "sql-basics").await;
     let id = awarded["id"].as_str().unwrap().to_string();
     let revoke_path = format!("badges/credentials/{id}/revoke");
-    assert_eq!(app.api(Method::POST, &revoke_path).json(&json!({"reason": "test"})).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.api(Method::POST, &revoke_path).json(&json!({"reason": "test"})).send().await.unwrap().status(),
+        200
+    );
     let mut unknown_field = crate::achievement("bad");
     unknown_field["colour"] = json!("red");
     let mut other_id = crate::achievement("other");
@@ -130,31 +138,105 @@ async fn bad_input_gets_the_json_error_naming_the_field_and_the_rule() {
     bad_alignment["alignments"] = json!(["https://skills.example.com/not-in-the-framework"]);
     let award_body = |agent: Value, achievement: &str| json!({"agent": agent, "achievement": achievement});
     let cases: Vec<(&str, Method, String, Value, u16, &str, &str)> = vec![
-        ("an unknown achievement", Method::POST, "badges/awards".into(),
-            award_body(json!({"mbox": "mailto:ada@example.com"}), "nope"), 400, "invalid_request",
-            "achievement: no achievement is defined with id \"nope\""),
-        ("an opted-out person", Method::POST, "badges/awards".into(),
-            award_body(json!({"mbox": "mailto:private@example.com"}), "sql-basics"), 409, "opted_out",
-            "opted out of skills inference"),
-        ("an agent without an identifier", Method::POST, "badges/awards".into(),
-            award_body(json!({"name": "Ada"}), "sql-basics"), 400, "invalid_parameter", "agent:"),
-        ("an unknown body field", Method::POST, "badges/awards".into(),
-            json!({"agent": {"mbox": "mailto:ada@example.com"}, "achievement": "sql-basics", "colour": 1}), 400,
-            "invalid_request", "unknown field `colour`"),
-        ("revoking twice", Method::POST, revoke_path.clone(), json!({"reason": "again"}), 409, "already_revoked",
-            "was already revoked"),
-        ("revoking without a reason", Method::POST, revoke_path, json!({"reason": " "}), 400, "invalid_request",
-            "reason: must be non-empty"),
-        ("revoking an unknown credential", Method::POST, format!("badges/credentials/{}/revoke", "0".repeat(32)),
-            json!({"reason": "x"}), 404, "not_found", "no credential"),
-        ("a definition with an unknown field", Method::PUT, "badges/achievements/bad".into(), unknown_field, 400,
-            "invalid_achievement", "unknown field `colour`"),
-        ("a definition whose id is not the URL's", Method::PUT, "badges/achievements/other".into(), other_id, 400,
-            "invalid_achievement", "differs from the URL's"),
-        ("a definition aligned to an unknown skill", Method::PUT, "badges/achievements/aligned".into(), bad_alignment,
-            400, "invalid_achievement", "is not a skill of the framework"),
-        ("a path that is not an id", Method::PUT, "badges/achievements/..%2Fescape".into(), crate::achievement("x"),
-            400, "invalid_achievement", "id: must be 1 to 64"),
+        (
+            "an unknown achievement",
+            Method::POST,
+            "badges/awards".into(),
+            award_body(json!({"mbox": "mailto:ada@example.com"}), "nope"),
+            400,
+            "invalid_request",
+            "achievement: no achievement is defined with id \"nope\"",
+        ),
+        (
+            "an opted-out person",
+            Method::POST,
+            "badges/awards".into(),
+            award_body(json!({"mbox": "mailto:private@example.com"}), "sql-basics"),
+            409,
+            "opted_out",
+            "opted out of skills inference",
+        ),
+        (
+            "an agent without an identifier",
+            Method::POST,
+            "badges/awards".into(),
+            award_body(json!({"name": "Ada"}), "sql-basics"),
+            400,
+            "invalid_parameter",
+            "agent:",
+        ),
+        (
+            "an unknown body field",
+            Method::POST,
+            "badges/awards".into(),
+            json!({"agent": {"mbox": "mailto:ada@example.com"}, "achievement": "sql-basics", "colour": 1}),
+            400,
+            "invalid_request",
+            "unknown field `colour`",
+        ),
+        (
+            "revoking twice",
+            Method::POST,
+            revoke_path.clone(),
+            json!({"reason": "again"}),
+            409,
+            "already_revoked",
+            "was already revoked",
+        ),
+        (
+            "revoking without a reason",
+            Method::POST,
+            revoke_path,
+            json!({"reason": " "}),
+            400,
+            "invalid_request",
+            "reason: must be non-empty",
+        ),
+        (
+            "revoking an unknown credential",
+            Method::POST,
+            format!("badges/credentials/{}/revoke", "0".repeat(32)),
+            json!({"reason": "x"}),
+            404,
+            "not_found",
+            "no credential",
+        ),
+        (
+            "a definition with an unknown field",
+            Method::PUT,
+            "badges/achievements/bad".into(),
+            unknown_field,
+            400,
+            "invalid_achievement",
+            "unknown field `colour`",
+        ),
+        (
+            "a definition whose id is not the URL's",
+            Method::PUT,
+            "badges/achievements/other".into(),
+            other_id,
+            400,
+            "invalid_achievement",
+            "differs from the URL's",
+        ),
+        (
+            "a definition aligned to an unknown skill",
+            Method::PUT,
+            "badges/achievements/aligned".into(),
+            bad_alignment,
+            400,
+            "invalid_achievement",
+            "is not a skill of the framework",
+        ),
+        (
+            "a path that is not an id",
+            Method::PUT,
+            "badges/achievements/..%2Fescape".into(),
+            crate::achievement("x"),
+            400,
+            "invalid_achievement",
+            "id: must be 1 to 64",
+        ),
     ];
 
     for (description, method, path, body, status, code, message) in cases {
@@ -170,7 +252,8 @@ async fn bad_input_gets_the_json_error_naming_the_field_and_the_rule() {
     let unknown = app.api(Method::GET, "badges/awards").query(&[("colour", "red")]).send().await.unwrap();
     assert_eq!(unknown.status(), 400);
     assert_eq!(unknown.json::<Value>().await.unwrap()["code"], "unknown_parameter");
-    let anonymous = app.client.post(format!("{}/api/badges/awards", app.address)).json(&json!({})).send().await.unwrap();
+    let anonymous =
+        app.client.post(format!("{}/api/badges/awards", app.address)).json(&json!({})).send().await.unwrap();
     assert_eq!(anonymous.status(), 401, "awarding needs the admin scope");
     assert!(app.data_dir.path().join("achievements/bad.json").exists().not(), "a refused definition is not written");
 }
@@ -198,18 +281,41 @@ async fn hostile_credentials_sent_to_verify_are_refused_with_the_check_that_fail
     };
     let cases: Vec<(&str, String, &str, &str)> = vec![
         ("a changed name", with(&|c| c["name"] = json!("SQL master")), "proof", "signature does not match"),
-        ("a fetched context", with(&|c| c["@context"][1] = json!("https://attacker.example/context.json")), "format",
-            "is not a context this server knows"),
-        ("an embedded context", with(&|c| c["@context"][1] = json!({"name": "https://attacker.example/name"})), "format",
-            "embedded contexts are not accepted"),
-        ("another issuer", with(&|c| c["issuer"]["id"] = json!("did:web:attacker.example")), "issuer",
-            "is not a key of the issuer"),
-        ("no proof", with(&|c| { c.as_object_mut().unwrap().remove("proof"); }), "issuer", "has no proof"),
+        (
+            "a fetched context",
+            with(&|c| c["@context"][1] = json!("https://attacker.example/context.json")),
+            "format",
+            "is not a context this server knows",
+        ),
+        (
+            "an embedded context",
+            with(&|c| c["@context"][1] = json!({"name": "https://attacker.example/name"})),
+            "format",
+            "embedded contexts are not accepted",
+        ),
+        (
+            "another issuer",
+            with(&|c| c["issuer"]["id"] = json!("did:web:attacker.example")),
+            "issuer",
+            "is not a key of the issuer",
+        ),
+        (
+            "no proof",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("proof");
+            }),
+            "issuer",
+            "has no proof",
+        ),
         ("a proof set", with(&|c| c["proof"] = json!([c["proof"].clone()])), "issuer", "verificationMethod"),
         ("an expired one", with(&|c| c["validUntil"] = json!("2001-01-01T00:00:00Z")), "validity", "expired"),
         ("not yet valid", with(&|c| c["validFrom"] = json!("2999-01-01T00:00:00Z")), "validity", "not valid yet"),
-        ("an index beyond the list", with(&|c| c["credentialStatus"]["statusListIndex"] = json!("999999999")), "status",
-            "beyond the list"),
+        (
+            "an index beyond the list",
+            with(&|c| c["credentialStatus"]["statusListIndex"] = json!("999999999")),
+            "status",
+            "beyond the list",
+        ),
         ("not a credential", "[1, 2]".into(), "format", "must be a JSON object"),
     ];
 
@@ -226,6 +332,7 @@ async fn hostile_credentials_sent_to_verify_are_refused_with_the_check_that_fail
     }
     let (status, error) = verify(&app, "{not json".into()).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("malformed_json")));
-    let huge = app.client.post(format!("{}/api/badges/verify", app.address)).body(vec![b' '; 70_000]).send().await.unwrap();
+    let huge =
+        app.client.post(format!("{}/api/badges/verify", app.address)).body(vec![b' '; 70_000]).send().await.unwrap();
     assert_eq!(huge.status(), 413, "verification reads at most 64 kB");
 }

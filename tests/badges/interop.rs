@@ -68,12 +68,15 @@ async fn issued_credentials_verify_and_changed_foreign_expired_and_revoked_ones_
     let valid_result = verdict(&results, "valid");
     assert_eq!(valid_result["verified"], true, "{}", errors(valid_result));
     assert_eq!(valid_result["status"], true, "the status list says not revoked");
-    assert_eq!(verdict(&results, "expiring-today")["verified"], true, "{}", errors(verdict(&results, "expiring-today")));
-    for (name, reason) in [
-        ("changed", "Invalid signature"),
-        ("forged", "Invalid signature"),
-        ("expired", "is after \"validUntil\""),
-    ] {
+    assert_eq!(
+        verdict(&results, "expiring-today")["verified"],
+        true,
+        "{}",
+        errors(verdict(&results, "expiring-today"))
+    );
+    for (name, reason) in
+        [("changed", "Invalid signature"), ("forged", "Invalid signature"), ("expired", "is after \"validUntil\"")]
+    {
         let result = verdict(&results, name);
         assert_eq!(result["verified"], false, "{name} must fail");
         assert!(errors(result).contains(reason), "{name}: expected {reason:?} in {}", errors(result));

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod api;
+mod cli;
 mod interop;
 mod schema;
 mod stacking;
@@ -77,15 +78,18 @@ fn interop_dir() -> PathBuf {
 /// developer without Node can still run the rest (`.ci/run` installs both).
 pub fn verify_with_digital_bazaar(credentials: &[(&str, Value, Option<&str>)]) -> Option<Vec<Value>> {
     let dir = interop_dir();
-    let ready = dir.join("node_modules/@digitalbazaar/vc").exists() && Command::new("node").arg("--version").output().is_ok();
+    let ready =
+        dir.join("node_modules/@digitalbazaar/vc").exists() && Command::new("node").arg("--version").output().is_ok();
     if !ready {
         let reason = format!("Node.js or {}/node_modules is missing: run `npm ci` there", dir.display());
         assert!(std::env::var_os("CI").is_none(), "{reason} (.ci/run does this before cargo test)");
         eprintln!("SKIPPED: the Digital Bazaar interoperability check ({reason}; CI runs it)");
         return None;
     }
-    let input: Vec<Value> =
-        credentials.iter().map(|(name, credential, now)| json!({"name": name, "credential": credential, "now": now})).collect();
+    let input: Vec<Value> = credentials
+        .iter()
+        .map(|(name, credential, now)| json!({"name": name, "credential": credential, "now": now}))
+        .collect();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), json!({"credentials": input}).to_string()).unwrap();
     let output = Command::new("node").arg("verify.mjs").arg(file.path()).current_dir(&dir).output().unwrap();

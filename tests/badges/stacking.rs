@@ -29,10 +29,14 @@ async fn statements_raise_a_skill_level_that_earns_a_badge_and_with_a_rule_award
     put_achievement(&app, &crate::achievement("data-protection-officer")).await;
     put_achievement(
         &app,
-        &definition("data-steward", json!({"achievements": ["sql-practitioner", "data-protection-officer"], "at_least": 2})),
+        &definition(
+            "data-steward",
+            json!({"achievements": ["sql-practitioner", "data-protection-officer"], "at_least": 2}),
+        ),
     )
     .await;
-    let rule = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/award-certification-badge.rhai")).unwrap();
+    let rule =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/award-certification-badge.rhai")).unwrap();
     assert_eq!(app.put_rule("award-certification-badge", &rule).await.status(), 201);
     let quizzes: Vec<Value> = (0..8)
         .map(|i| {
@@ -52,14 +56,17 @@ async fn statements_raise_a_skill_level_that_earns_a_badge_and_with_a_rule_award
     });
     let held = || async {
         let query = [("agent", r#"{"mbox":"mailto:ada@example.com"}"#)];
-        let listed: Value = app.api(Method::GET, "badges/awards").query(&query).send().await.unwrap().json().await.unwrap();
+        let listed: Value =
+            app.api(Method::GET, "badges/awards").query(&query).send().await.unwrap().json().await.unwrap();
         listed.as_array().unwrap().clone()
     };
 
     // Act: the skill badge first, then the rule's award, then the stack.
     assert_eq!(app.post_statements(&Value::Array(quizzes)).await.status(), 200);
-    eventually(60, "the skill badge", || async { held().await.iter().any(|b| b["achievement"] == "sql-practitioner").then_some(()) })
-        .await;
+    eventually(60, "the skill badge", || async {
+        held().await.iter().any(|b| b["achievement"] == "sql-practitioner").then_some(())
+    })
+    .await;
     assert!(!held().await.iter().any(|b| b["achievement"] == "data-steward"), "one of two is not the stack");
     assert_eq!(app.post_statements(&certification).await.status(), 200);
     let badges = eventually(60, "the stacked badge", || async {

@@ -2,7 +2,9 @@
 //! award key or an unrevoked exclusive credential makes a second insert return the first
 //! (and queue nothing), revocation happens once, and the reads filter and survive reopening.
 
-use fluency::storage::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, NewOutboxItem, OutboxKind, OutboxStatus, RevokeOutcome};
+use fluency::storage::{
+    BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, NewOutboxItem, OutboxKind, OutboxStatus, RevokeOutcome,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -96,7 +98,11 @@ pub async fn revocation_happens_once_and_frees_the_exclusive_place(h: Harness) {
     let h = h.reopen().await;
 
     // Assert
-    let expected = BadgeRecord { revoked: Some(20), revocation_reason: Some("issued in error".into()), ..badge("b1", ADA, "sql", "k1", 10, 5) };
+    let expected = BadgeRecord {
+        revoked: Some(20),
+        revocation_reason: Some("issued in error".into()),
+        ..badge("b1", ADA, "sql", "k1", 10, 5)
+    };
     assert_eq!(revoked, RevokeOutcome::Revoked(Box::new(expected.clone())));
     assert_eq!(twice, RevokeOutcome::AlreadyRevoked(Box::new(expected.clone())), "the first revocation stays");
     assert_eq!(missing, RevokeOutcome::NotFound);

@@ -35,10 +35,8 @@ pub(super) fn insert_badge(conn: &Connection, commit: &BadgeCommit) -> anyhow::R
     }
     let active = commit.exclusive.then(|| active_key(&badge.person, &badge.achievement));
     if let Some(key) = &active {
-        let found = conn
-            .prepare_cached(&format!("{COLUMNS} WHERE active_key = ?1"))?
-            .query_row([key], badge_row)
-            .optional()?;
+        let found =
+            conn.prepare_cached(&format!("{COLUMNS} WHERE active_key = ?1"))?.query_row([key], badge_row).optional()?;
         if let Some(existing) = found {
             return Ok(BadgeInsert::Existing(Box::new(existing)));
         }
@@ -72,7 +70,11 @@ pub(super) fn revoke_badge(conn: &Connection, id: &str, at: Micros, reason: &str
     )?
     .execute(params![id, at, reason])
     .context("revoking a credential")?;
-    Ok(RevokeOutcome::Revoked(Box::new(BadgeRecord { revoked: Some(at), revocation_reason: Some(reason.into()), ..badge })))
+    Ok(RevokeOutcome::Revoked(Box::new(BadgeRecord {
+        revoked: Some(at),
+        revocation_reason: Some(reason.into()),
+        ..badge
+    })))
 }
 
 // ---- Reads ----
@@ -107,10 +109,7 @@ pub(super) fn query_badges(conn: &Connection, filter: &BadgeFilter) -> anyhow::R
     );
     let rows = conn
         .prepare_cached(&sql)?
-        .query_map(
-            params![filter.person, filter.achievement, filter.include_revoked, filter.limit as i64],
-            badge_row,
-        )?
+        .query_map(params![filter.person, filter.achievement, filter.include_revoked, filter.limit as i64], badge_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

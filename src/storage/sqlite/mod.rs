@@ -36,11 +36,11 @@ use self::unindexed::SharedUnindexed;
 pub use self::writer::WriteStats;
 use self::writer::{Job, WriterHandle};
 use crate::storage::audit::{AuditDraft, AuditEntry};
-use crate::storage::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
 use crate::storage::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
+use crate::storage::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
