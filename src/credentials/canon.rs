@@ -158,4 +158,3 @@ mod tests {
         assert!(error.to_string().contains("not valid JSON-LD"), "{error}");
     }
 }
-
