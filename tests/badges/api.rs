@@ -95,6 +95,21 @@ async fn an_award_is_issued_once_recorded_in_the_lrs_and_audit_log_and_verifies_
     assert_eq!(again, 201, "after a revocation the achievement can be awarded again");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_awards_of_one_achievement_to_one_person_issue_one_credential() {
+    let app = spawn_app().await;
+    put_achievement(&app, &crate::achievement("sql-basics")).await;
+
+    let awards = (0..8).map(|_| award(&app, "mailto:ada@example.com", "sql-basics"));
+    let results = futures_util::future::join_all(awards).await;
+
+    let created = results.iter().filter(|(status, _)| *status == 201).count();
+    assert_eq!(created, 1, "{results:?}");
+    assert!(results.iter().all(|(_, body)| body["id"] == results[0].1["id"]), "{results:?}");
+    let listed: Value = app.api(Method::GET, "badges/awards").send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn an_idempotency_key_returns_the_first_award_of_a_repeatable_achievement() {
     let app = spawn_app().await;
