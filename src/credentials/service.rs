@@ -29,6 +29,10 @@ use crate::storage::{
 use crate::xapi::time::{now_micros, Micros};
 use crate::xapi::XapiVersion;
 
+/// Status positions reserved at once: a store write per this many awards. Unused ones (the
+/// process ended) stay 0 in their list, like an unrevoked credential's.
+const POSITION_BLOCK: u64 = 32;
+
 /// The `rule` name outbox items of awards carry.
 pub const AWARDS_ORIGIN: &str = "credentials";
 
@@ -90,6 +94,8 @@ pub struct BadgeService {
     framework: Option<Arc<crate::skills::FrameworkCatalog>>,
     /// Signed status lists by (key, list), with the revoked positions they show.
     lists: Mutex<HashMap<(String, u64), SignedList>>,
+    /// Status positions reserved and not yet used (left unused when the process ends).
+    positions: Mutex<std::ops::Range<u64>>,
 }
 
 impl BadgeService {
@@ -110,6 +116,7 @@ impl BadgeService {
             statements: None,
             framework: None,
             lists: Mutex::new(HashMap::new()),
+            positions: Mutex::new(0..0),
         }
     }
 
@@ -206,7 +213,7 @@ impl BadgeService {
                 return Ok(Awarded { badge: held, created: false });
             }
         }
-        let position = self.store.reserve_badge_status().await.context("reserving a status position")?;
+        let position = self.next_position().await?;
         let badge = self.issue(&request.person, &achievement, position, award_key).await?;
         let commit = BadgeCommit {
             outbox: self.notifications(&badge, &achievement),
@@ -226,6 +233,20 @@ impl BadgeService {
         }
         self.record_earned(&badge, &achievement).await;
         Ok(Awarded { badge, created })
+    }
+
+    /// A fresh status position, from a block reserved ahead (one store write per block).
+    async fn next_position(&self) -> anyhow::Result<u64> {
+        {
+            let mut block = self.positions.lock().expect("positions lock");
+            if let Some(position) = block.next() {
+                return Ok(position);
+            }
+        }
+        let first = self.store.reserve_badge_status(POSITION_BLOCK).await.context("reserving status positions")?;
+        let mut block = self.positions.lock().expect("positions lock");
+        *block = first + 1..first + POSITION_BLOCK;
+        Ok(first)
     }
 
     async fn held(&self, person: &str, achievement: &str) -> anyhow::Result<Option<BadgeRecord>> {

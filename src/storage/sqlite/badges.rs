@@ -17,13 +17,15 @@ fn active_key(person: &str, achievement: &str) -> String {
 
 // ---- Writer side ----
 
-pub(super) fn reserve_badge_status(conn: &Connection) -> anyhow::Result<u64> {
+pub(super) fn reserve_badge_status(conn: &Connection, count: u64) -> anyhow::Result<u64> {
+    anyhow::ensure!((1..=1_000_000).contains(&count), "reserve 1 to 1,000,000 status positions, not {count}");
+    let count = count as i64;
     let next: i64 = conn
         .prepare_cached(
-            "INSERT INTO badge_status_counter (id, next) VALUES (1, 1)
-             ON CONFLICT (id) DO UPDATE SET next = next + 1 RETURNING next - 1",
+            "INSERT INTO badge_status_counter (id, next) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET next = next + ?1 RETURNING next - ?1",
         )?
-        .query_row([], |row| row.get(0))
+        .query_row([count], |row| row.get(0))
         .context("reserving a status list position")?;
     Ok(next as u64)
 }

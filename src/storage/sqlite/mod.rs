@@ -386,8 +386,8 @@ impl Store for SqliteStore {
         self.read(people::teams).await
     }
 
-    async fn reserve_badge_status(&self) -> StoreResult<u64> {
-        self.writer.submit(Job::ReserveBadgeStatus).await
+    async fn reserve_badge_status(&self, count: u64) -> StoreResult<u64> {
+        self.writer.submit(|reply| Job::ReserveBadgeStatus(count, reply)).await
     }
 
     async fn insert_badge(&self, commit: BadgeCommit) -> StoreResult<BadgeInsert> {

@@ -62,7 +62,7 @@ pub(super) enum Job {
     SetConsent(ConsentRecord, Reply<()>),
     UpdateOutbox(String, OutboxUpdate, Reply<bool>),
     RedriveOutbox(String, Micros, Reply<bool>),
-    ReserveBadgeStatus(Reply<u64>),
+    ReserveBadgeStatus(u64, Reply<u64>),
     InsertBadge(Box<BadgeCommit>, Reply<BadgeInsert>),
     RevokeBadge(Box<(String, Micros, String)>, Reply<RevokeOutcome>),
 }
@@ -129,7 +129,9 @@ impl Job {
             Self::RedriveOutbox(key, now, reply) => {
                 reply.keep(automation::redrive_outbox(conn, key, *now).map_err(Into::into))
             }
-            Self::ReserveBadgeStatus(reply) => reply.keep(badges::reserve_badge_status(conn).map_err(Into::into)),
+            Self::ReserveBadgeStatus(count, reply) => {
+                reply.keep(badges::reserve_badge_status(conn, *count).map_err(Into::into))
+            }
             Self::InsertBadge(commit, reply) => reply.keep(badges::insert_badge(conn, commit).map_err(Into::into)),
             Self::RevokeBadge(revocation, reply) => {
                 let (id, at, reason) = &**revocation;
@@ -155,7 +157,7 @@ impl Job {
             Self::SetConsent(_, reply) => reply.fail(error),
             Self::UpdateOutbox(_, _, reply) => reply.fail(error),
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
-            Self::ReserveBadgeStatus(reply) => reply.fail(error),
+            Self::ReserveBadgeStatus(_, reply) => reply.fail(error),
             Self::InsertBadge(_, reply) => reply.fail(error),
             Self::RevokeBadge(_, reply) => reply.fail(error),
         }
@@ -178,7 +180,7 @@ impl Job {
             Self::SetConsent(_, reply) => reply.send(failure),
             Self::UpdateOutbox(_, _, reply) => reply.send(failure),
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
-            Self::ReserveBadgeStatus(reply) => reply.send(failure),
+            Self::ReserveBadgeStatus(_, reply) => reply.send(failure),
             Self::InsertBadge(_, reply) => reply.send(failure),
             Self::RevokeBadge(_, reply) => reply.send(failure),
         }
