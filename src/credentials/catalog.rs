@@ -126,7 +126,9 @@ mod tests {
     use super::*;
 
     fn definition(id: &str, requires: &str) -> String {
-        format!(r#"{{"id": "{id}", "name": "N", "description": "D", "criteria": "C", "requires": {{"achievements": [{requires}]}}}}"#)
+        format!(
+            r#"{{"id": "{id}", "name": "N", "description": "D", "criteria": "C", "requires": {{"achievements": [{requires}]}}}}"#
+        )
     }
 
     #[test]

@@ -33,6 +33,9 @@ use crate::xapi::XapiVersion;
 /// process ended) stay 0 in their list, like an unrevoked credential's.
 const POSITION_BLOCK: u64 = 32;
 
+/// Signed status lists kept (per key and list); beyond it the cache starts over.
+const MAX_CACHED_LISTS: usize = 256;
+
 /// The `rule` name outbox items of awards carry.
 pub const AWARDS_ORIGIN: &str = "credentials";
 
@@ -387,10 +390,18 @@ impl BadgeService {
         Ok(self.store.query_badges(filter).await?)
     }
 
-    /// The signed status list `list` of `multikey`, signed anew only when a bit changed.
+    /// The signed status list `list` of `multikey`, signed anew only when a bit changed;
+    /// `None` for a key that is not ours or a list past the newest credential's (so nobody
+    /// can make the server sign and keep lists without end).
     pub async fn status_list(&self, multikey: &str, list: u64) -> anyhow::Result<Option<Arc<Value>>> {
         let Ok(key) = self.issuer.key_named(multikey) else { return Ok(None) };
-        let from = list.checked_mul(LIST_BITS).context("list number too large")?;
+        let newest = BadgeFilter { include_revoked: true, limit: 1, ..Default::default() };
+        let newest_list = self.store.query_badges(&newest).await?.first().map(|badge| locate(badge.status_index).0);
+        // One list more: another process (the CLI) may have reserved positions further on.
+        if newest_list.is_none_or(|newest| list > newest + 1) {
+            return Ok(None);
+        }
+        let from = list * LIST_BITS;
         let revoked: Vec<u64> =
             self.store.revoked_badge_positions(from, from + LIST_BITS).await?.into_iter().map(|p| p - from).collect();
         let cache_key = (multikey.to_string(), list);
@@ -405,7 +416,11 @@ impl BadgeService {
         let issuer = self.issuer.clone();
         let signed = tokio::task::spawn_blocking(move || issuer.sign(document, &key, &now)).await??;
         let signed = Arc::new(Value::Object(signed));
-        self.lists.lock().expect("status lists lock").insert(cache_key, (revoked, signed.clone()));
+        let mut lists = self.lists.lock().expect("status lists lock");
+        if lists.len() >= MAX_CACHED_LISTS {
+            lists.clear();
+        }
+        lists.insert(cache_key, (revoked, signed.clone()));
         Ok(Some(signed))
     }
 

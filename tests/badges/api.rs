@@ -345,6 +345,22 @@ async fn hostile_credentials_sent_to_verify_are_refused_with_the_check_that_fail
         assert_eq!(check["passed"], false, "{description}: {verdict}");
         assert!(check["message"].as_str().unwrap().contains(message), "{description}: {verdict}");
     }
+    let list = credential["credentialStatus"]["statusListCredential"].as_str().unwrap();
+    let (prefix, _) = list.rsplit_once('/').unwrap();
+    for (description, url) in [
+        ("a list far past the newest credential", format!("{prefix}/5")),
+        ("a list number overflowing", format!("{prefix}/99999999999999999999")),
+        ("a key that is not ours", format!("{}/api/badges/status/z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK/0", app.address)),
+        ("a path escaping the key directory", format!("{}/api/badges/status/..%2Fcurrent/0", app.address)),
+    ] {
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 404, "{description}: {url}");
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], "not_found", "{description}");
+    }
+    for guess in ["0", "../../fluency.db", &"f".repeat(32)] {
+        let response = reqwest::get(format!("{}/api/badges/credentials/{guess}", app.address)).await.unwrap();
+        assert_eq!(response.status(), 404, "{guess}");
+    }
     let (status, error) = verify(&app, "{not json".into()).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("malformed_json")));
     let huge =

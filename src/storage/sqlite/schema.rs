@@ -300,6 +300,7 @@ CREATE TABLE badges (
     document TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX badges_by_person ON badges (person, issued);
+CREATE INDEX badges_by_issued ON badges (issued);
 CREATE INDEX badges_revoked ON badges (status_index) WHERE revoked IS NOT NULL;
 CREATE TABLE badge_status_counter (
     id INTEGER PRIMARY KEY CHECK (id = 1),
