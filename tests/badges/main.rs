@@ -6,11 +6,14 @@
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../support/receiver.rs"]
+mod receiver;
 
 mod api;
 mod cli;
 mod did_web;
 mod interop;
+mod notify;
 mod schema;
 mod stacking;
 
