@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::achievement::Achievement;
@@ -16,8 +16,7 @@ use super::catalog::AchievementCatalog;
 use super::document::{identity_object, CredentialDraft, StatusEntry};
 use super::earned::{earned_statement, CREDENTIALS_ACCOUNT};
 use super::issuer::Issuer;
-use super::status::{encode_list, list_credential, locate, LIST_BITS};
-use super::verify::{verify_credential, StatusLookup, Verdict};
+use super::status::locate;
 use crate::auth::{Principal, Scope};
 use crate::governance::ConsentRegistry;
 use crate::rules::intent::{Intent, IntentRecord, NotifyMessage};
@@ -34,7 +33,7 @@ use crate::xapi::XapiVersion;
 const POSITION_BLOCK: u64 = 32;
 
 /// Signed status lists kept (per key and list); beyond it the cache starts over.
-const MAX_CACHED_LISTS: usize = 256;
+pub(super) const MAX_CACHED_LISTS: usize = 256;
 
 /// The `rule` name outbox items of awards carry.
 pub const AWARDS_ORIGIN: &str = "credentials";
@@ -84,19 +83,19 @@ pub enum RevokeError {
 }
 
 /// A signed status list and the revoked indexes it shows.
-type SignedList = (Vec<u64>, Arc<Value>);
+pub(super) type SignedList = (Vec<u64>, Arc<Value>);
 
 pub struct BadgeService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     catalog: Arc<AchievementCatalog>,
-    issuer: Arc<Issuer>,
+    pub(super) issuer: Arc<Issuer>,
     consent: Arc<ConsentRegistry>,
     public_url: String,
     notify: Vec<String>,
     statements: Option<Arc<StatementService>>,
     framework: Option<Arc<crate::skills::FrameworkCatalog>>,
     /// Signed status lists by (key, list), with the revoked positions they show.
-    lists: Mutex<HashMap<(String, u64), SignedList>>,
+    pub(super) lists: Mutex<HashMap<(String, u64), SignedList>>,
     /// Status positions reserved and not yet used (left unused when the process ends).
     positions: Mutex<std::ops::Range<u64>>,
 }
@@ -165,7 +164,7 @@ impl BadgeService {
         format!("{}/api/badges/credentials/{id}", self.public_url)
     }
 
-    fn status_prefix(&self) -> String {
+    pub(super) fn status_prefix(&self) -> String {
         format!("{}/api/badges/status/", self.public_url)
     }
 
@@ -389,91 +388,12 @@ impl BadgeService {
     pub async fn list(&self, filter: &BadgeFilter) -> anyhow::Result<Vec<BadgeRecord>> {
         Ok(self.store.query_badges(filter).await?)
     }
-
-    /// The signed status list `list` of `multikey`, signed anew only when a bit changed;
-    /// `None` for a key that is not ours or a list past the newest credential's (so nobody
-    /// can make the server sign and keep lists without end).
-    pub async fn status_list(&self, multikey: &str, list: u64) -> anyhow::Result<Option<Arc<Value>>> {
-        let Ok(key) = self.issuer.key_named(multikey) else { return Ok(None) };
-        let newest = BadgeFilter { include_revoked: true, limit: 1, ..Default::default() };
-        let newest_list = self.store.query_badges(&newest).await?.first().map(|badge| locate(badge.status_index).0);
-        // One list more: another process (the CLI) may have reserved positions further on.
-        if newest_list.is_none_or(|newest| list > newest + 1) {
-            return Ok(None);
-        }
-        let from = list * LIST_BITS;
-        let revoked: Vec<u64> =
-            self.store.revoked_badge_positions(from, from + LIST_BITS).await?.into_iter().map(|p| p - from).collect();
-        let cache_key = (multikey.to_string(), list);
-        if let Some((shown, signed)) = self.lists.lock().expect("status lists lock").get(&cache_key) {
-            if *shown == revoked {
-                return Ok(Some(signed.clone()));
-            }
-        }
-        let url = self.status_list_url(multikey, list);
-        let now = xsd_seconds(now_micros());
-        let document = list_credential(&url, &self.issuer.did_for(&key), &now, encode_list(&revoked));
-        let issuer = self.issuer.clone();
-        let signed = tokio::task::spawn_blocking(move || issuer.sign(document, &key, &now)).await??;
-        let signed = Arc::new(Value::Object(signed));
-        let mut lists = self.lists.lock().expect("status lists lock");
-        if lists.len() >= MAX_CACHED_LISTS {
-            lists.clear();
-        }
-        lists.insert(cache_key, (revoked, signed.clone()));
-        Ok(Some(signed))
-    }
-
-    /// Verifies any credential; the status is read from the store when the list is ours.
-    pub async fn verify(&self, credential: Value) -> anyhow::Result<Verdict> {
-        let status = self.own_status(&credential).await?;
-        let issuer = self.issuer.clone();
-        let verdict =
-            tokio::task::spawn_blocking(move || verify_credential(&credential, &issuer, &status, chrono::Utc::now()))
-                .await?;
-        Ok(verdict)
-    }
-
-    async fn own_status(&self, credential: &Value) -> anyhow::Result<KnownStatus> {
-        let status = &credential["credentialStatus"];
-        let (Some(list_url), Some(index)) = (
-            status["statusListCredential"].as_str(),
-            status["statusListIndex"].as_str().and_then(|i| i.parse::<u64>().ok()),
-        ) else {
-            return Ok(KnownStatus(None));
-        };
-        let Some(rest) = list_url.strip_prefix(&self.status_prefix()) else { return Ok(KnownStatus(None)) };
-        let Some(list) = rest.split_once('/').and_then(|(_, list)| list.parse::<u64>().ok()) else {
-            return Ok(KnownStatus(None));
-        };
-        if index >= LIST_BITS {
-            return Ok(KnownStatus(Some((list_url.into(), index, Err("statusListIndex is beyond the list".into())))));
-        }
-        let position = list * LIST_BITS + index;
-        let revoked = self.store.revoked_badge_positions(position, position + 1).await?;
-        Ok(KnownStatus(Some((list_url.to_string(), index, Ok(!revoked.is_empty())))))
-    }
-}
-
-/// The status of one of our positions, read before verification.
-struct KnownStatus(Option<(String, u64, Result<bool, String>)>);
-
-impl StatusLookup for KnownStatus {
-    fn revoked(&self, list_url: &str, index: u64) -> Option<Result<bool, String>> {
-        let (url, known_index, answer) = self.0.as_ref()?;
-        (url == list_url && *known_index == index).then(|| answer.clone())
-    }
 }
 
 /// An xsd:dateTime to the second, UTC.
 pub fn xsd_seconds(micros: Micros) -> String {
     let seconds = micros.div_euclid(1_000_000);
     chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// The credential as served: the stored document.
-pub fn served(badge: &BadgeRecord) -> &Map<String, Value> {
-    badge.document.as_object().expect("stored credentials are objects")
 }
 
 /// `award` intents, delivered from the outbox: the intent's key is the award key, so a

@@ -350,7 +350,10 @@ async fn hostile_credentials_sent_to_verify_are_refused_with_the_check_that_fail
     for (description, url) in [
         ("a list far past the newest credential", format!("{prefix}/5")),
         ("a list number overflowing", format!("{prefix}/99999999999999999999")),
-        ("a key that is not ours", format!("{}/api/badges/status/z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK/0", app.address)),
+        (
+            "a key that is not ours",
+            format!("{}/api/badges/status/z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK/0", app.address),
+        ),
         ("a path escaping the key directory", format!("{}/api/badges/status/..%2Fcurrent/0", app.address)),
     ] {
         let response = reqwest::get(&url).await.unwrap();
