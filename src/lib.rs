@@ -13,6 +13,7 @@ pub mod impact;
 pub mod kpi;
 pub mod metrics;
 pub mod people;
+pub mod private_file;
 pub mod rules;
 pub mod service;
 pub mod skills;

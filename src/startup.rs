@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
 use crate::delivery::{DeliveryWorker, Targets};
+use crate::governance::erased::ErasedIdentities;
+use crate::governance::erasure::Eraser;
+use crate::governance::pseudonym::Pseudonyms;
 use crate::governance::ConsentRegistry;
 use crate::http::{self, AppState, CursorSealer};
 use crate::metrics::Metrics;
@@ -79,8 +82,11 @@ impl Application {
         let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::new());
+        let erased = open_erased(&settings, &store).await?;
         let statements = Arc::new(
-            open_statement_service(&settings, store.clone())?.counting_into(metrics.statements_stored.clone()),
+            open_statement_service(&settings, store.clone())?
+                .counting_into(metrics.statements_stored.clone())
+                .guarding_erased(erased.clone()),
         );
         let (shutdown, stopping) = watch::channel(false);
         let mut background = Vec::new();
@@ -103,6 +109,18 @@ impl Application {
             }
             false => (None, Arc::new(Notify::new())),
         };
+        let restart_inference = {
+            let skills = skills.clone();
+            Box::new(move || skills.catalog().request_rebuild()) as Box<dyn Fn() + Send + Sync>
+        };
+        let eraser = Arc::new(Eraser {
+            statements: statements.clone(),
+            consent: consent.clone(),
+            erased,
+            restart_inference: Some(restart_inference),
+            rules_running: rules.is_some(),
+        });
+        background.push(tokio::spawn(resume_erasures(eraser.clone())));
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),
@@ -111,6 +129,7 @@ impl Application {
             rules,
             skills: Some(skills),
             consent,
+            eraser,
             metrics,
             outbox_ready,
             settings,
@@ -157,6 +176,23 @@ impl Application {
             );
         }
         result
+    }
+}
+
+/// The tombstones of everyone erased, under the data directory's pseudonym key.
+pub async fn open_erased(settings: &Settings, store: &Arc<dyn Store>) -> anyhow::Result<Arc<ErasedIdentities>> {
+    let pseudonyms = Pseudonyms::from_data_dir(&settings.data_dir)?;
+    Ok(ErasedIdentities::load(&**store, pseudonyms, settings.governance.erased_replays).await?)
+}
+
+/// Completes erasures a crash interrupted; retried at the next start if this fails too.
+async fn resume_erasures(eraser: Arc<Eraser>) {
+    match eraser.resume_pending().await {
+        Ok(done) if done.is_empty() => {}
+        Ok(done) => tracing::info!(erasures = done.len(), "Completed interrupted erasures."),
+        Err(error) => {
+            tracing::error!(error = %error, "Completing an interrupted erasure failed; the next start retries.")
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 //! the resolved `Settings`. README's configuration table documents every field.
 
 mod automation;
+mod governance;
 
 pub use automation::RulesConfig;
+pub use governance::{GovernanceConfig, RetentionPolicy};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -52,6 +54,7 @@ pub struct Settings {
     /// groups are shown as suppressed.
     pub min_group_size: usize,
     pub rules: RulesConfig,
+    pub governance: GovernanceConfig,
     /// Named delivery targets (`[targets.<name>]`); their URLs and secrets are secrets.
     pub targets: BTreeMap<String, TargetSettings>,
     pub delivery: DeliverySettings,
@@ -75,6 +78,7 @@ impl Default for Settings {
             max_analysis_statements: 1_000_000,
             min_group_size: crate::skills::queries::MIN_GROUP,
             rules: RulesConfig::default(),
+            governance: GovernanceConfig::default(),
             targets: BTreeMap::new(),
             delivery: DeliverySettings::default(),
         }
@@ -103,6 +107,8 @@ pub struct SettingsLayer {
     /// The whole `[rules]` table (a later layer's table replaces an earlier one's).
     pub rules: Option<RulesConfig>,
     pub rules_dir: Option<PathBuf>,
+    /// The whole `[governance]` table.
+    pub governance: Option<GovernanceConfig>,
     /// The `[targets.*]` tables, replacing an earlier layer's.
     pub targets: Option<BTreeMap<String, TargetSettings>>,
     pub delivery: Option<DeliverySettings>,
@@ -227,6 +233,9 @@ impl Settings {
         if let Some(dir) = layer.rules_dir {
             self.rules.dir = Some(dir);
         }
+        if let Some(governance) = layer.governance {
+            self.governance = governance;
+        }
         if let Some(targets) = layer.targets {
             self.targets = targets;
         }
@@ -261,6 +270,7 @@ impl Settings {
             bail!("min_group_size: must be at least 1");
         }
         self.rules.check()?;
+        self.governance.check()?;
         let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.delivery.build(&targets).map_err(anyhow::Error::msg)?;
         Ok(())

@@ -60,6 +60,14 @@ impl ConsentRegistry {
         Consent { person: person.to_string(), inference: self.infers(person), nudges: self.nudges(person) }
     }
 
+    /// Leaves these people out of inference and nudges from now on, in memory only: they are
+    /// being erased, and the records that would say so are erased too.
+    pub fn exclude(&self, keys: &[String]) {
+        let mut opted_out = self.opted_out.write().expect("consent lock");
+        opted_out.inference.extend(keys.iter().cloned());
+        opted_out.nudges.extend(keys.iter().cloned());
+    }
+
     /// Everyone opted out of inference.
     pub fn inference_opt_outs(&self) -> HashSet<String> {
         self.opted_out.read().expect("consent lock").inference.clone()

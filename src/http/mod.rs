@@ -51,6 +51,8 @@ pub struct AppState {
     pub skills: Option<Arc<crate::skills::SkillsService>>,
     /// People's opt-outs, honoured by inference, rules and analyses.
     pub consent: Arc<crate::governance::ConsentRegistry>,
+    /// Erases people (`DELETE /api/people`).
+    pub eraser: Arc<crate::governance::erasure::Eraser>,
     pub metrics: Arc<Metrics>,
     /// Wakes the delivery worker (after a re-drive).
     pub outbox_ready: Arc<Notify>,

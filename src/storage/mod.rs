@@ -4,12 +4,14 @@ pub mod audit;
 pub mod automation;
 pub mod blobs;
 pub mod contract;
+pub mod erasure;
 pub mod people;
 pub mod skills;
 
 pub use audit::{AuditDraft, AuditEntry};
 pub use automation::*;
 pub use contract::*;
+pub use erasure::*;
 pub use people::*;
 pub use skills::*;
 pub mod sqlite;

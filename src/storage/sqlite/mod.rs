@@ -8,6 +8,7 @@ mod checkpoint;
 mod consistency;
 mod credentials;
 mod documents;
+mod erasure;
 mod insert;
 mod page_cache;
 mod people;
@@ -43,6 +44,7 @@ use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
 };
+use crate::storage::erasure::{ErasedRecords, ErasedStatements, ErasureJob, Tombstone};
 use crate::storage::people::{ConsentRecord, PersonRecord, TeamCount};
 use crate::storage::skills::{
     EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
@@ -101,6 +103,7 @@ pub struct SqliteStore {
     unindexed: SharedUnindexed,
     consistency: Arc<Consistency>,
     stats: Arc<WriteStats>,
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -126,7 +129,8 @@ impl SqliteStore {
         )?;
         let checkpointer = Checkpointer::start(&settings.path)?;
         tracing::info!(path = %settings.path.display(), last_stored, "Opened the SQLite store.");
-        Ok(Self { writer, _checkpointer: checkpointer, _lock: lock, pool, unindexed, consistency, stats })
+        let path = settings.path;
+        Ok(Self { writer, _checkpointer: checkpointer, _lock: lock, pool, unindexed, consistency, stats, path })
     }
 
     /// Counters of the write path (transactions and jobs), e.g. to export as metrics.
@@ -382,6 +386,52 @@ impl Store for SqliteStore {
 
     async fn teams(&self) -> StoreResult<Vec<TeamCount>> {
         self.read(people::teams).await
+    }
+
+    async fn begin_erasure(&self, job: ErasureJob) -> StoreResult<()> {
+        let job = Box::new(job);
+        self.writer.submit(|reply| Job::BeginErasure(job, reply)).await
+    }
+
+    async fn pending_erasures(&self) -> StoreResult<Vec<ErasureJob>> {
+        self.read(erasure::pending_erasures).await
+    }
+
+    async fn erase_statements(&self, keys: &[String], limit: usize) -> StoreResult<ErasedStatements> {
+        let keys = keys.to_vec();
+        self.writer.submit(|reply| Job::EraseStatements(keys, limit.max(1), reply)).await
+    }
+
+    async fn erase_records(&self, job: &ErasureJob) -> StoreResult<ErasedRecords> {
+        let job = Box::new(job.clone());
+        self.writer.submit(|reply| Job::EraseRecords(job, reply)).await
+    }
+
+    async fn finish_erasure(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.writer.submit(|reply| Job::FinishErasure(id, reply)).await
+    }
+
+    async fn attachment_in_use(&self, sha2: &str) -> StoreResult<bool> {
+        let sha2 = sha2.to_owned();
+        self.read(move |conn| erasure::attachment_in_use(conn, &sha2)).await
+    }
+
+    async fn tombstones(&self) -> StoreResult<Vec<Tombstone>> {
+        self.read(erasure::tombstones).await
+    }
+
+    async fn purge_deleted(&self, rewrite: bool) -> StoreResult<()> {
+        self.writer.submit(|reply| Job::Purge(rewrite, reply)).await
+    }
+
+    fn data_files(&self) -> Vec<PathBuf> {
+        let with_suffix = |suffix: &str| {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        vec![self.path.clone(), with_suffix("-wal")]
     }
 }
 
