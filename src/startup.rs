@@ -121,6 +121,8 @@ impl Application {
             rules_running: rules.is_some(),
         });
         background.push(tokio::spawn(resume_erasures(eraser.clone())));
+        let reloading = watch_consent(store.clone(), consent.clone(), skills.clone(), stopping.clone());
+        background.push(tokio::spawn(reloading));
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),
@@ -279,6 +281,28 @@ fn start_rules(
 }
 
 /// Reloads the rules whenever their files change on disk.
+/// How often consent is read again from the store (the CLI may change it beside the server).
+const CONSENT_RELOAD: Duration = Duration::from_secs(2);
+
+async fn watch_consent(
+    store: Arc<dyn Store>,
+    consent: Arc<ConsentRegistry>,
+    skills: Arc<SkillsService>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CONSENT_RELOAD) => {}
+            _ = stopping.changed() => return,
+        }
+        match consent.reload(&*store).await {
+            Ok(true) => skills.catalog().request_rebuild(),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(error = %error, "Reading consent again failed; the next check retries."),
+        }
+    }
+}
+
 async fn watch_rules_dir(catalog: Arc<RuleCatalog>, every: Duration, mut stopping: watch::Receiver<bool>) {
     loop {
         tokio::select! {

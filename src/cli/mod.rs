@@ -3,6 +3,7 @@
 
 mod impact;
 mod people;
+mod privacy;
 mod skills;
 
 use std::path::PathBuf;

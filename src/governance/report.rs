@@ -59,6 +59,7 @@ pub async fn report(
     skills: Option<&SkillsService>,
     consent: Consent,
     person: &str,
+    audit_label: &str,
     now: Micros,
 ) -> StoreResult<TransparencyReport> {
     let (statements, in_part) = count_statements(store, person).await?;
@@ -76,7 +77,7 @@ pub async fn report(
         Some(skills) if consent.inference => Some(skills.profile(person, now).await?),
         _ => None,
     };
-    let audit = about(store, person).await?;
+    let audit = about(store, &[person, audit_label]).await?;
     Ok(TransparencyReport {
         person: person.to_string(),
         at: now,
@@ -116,12 +117,13 @@ async fn count_statements(store: &dyn Store, person: &str) -> StoreResult<(Vec<S
 }
 
 /// Audit entries whose target is the person.
-async fn about(store: &dyn Store, person: &str) -> StoreResult<Vec<AuditEntry>> {
+/// The entries naming the person, by IFI key (entries before pseudonymous names) or label.
+async fn about(store: &dyn Store, names: &[&str]) -> StoreResult<Vec<AuditEntry>> {
     let (mut found, mut after) = (Vec::new(), 0);
     loop {
         let page = store.audit_entries(after, PAGE).await?;
         let Some(last) = page.last().map(|e| e.sequence) else { return Ok(found) };
-        found.extend(page.into_iter().filter(|e| e.draft.target == person));
+        found.extend(page.into_iter().filter(|e| names.contains(&e.draft.target.as_str())));
         after = last;
     }
 }
