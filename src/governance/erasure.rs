@@ -149,6 +149,8 @@ impl Eraser {
             names.extend(person.name);
         }
         names.retain(|name| !name.trim().is_empty());
+        names.sort();
+        names.dedup();
         Ok(names)
     }
 
