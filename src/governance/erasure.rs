@@ -173,7 +173,7 @@ impl Eraser {
         if !self.rules_running {
             return Ok(());
         }
-        let through = self.store().consistent_through() - 1;
+        let through = *self.statements.watch_committed().borrow();
         let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
         while tokio::time::Instant::now() < deadline {
             if self.store().rules_evaluated_through().await?.is_some_and(|done| done >= through) {
