@@ -121,6 +121,11 @@ impl Application {
             rules_running: rules.is_some(),
         });
         background.push(tokio::spawn(resume_erasures(eraser.clone())));
+        if settings.governance.retention_interval_hours > 0 && !settings.governance.retention.is_empty() {
+            let every = Duration::from_secs(settings.governance.retention_interval_hours * 3600);
+            let policies = settings.governance.retention.clone();
+            background.push(tokio::spawn(run_retention(statements.clone(), policies, every, stopping.clone())));
+        }
         let reloading = watch_consent(store.clone(), consent.clone(), skills.clone(), stopping.clone());
         background.push(tokio::spawn(reloading));
         let state = web::Data::new(AppState {
@@ -281,6 +286,25 @@ fn start_rules(
 }
 
 /// Reloads the rules whenever their files change on disk.
+/// Runs the retention policies every `every`, the first time one interval after the start.
+async fn run_retention(
+    statements: Arc<StatementService>,
+    policies: Vec<crate::config::RetentionPolicy>,
+    every: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopping.changed() => return,
+        }
+        match crate::governance::retention::run(&statements, &policies, false, "fluency:retention").await {
+            Ok(report) => tracing::info!(deleted = report.deleted, "Ran the retention policies."),
+            Err(error) => tracing::error!(error = %error, "A retention run failed; the next one retries."),
+        }
+    }
+}
+
 /// How often consent is read again from the store (the CLI may change it beside the server).
 const CONSENT_RELOAD: Duration = Duration::from_secs(2);
 

@@ -74,6 +74,14 @@ pub enum Command {
         #[command(subcommand)]
         action: people::PeopleAction,
     },
+    /// Run the retention policies of `[[governance.retention]]` now (the server stopped).
+    Retention {
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write every statement as one JSON line (to a file, or standard output).
+    Export(privacy::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,7 +139,9 @@ impl Cli {
             | Command::Demo { .. }
             | Command::Impact(_)
             | Command::Skills { .. }
-            | Command::People { .. } => None,
+            | Command::People { .. }
+            | Command::Retention { .. }
+            | Command::Export(_) => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -155,6 +165,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Impact(args) => impact::impact(settings, args).await,
         Command::Skills { action } => skills::skills(settings, action).await,
         Command::People { action } => people::people(settings, action).await,
+        Command::Retention { dry_run } => privacy::retention(settings, dry_run).await,
+        Command::Export(args) => privacy::export(settings, args).await,
     }
 }
 

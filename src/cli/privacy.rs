@@ -1,6 +1,7 @@
-//! `fluency people erase` and `fluency people consent`: a person's erasure (with the
-//! server stopped: erasure changes what a running server holds in memory) and their
-//! opt-outs (beside a running server, which reads them again within seconds).
+//! `fluency people erase`, `fluency people consent`, `fluency retention` and `fluency
+//! export`: a person's erasure and a retention run (with the server stopped: they change
+//! what a running server holds in memory), opt-outs (beside a running server, which reads
+//! them again within seconds) and the statement export (beside it too).
 
 use std::sync::Arc;
 
@@ -38,6 +39,46 @@ pub struct ConsentArgs {
     /// May rules run on their statements?
     #[arg(long)]
     pub nudges: Option<Choice>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Replace every identifier by a keyed hash and drop names (see docs/governance.md).
+    #[arg(long)]
+    pub pseudonymise: bool,
+    /// The file to write; standard output when absent.
+    #[arg(long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+pub async fn retention(settings: Settings, dry_run: bool) -> anyhow::Result<()> {
+    let store = open_store(&settings)
+        .context("retention needs the store alone: stop the server, or use POST /api/retention/run")?;
+    let statements = Arc::new(open_statement_service(&settings, store)?);
+    let report = crate::governance::retention::run(&statements, &settings.governance.retention, dry_run, "cli").await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+pub async fn export(settings: Settings, args: ExportArgs) -> anyhow::Result<()> {
+    let store = open_store_shared(&settings)?;
+    let pseudonyms = match args.pseudonymise {
+        true => Some(crate::governance::pseudonym::Pseudonyms::from_data_dir(&settings.data_dir)?),
+        false => None,
+    };
+    let mut out: Box<dyn std::io::Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let written = crate::governance::export::export(&*store, pseudonyms.as_ref(), &mut out).await?;
+    out.flush()?;
+    let details = serde_json::json!({"statements": written, "pseudonymised": args.pseudonymise});
+    let target = args.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
+    crate::governance::record(&*store, "cli", "export", &target, details).await?;
+    eprintln!("exported {written} statements");
+    Ok(())
 }
 
 fn agent_json(text: &str) -> anyhow::Result<Value> {

@@ -57,6 +57,12 @@ impl Pseudonyms {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// The name an export gives a person: a hash of its own (domain-separated), so an export
+    /// cannot be matched against the audit log or the tombstones.
+    pub fn export_name(&self, ifi_key: &str) -> String {
+        self.hash(&format!("export\u{1f}{ifi_key}"))
+    }
+
     /// How the audit log names a person: `person:` and the first half of the hash.
     pub fn person_label(&self, ifi_key: &str) -> String {
         format!("person:{}", &self.hash(ifi_key)[..32])

@@ -402,6 +402,11 @@ pub trait Store: Send + Sync + 'static {
     /// rule runs, outbox entries and interventions they triggered; atomically.
     async fn erase_statements(&self, keys: &[String], limit: usize) -> StoreResult<ErasedStatements>;
 
+    /// Removes the statements with these ids (voided or not; missing ids are skipped) and
+    /// everything that finds them, atomically: what retention deletes. What they triggered
+    /// stays.
+    async fn delete_statements(&self, ids: &[Uuid]) -> StoreResult<ErasedStatements>;
+
     /// Removes the job's person's records (see `ErasedRecords`), atomically.
     async fn erase_records(&self, job: &ErasureJob) -> StoreResult<ErasedRecords>;
 

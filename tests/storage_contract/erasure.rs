@@ -144,8 +144,8 @@ pub async fn erasing_records_removes_the_persons_records_and_keeps_everyone_else
         (erased.documents, erased.agents, erased.people, erased.skill_estimates, erased.rule_state),
         (1, 1, 1, 1, 1)
     );
-    assert!(h.store.find_agents(&[ada.clone()]).await.unwrap().is_empty());
-    assert_eq!(h.store.find_agents(&[bo.clone()]).await.unwrap().len(), 1);
+    assert!(h.store.find_agents(std::slice::from_ref(&ada)).await.unwrap().is_empty());
+    assert_eq!(h.store.find_agents(std::slice::from_ref(&bo)).await.unwrap().len(), 1);
     assert_eq!(h.store.find_people(&[ada.clone(), bo.clone()]).await.unwrap().len(), 1);
     assert!(h.store.rule_state("r", "mailto:ada@example.com", 0).await.unwrap().is_none());
     assert!(h.store.rule_state("r", "mailto:bo@example.com", 0).await.unwrap().is_some());

@@ -96,6 +96,26 @@ pub(super) fn erase_statements(
     Ok(erased)
 }
 
+/// Removes the statements with these ids (voided or not; missing ones are skipped), with
+/// their index entries; what they triggered stays (retention keeps the rules' records).
+pub(super) fn delete_statements(
+    conn: &Connection,
+    index: &mut BulkIndexer,
+    ids: &[Uuid],
+) -> anyhow::Result<ErasedStatements> {
+    let mut deleted = ErasedStatements::default();
+    let mut attachments = BTreeSet::new();
+    for id in ids {
+        let Some(stored) = index.stored_of(conn, id)? else { continue };
+        if let Some(removed) = erase_statement(conn, index, stored)? {
+            deleted.statements += 1;
+            attachments.extend(removed.attachments);
+        }
+    }
+    deleted.attachments = attachments.into_iter().collect();
+    Ok(deleted)
+}
+
 struct RemovedStatement {
     id: Uuid,
     attachments: Vec<String>,

@@ -402,6 +402,11 @@ impl Store for SqliteStore {
         self.writer.submit(|reply| Job::EraseStatements(keys, limit.max(1), reply)).await
     }
 
+    async fn delete_statements(&self, ids: &[Uuid]) -> StoreResult<ErasedStatements> {
+        let ids = ids.to_vec();
+        self.writer.submit(|reply| Job::DeleteStatements(ids, reply)).await
+    }
+
     async fn erase_records(&self, job: &ErasureJob) -> StoreResult<ErasedRecords> {
         let job = Box::new(job.clone());
         self.writer.submit(|reply| Job::EraseRecords(job, reply)).await

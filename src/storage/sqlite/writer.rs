@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use anyhow::{anyhow, Context};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::{InsertContext, KeyedBatch};
@@ -64,6 +65,7 @@ pub(super) enum Job {
     RedriveOutbox(String, Micros, Reply<bool>),
     BeginErasure(Box<ErasureJob>, Reply<()>),
     EraseStatements(Vec<String>, usize, Reply<ErasedStatements>),
+    DeleteStatements(Vec<Uuid>, Reply<ErasedStatements>),
     EraseRecords(Box<ErasureJob>, Reply<ErasedRecords>),
     FinishErasure(String, Reply<()>),
     /// Runs between transactions, never in a group (see `erasure::purge`).
@@ -105,6 +107,7 @@ impl Job {
             Self::InsertStatements(batch, _) => batch.len().max(1),
             Self::UpsertPeople(records, _) => records.len().max(1),
             Self::EraseStatements(_, limit, _) => (*limit).max(1),
+            Self::DeleteStatements(ids, _) => ids.len().max(1),
             Self::AppendAudit(..) | Self::SetConsent(..) => 1,
             _ => 1,
         }
@@ -138,6 +141,9 @@ impl Job {
                 context.forget_recent();
                 reply.keep(erasure::erase_statements(conn, &mut context.index, keys, *limit).map_err(Into::into))
             }
+            Self::DeleteStatements(ids, reply) => {
+                reply.keep(erasure::delete_statements(conn, &mut context.index, ids).map_err(Into::into))
+            }
             Self::EraseRecords(job, reply) => {
                 context.forget_recent();
                 reply.keep(erasure::erase_records(conn, job).map_err(Into::into))
@@ -168,6 +174,7 @@ impl Job {
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
             Self::BeginErasure(_, reply) => reply.fail(error),
             Self::EraseStatements(_, _, reply) => reply.fail(error),
+            Self::DeleteStatements(_, reply) => reply.fail(error),
             Self::EraseRecords(_, reply) => reply.fail(error),
             Self::FinishErasure(_, reply) => reply.fail(error),
             Self::Purge(_, reply) => reply.fail(error),
@@ -193,6 +200,7 @@ impl Job {
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
             Self::BeginErasure(_, reply) => reply.send(failure),
             Self::EraseStatements(_, _, reply) => reply.send(failure),
+            Self::DeleteStatements(_, reply) => reply.send(failure),
             Self::EraseRecords(_, reply) => reply.send(failure),
             Self::FinishErasure(_, reply) => reply.send(failure),
             Self::Purge(_, reply) => reply.send(failure),
