@@ -17,6 +17,7 @@ pub mod report;
 pub mod retention;
 pub mod scan;
 pub mod subject;
+pub mod suppression;
 
 pub use audit::{record, verify, Verification};
 pub use consent::{Consent, ConsentRegistry};

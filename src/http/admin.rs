@@ -276,9 +276,10 @@ async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: 
             let store = state.statements.store().clone();
             let most = state.settings.max_analysis_statements;
             let runtime = tokio::runtime::Handle::current();
-            let answer = web::block(move || runtime.block_on(run_impact_within(&*store, &wanted, most)))
+            let mut answer = web::block(move || runtime.block_on(run_impact_within(&*store, &wanted, most)))
                 .await
                 .map_err(ApiError::internal)??;
+            crate::governance::suppression::suppress_small_groups(&mut answer, state.settings.min_group_size);
             let details = json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons});
             audit(&state, &principal, "impact.run", &kpi, details).await?;
             json_reply(200, answer)

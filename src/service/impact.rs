@@ -139,6 +139,10 @@ pub struct ImpactAnswer {
     pub roi: Option<RoiReport>,
     pub currency: Option<String>,
     pub trend: TrendSeries,
+    /// What was left out because it would describe fewer than `min_group_size` people
+    /// (`governance::suppression`); empty when nothing was.
+    #[serde(default)]
+    pub suppressed: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -262,6 +266,7 @@ pub async fn run_impact_within(
         roi,
         currency: request.roi.as_ref().and_then(|r| r.currency.clone()),
         trend,
+        suppressed: Vec::new(),
     })
 }
 

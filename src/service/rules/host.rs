@@ -128,9 +128,10 @@ impl RuleHost for StoreHost {
     fn impact(&self, request: &Value) -> Result<Value, HostError> {
         let request: ImpactRequest = serde_json::from_value(request.clone())
             .map_err(|e| HostError(format!("impact: not an impact request: {e}")))?;
-        let answer = self
+        let mut answer = self
             .bounded(run_impact(&*self.store, &request))?
             .map_err(|e| HostError(format!("impact: {}", e.message)))?;
+        crate::governance::suppression::suppress_small_groups(&mut answer, crate::skills::queries::MIN_GROUP);
         // The trend series is for charts; scripts get the figures.
         Ok(json!({
             "title": answer.title,
