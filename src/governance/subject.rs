@@ -98,6 +98,19 @@ pub fn subject_of(agent: &Value) -> Result<Subject, String> {
     Ok(subject)
 }
 
+/// The person an IFI key names (`xapi::agent::ifi_key`'s output), as a Subject.
+pub fn subject_of_key(key: &str) -> Result<Subject, String> {
+    let (property, value) = key.split_once(':').ok_or("person: not an identifier key")?;
+    let value = match property {
+        "account" => {
+            let pair: (String, String) = serde_json::from_str(value).map_err(|_| "person: not an account key")?;
+            serde_json::json!({"homePage": pair.0, "name": pair.1})
+        }
+        _ => Value::from(value),
+    };
+    subject_of(&serde_json::json!({ property: value }))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -121,6 +134,15 @@ mod tests {
         assert!(subject.keys.iter().any(|k| k.starts_with("account:")));
         assert!(subject.keys.contains(&"openid:https://id.x.org/a".to_string()));
         assert!(subject.needles.contains(&"\"name\":\"a-1\"".to_string()));
+    }
+
+    #[test]
+    fn a_key_gives_back_its_subject() {
+        for agent in [json!({"mbox": "mailto:a@x.org"}), json!({"account": {"homePage": "https://x", "name": "a"}})] {
+            let key = ifi_key(&agent).unwrap();
+            assert_eq!(subject_of_key(&key).unwrap(), subject_of(&agent).unwrap());
+        }
+        assert!(subject_of_key("nonsense").is_err());
     }
 
     #[test]

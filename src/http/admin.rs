@@ -280,7 +280,11 @@ async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: 
                 .await
                 .map_err(ApiError::internal)??;
             crate::governance::suppression::suppress_small_groups(&mut answer, state.settings.min_group_size);
-            let details = json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons});
+            // Who was in it, by pseudonym: each person's transparency report lists the analyses.
+            let pseudonyms = state.eraser.erased.pseudonyms();
+            let people: Vec<String> = answer.persons.iter().map(|p| pseudonyms.person_label(p)).collect();
+            let details =
+                json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons, "people": people});
             audit(&state, &principal, "impact.run", &kpi, details).await?;
             json_reply(200, answer)
         }

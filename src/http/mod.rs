@@ -12,6 +12,7 @@ mod documents;
 mod more;
 mod people;
 mod reply;
+mod report_links;
 mod skills;
 mod statement_params;
 mod statements;
@@ -98,6 +99,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .app_data(state)
         .configure(skills::configure)
         .configure(audit::configure)
+        .configure(report_links::configure)
         .configure(people::configure)
         .configure(admin::configure)
         .service(web::scope(&base).default_service(web::to(xapi_entry)))

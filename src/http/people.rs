@@ -122,24 +122,37 @@ async fn get_report(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
             authorize(&state, &request, Access::Administer).await?;
             let query = query_params(&request)?;
             refuse_unknown(&query, &["agent", "format"])?;
-            let person = person_of(&named_agent(&request, &query)?)?;
-            let label = state.eraser.erased.pseudonyms().person_label(&person);
-            let store = state.statements.store();
-            let consent = state.consent.of(&person);
-            let now = crate::xapi::time::now_micros();
-            let report =
-                crate::governance::report::report(&**store, state.skills.as_deref(), consent, &person, &label, now)
-                    .await?;
-            match query.get("format").map(String::as_str) {
-                None | Some("json") => Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?)),
-                Some("html") => {
-                    let mut reply = Reply::json_text(200, crate::governance::report::render_html(&report));
-                    reply.content_type = Some("text/html; charset=utf-8".into());
-                    Ok(reply)
-                }
-                Some(other) => Err(ApiError::invalid_parameter("format", format!("{other:?} must be json or html"))),
-            }
+            let text = named_agent(&request, &query)?;
+            let person = person_of(&text)?;
+            let agent: Value = serde_json::from_str(&text).map_err(ApiError::internal)?;
+            let needles = crate::governance::subject::subject_of(&agent).map(|s| s.needles).unwrap_or_default();
+            report_reply(&state, &person, &needles, query.get("format").map(String::as_str)).await
         }
         .await,
     )
+}
+
+/// The person's transparency report as JSON or (`format=html`) a page.
+pub(super) async fn report_reply(
+    state: &AppState,
+    person: &str,
+    needles: &[String],
+    format: Option<&str>,
+) -> Result<Reply, ApiError> {
+    let label = state.eraser.erased.pseudonyms().person_label(person);
+    let store = state.statements.store();
+    let consent = state.consent.of(person);
+    let now = crate::xapi::time::now_micros();
+    let report =
+        crate::governance::report::report(&**store, state.skills.as_deref(), consent, person, needles, &label, now)
+            .await?;
+    match format {
+        None | Some("json") => Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?)),
+        Some("html") => {
+            let mut reply = Reply::json_text(200, crate::governance::report::render_html(&report));
+            reply.content_type = Some("text/html; charset=utf-8".into());
+            Ok(reply)
+        }
+        Some(other) => Err(ApiError::invalid_parameter("format", format!("{other:?} must be json or html"))),
+    }
 }

@@ -143,6 +143,9 @@ pub struct ImpactAnswer {
     /// (`governance::suppression`); empty when nothing was.
     #[serde(default)]
     pub suppressed: Vec<String>,
+    /// The IFI keys of everyone in either group, for the audit log (never sent).
+    #[serde(skip)]
+    pub persons: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -267,6 +270,7 @@ pub async fn run_impact_within(
         currency: request.roi.as_ref().and_then(|r| r.currency.clone()),
         trend,
         suppressed: Vec::new(),
+        persons: treated.keys().chain(comparison_dates.iter()).cloned().collect(),
     })
 }
 

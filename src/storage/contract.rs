@@ -12,7 +12,7 @@ use super::automation::{
     RulesCommit,
 };
 use super::erasure::{ErasedRecords, ErasedStatements, ErasureJob, Tombstone};
-use super::people::{ConsentRecord, PersonRecord, TeamCount};
+use super::people::{AgentDocument, ConsentRecord, MentioningRecords, PersonRecord, TeamCount};
 use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit};
 use serde_json::Value;
 use uuid::Uuid;
@@ -387,6 +387,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every team with its number of members, by name.
     async fn teams(&self) -> StoreResult<Vec<TeamCount>>;
+
+    /// Every State and Agent Profile document stored under one of these agent keys.
+    async fn documents_of_agents(&self, keys: &[String]) -> StoreResult<Vec<AgentDocument>>;
+
+    /// Rule-state entries (by key or value) and outbox items (by intent) whose text
+    /// contains one of `needles`.
+    async fn records_mentioning(&self, needles: &[String]) -> StoreResult<MentioningRecords>;
+
+    /// Records a transparency-report link: the SHA-256 (hex) of its token, whom it shows,
+    /// until when; expired links are removed on the way.
+    async fn insert_report_link(&self, token_hash: &str, person: &str, expires: Micros) -> StoreResult<()>;
+
+    /// Whom the link with this token hash shows, and until when.
+    async fn find_report_link(&self, token_hash: &str) -> StoreResult<Option<(String, Micros)>>;
 
     // ---- Erasure (see `storage::erasure`; each step may be repeated) ----
 

@@ -200,12 +200,16 @@ pub(super) fn erase_records(conn: &Connection, job: &ErasureJob) -> anyhow::Resu
     erased.skill_evidence = by_key("DELETE FROM skill_evidence WHERE person = ?1")?;
     erased.people = by_key("DELETE FROM people WHERE person = ?1")?;
     erased.consent = by_key("DELETE FROM consent WHERE person = ?1")?;
+    by_key("DELETE FROM report_links WHERE person = ?1")?;
     // A manager who is erased is no longer named as anyone's manager.
     by_key("UPDATE people SET manager = NULL WHERE manager = ?1")?;
     let by_needle = |sql: &str| -> anyhow::Result<u64> {
         let mut delete = conn.prepare_cached(sql)?;
         let mut removed = 0;
-        for needle in job.needles.iter().chain(&job.keys) {
+        // The audit log's name for them marks what Fluency itself queued about them.
+        let labels: Vec<String> =
+            job.tombstones.iter().map(|hash| format!("person:{}", &hash[..hash.len().min(32)])).collect();
+        for needle in job.needles.iter().chain(&job.keys).chain(&labels) {
             removed += delete.execute([needle])? as u64;
         }
         Ok(removed)
@@ -214,6 +218,25 @@ pub(super) fn erase_records(conn: &Connection, job: &ErasureJob) -> anyhow::Resu
     erased.outbox = by_needle("DELETE FROM outbox WHERE instr(intent, ?1) > 0 OR instr(coalesce(target, ''), ?1) > 0")?;
     erased.interventions += by_needle("DELETE FROM interventions WHERE instr(actor, ?1) > 0")?;
     Ok(erased)
+}
+
+// ---- Transparency-report links ----
+
+pub(super) fn insert_report_link(
+    conn: &Connection,
+    token_hash: &str,
+    person: &str,
+    expires: Micros,
+) -> anyhow::Result<()> {
+    conn.prepare_cached("DELETE FROM report_links WHERE expires < ?1")?.execute([crate::xapi::time::now_micros()])?;
+    conn.prepare_cached("INSERT INTO report_links (token_hash, person, expires) VALUES (?1, ?2, ?3)")?
+        .execute(params![token_hash, person, expires])?;
+    Ok(())
+}
+
+pub(super) fn find_report_link(conn: &Connection, token_hash: &str) -> anyhow::Result<Option<(String, Micros)>> {
+    let mut select = conn.prepare_cached("SELECT person, expires FROM report_links WHERE token_hash = ?1")?;
+    Ok(select.query_row([token_hash], |row| Ok((row.get(0)?, row.get(1)?))).optional()?)
 }
 
 // ---- Reads ----

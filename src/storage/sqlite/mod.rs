@@ -45,7 +45,7 @@ use crate::storage::contract::{
     Store, StoreResult, StoredStatement,
 };
 use crate::storage::erasure::{ErasedRecords, ErasedStatements, ErasureJob, Tombstone};
-use crate::storage::people::{ConsentRecord, PersonRecord, TeamCount};
+use crate::storage::people::{AgentDocument, ConsentRecord, MentioningRecords, PersonRecord, TeamCount};
 use crate::storage::skills::{
     EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
 };
@@ -388,6 +388,16 @@ impl Store for SqliteStore {
         self.read(people::teams).await
     }
 
+    async fn documents_of_agents(&self, keys: &[String]) -> StoreResult<Vec<AgentDocument>> {
+        let keys = keys.to_vec();
+        self.read(move |conn| people::documents_of_agents(conn, &keys)).await
+    }
+
+    async fn records_mentioning(&self, needles: &[String]) -> StoreResult<MentioningRecords> {
+        let needles = needles.to_vec();
+        self.read(move |conn| people::records_mentioning(conn, &needles)).await
+    }
+
     async fn begin_erasure(&self, job: ErasureJob) -> StoreResult<()> {
         let job = Box::new(job);
         self.writer.submit(|reply| Job::BeginErasure(job, reply)).await
@@ -415,6 +425,16 @@ impl Store for SqliteStore {
     async fn finish_erasure(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
         self.writer.submit(|reply| Job::FinishErasure(id, reply)).await
+    }
+
+    async fn insert_report_link(&self, token_hash: &str, person: &str, expires: Micros) -> StoreResult<()> {
+        let (hash, person) = (token_hash.to_owned(), person.to_owned());
+        self.writer.submit(|reply| Job::InsertReportLink(hash, person, expires, reply)).await
+    }
+
+    async fn find_report_link(&self, token_hash: &str) -> StoreResult<Option<(String, Micros)>> {
+        let hash = token_hash.to_owned();
+        self.read(move |conn| erasure::find_report_link(conn, &hash)).await
     }
 
     async fn attachment_in_use(&self, sha2: &str) -> StoreResult<bool> {

@@ -288,7 +288,14 @@ CREATE TABLE audit_log (
 /// * `erasure_jobs`: erasures recorded and not yet finished (the job as JSON); removed when
 ///   done, so an interrupted erasure is resumed when the store opens.
 /// * `tombstones`: keyed hashes of erased identifiers, to catch replays.
+/// * `report_links`: the SHA-256 of each transparency-report link's token, whom it shows
+///   and until when.
 const SCHEMA_V9: &str = "
+CREATE TABLE report_links (
+    token_hash TEXT PRIMARY KEY,
+    person TEXT NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE erasure_jobs (
     id TEXT PRIMARY KEY,
     job TEXT NOT NULL

@@ -68,6 +68,7 @@ pub(super) enum Job {
     DeleteStatements(Vec<Uuid>, Reply<ErasedStatements>),
     EraseRecords(Box<ErasureJob>, Reply<ErasedRecords>),
     FinishErasure(String, Reply<()>),
+    InsertReportLink(String, String, Micros, Reply<()>),
     /// Runs between transactions, never in a group (see `erasure::purge`).
     Purge(bool, Reply<()>),
 }
@@ -149,6 +150,9 @@ impl Job {
                 reply.keep(erasure::erase_records(conn, job).map_err(Into::into))
             }
             Self::FinishErasure(id, reply) => reply.keep(erasure::finish_erasure(conn, id).map_err(Into::into)),
+            Self::InsertReportLink(hash, person, expires, reply) => {
+                reply.keep(erasure::insert_report_link(conn, hash, person, *expires).map_err(Into::into))
+            }
             Self::Purge(_, reply) => {
                 reply.keep(Err(StorageError::Backend(anyhow!("a purge cannot run inside a transaction"))))
             }
@@ -177,6 +181,7 @@ impl Job {
             Self::DeleteStatements(_, reply) => reply.fail(error),
             Self::EraseRecords(_, reply) => reply.fail(error),
             Self::FinishErasure(_, reply) => reply.fail(error),
+            Self::InsertReportLink(_, _, _, reply) => reply.fail(error),
             Self::Purge(_, reply) => reply.fail(error),
         }
     }
@@ -203,6 +208,7 @@ impl Job {
             Self::DeleteStatements(_, reply) => reply.send(failure),
             Self::EraseRecords(_, reply) => reply.send(failure),
             Self::FinishErasure(_, reply) => reply.send(failure),
+            Self::InsertReportLink(_, _, _, reply) => reply.send(failure),
             Self::Purge(_, reply) => reply.send(failure),
         }
     }
