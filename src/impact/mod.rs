@@ -1,16 +1,25 @@
 //! Impact analytics: did a training or nudge change a KPI? Pure statistics over per-person KPI
 //! observations (difference in differences with Welch tests, effect sizes, power, parallel-trend
-//! and regression-to-the-mean checks), Phillips ROI, and a self-contained HTML report. No
+//! and regression-to-the-mean checks; ANCOVA adjustment in `adjust`; staggered training dates
+//! in `staggered`; guardrail KPIs in `guardrail`; many KPIs at once in `multiplicity`; dose
+//! in `dose`), Phillips ROI, and a self-contained HTML report. No
 //! storage and no HTTP: the API, the CLI and the Rhai host functions fetch the observations
 //! and call in here. Methods and their limits: `docs/impact.md`.
 
+pub mod adjust;
 pub mod analysis;
 mod chart;
 pub(crate) mod distribution;
+pub mod dose;
 pub(crate) mod format;
+pub mod guardrail;
+mod headline;
 pub mod input;
+pub mod multiplicity;
+pub mod ols;
 pub mod report;
 pub mod roi;
+pub mod staggered;
 pub mod stats;
 pub mod trend;
 
