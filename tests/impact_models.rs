@@ -229,3 +229,21 @@ fn holm_and_benjamini_hochberg_match_statsmodels_multipletests() {
         }
     }
 }
+
+#[test]
+fn event_study_intervals_cover_the_growing_effect_at_their_nominal_rate_over_100_seeds() {
+    use fluency::impact::simulation::{coverage, Panel};
+    use fluency::impact::staggered::StaggeredComparison;
+
+    for comparison in [StaggeredComparison::NotYetTreated, StaggeredComparison::NeverTreated] {
+        let result = coverage(&Panel::default(), comparison, 4, 8, 100);
+
+        let (covered, estimated) = result.by_event.values().fold((0, 0), |(c, e), (pc, pe)| (c + pc, e + pe));
+        for (event, (c, e)) in &result.by_event {
+            assert_eq!(*e, 100, "{comparison:?}: every seed estimates event {event}");
+            assert!(*c >= 90, "{comparison:?}: event {event} covered in only {c} of 100 seeds");
+        }
+        assert!(covered * 100 >= 92 * estimated, "{comparison:?}: pooled coverage {covered} of {estimated}");
+        assert!(result.overall_covered >= 90, "{comparison:?}: overall covered {} of 100", result.overall_covered);
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod adjust;
 pub mod analysis;
+pub mod claim;
 mod chart;
 pub(crate) mod distribution;
 pub mod dose;
@@ -19,6 +20,7 @@ pub mod multiplicity;
 pub mod ols;
 pub mod report;
 pub mod roi;
+pub mod simulation;
 pub mod staggered;
 pub mod stats;
 pub mod trend;
