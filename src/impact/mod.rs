@@ -8,8 +8,9 @@
 
 pub mod adjust;
 pub mod analysis;
-pub mod claim;
 mod chart;
+mod chart_event;
+pub mod claim;
 pub(crate) mod distribution;
 pub mod dose;
 pub(crate) mod format;
@@ -19,6 +20,7 @@ pub mod input;
 pub mod multiplicity;
 pub mod ols;
 pub mod report;
+pub mod report_sections;
 pub mod roi;
 pub mod simulation;
 pub mod staggered;
@@ -29,7 +31,7 @@ pub use analysis::{
     analyze, GroupFigures, ImpactReport, ParallelTrendCheck, TrendCheckStatus, Verdict, Warning, WarningCode,
 };
 pub use input::{ImpactData, ImpactError, ImpactInput, ImpactSpec, KpiDirection, Observation};
-pub use report::render_html;
+pub use report::{render_html, render_html_with};
 pub use roi::{roi, RoiInput, RoiReport};
 pub use stats::{welch, Summary, TTest};
 pub use trend::{trend_series, TrendPoint, TrendSeries};

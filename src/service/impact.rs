@@ -15,8 +15,7 @@ use crate::impact::claim::Claim;
 use crate::impact::multiplicity::Multiplicity;
 use crate::impact::staggered::StaggeredSpec;
 use crate::impact::{
-    analyze, trend_series, ImpactError, ImpactReport, ImpactSpec, KpiDirection, Observation, RoiReport,
-    TrendSeries,
+    analyze, trend_series, ImpactError, ImpactReport, ImpactSpec, KpiDirection, Observation, RoiReport, TrendSeries,
 };
 use crate::kpi::profile::{read_kpi_definition, read_kpi_statement, VERB_MEASURED};
 use crate::storage::{IndexTerm, InterventionQuery, StatementQuery, Store};
@@ -366,7 +365,11 @@ pub(super) async fn each_statement(
     }
 }
 
-pub(super) async fn kpi_observations(store: &dyn Store, kpi: &str, limit: &ReadLimit) -> Result<Vec<Observation>, ApiError> {
+pub(super) async fn kpi_observations(
+    store: &dyn Store,
+    kpi: &str,
+    limit: &ReadLimit,
+) -> Result<Vec<Observation>, ApiError> {
     let terms = vec![IndexTerm::Verb(VERB_MEASURED.into()), IndexTerm::Activity(kpi.into())];
     let mut observations = Vec::new();
     each_statement(store, terms, "the KPI's observations", limit, |statement| {
@@ -378,7 +381,10 @@ pub(super) async fn kpi_observations(store: &dyn Store, kpi: &str, limit: &ReadL
     Ok(observations)
 }
 
-pub(super) async fn kpi_definition(store: &dyn Store, kpi: &str) -> Result<Option<crate::kpi::profile::KpiDefinition>, ApiError> {
+pub(super) async fn kpi_definition(
+    store: &dyn Store,
+    kpi: &str,
+) -> Result<Option<crate::kpi::profile::KpiDefinition>, ApiError> {
     let found = store.find_activity_definitions(&[kpi.to_string()]).await?;
     Ok(found
         .into_iter()

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::impact::{
-    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ImpactRequest, KpiSummary,
-    ReadLimit, RoiSpec,
+    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ImpactRequest, KpiSummary, ReadLimit,
+    RoiSpec,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::impact::claim::{claim, Claim, NamedKpi};
@@ -96,7 +96,8 @@ impl Cohorts<'_> {
             }
         }
         data.treatment_dates_us = self.treated.clone().into_iter().collect();
-        data.doses = self.doses.iter().filter(|(p, _)| self.treated.contains_key(*p)).map(|(p, d)| (p.clone(), *d)).collect();
+        data.doses =
+            self.doses.iter().filter(|(p, _)| self.treated.contains_key(*p)).map(|(p, d)| (p.clone(), *d)).collect();
         data
     }
 }
@@ -163,7 +164,8 @@ pub(super) async fn doses(
         terms.extend(dose.activity.clone().map(IndexTerm::Activity));
         each_statement(store, terms, "dose", limit, |statement| {
             let person = statement.get("actor").and_then(ifi_key);
-            let at = statement.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp).map(|t| to_micros(&t));
+            let at =
+                statement.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp).map(|t| to_micros(&t));
             let activity = statement.pointer("/object/id").and_then(Value::as_str).filter(|id| id.starts_with(prefix));
             if let (Some(person), Some(at), Some(activity)) = (person, at, activity) {
                 if (since..=until).contains(&at) {
@@ -214,7 +216,10 @@ async fn analyse(
     }
     let definition = kpi_definition(store, id).await?;
     let direction = direction.or(definition.as_ref().and_then(|d| d.direction)).ok_or_else(|| {
-        invalid(&format!("{field}.direction"), "the KPI's definition has none; give higher_is_better or lower_is_better")
+        invalid(
+            &format!("{field}.direction"),
+            "the KPI's definition has none; give higher_is_better or lower_is_better",
+        )
     })?;
     let unit = definition.as_ref().and_then(|d| d.unit.clone());
     let spec = ImpactSpec { direction, unit: unit.clone(), ..primary.clone() };
@@ -315,7 +320,12 @@ pub(super) fn money(spec: Option<&RoiSpec>, report: &ImpactReport, direction: Kp
                 (Some(a), Some(b)) => (Some(a.min(b)), Some(a.max(b))),
                 _ => (a, b),
             };
-            Some(RoiInterval { effect_low: t.ci_low, effect_high: t.ci_high, roi_percent_low: low, roi_percent_high: high })
+            Some(RoiInterval {
+                effect_low: t.ci_low,
+                effect_high: t.ci_high,
+                roi_percent_low: low,
+                roi_percent_high: high,
+            })
         }
         None => None,
     };

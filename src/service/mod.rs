@@ -5,7 +5,7 @@
 pub mod attachments;
 pub mod documents;
 pub mod impact;
-mod impact_study;
+pub mod impact_study;
 pub mod rules;
 pub mod statements;
 
