@@ -30,8 +30,8 @@ pub struct ImpactArgs {
 
 pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
-    let request: ImpactRequest =
-        toml::from_str(&text).with_context(|| format!("{} is not an impact spec", args.spec.display()))?;
+    let request = ImpactRequest::from_toml(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not an impact spec: {e}", args.spec.display()))?;
     let answer = match (&args.server.url, &args.server.key, &args.server.secret) {
         (Some(url), Some(key), Some(secret)) => ask_server(url, key, secret, &request).await?,
         (Some(_), _, _) => bail!("--url needs --key and --secret"),
@@ -120,12 +120,16 @@ pub fn summary(answer: &ImpactAnswer) -> String {
     }
     if let Some(adjusted) = &report.adjusted {
         lines.push(format!(
-            "Adjusted for the pre-period KPI (ANCOVA): {:.2} {unit} (95% CI {:.2} to {:.2}, {}); interval {} narrower",
+            "Adjusted for the pre-period KPI (ANCOVA): {:.2} {unit} (95% CI {:.2} to {:.2}, {}); interval {}",
             adjusted.test.diff,
             adjusted.test.ci_low,
             adjusted.test.ci_high,
             p_value(adjusted.test.p_value),
-            adjusted.interval_width_saved.map_or("n/a".into(), |s| format!("{:.1}%", s * 100.0)),
+            adjusted.interval_width_saved.map_or("width not comparable".into(), |s| if s >= 0.0 {
+                format!("{:.1}% narrower than the unadjusted one", s * 100.0)
+            } else {
+                format!("{:.1}% wider than the unadjusted one", -s * 100.0)
+            }),
         ));
     }
     if let Some(study) = &report.event_study {

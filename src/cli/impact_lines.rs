@@ -24,8 +24,9 @@ pub fn event_study(study: &EventStudy, unit: &str) -> Vec<String> {
         ),
         format!("  placebo before training: {}", interval(study.pre_trend.as_ref(), unit)),
     ];
+    let periods = if study.period_days == 7 { "weeks" } else { "periods" };
     for point in &study.curve {
-        lines.push(format!("  {:>3} periods since training: {}", point.event, interval(point.test.as_ref(), unit)));
+        lines.push(format!("  {:>3} {periods} since training: {}", point.event, interval(point.test.as_ref(), unit)));
     }
     lines
 }

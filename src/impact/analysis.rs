@@ -61,6 +61,7 @@ pub enum WarningCode {
     PersonsInBothGroups,
     NonFiniteValues,
     MissingReferenceDates,
+    AdjustmentUnreliable,
 }
 
 /// Something the reader should know before trusting the figures.
@@ -376,6 +377,13 @@ fn design_warnings(
                  comparable, and a group far from the average drifts back toward it on its own.",
                 format::number(smd)
             ),
+        ));
+        warnings.push(Warning::new(
+            WarningCode::AdjustmentUnreliable,
+            "The adjusted (ANCOVA) estimate assumes that persons with equal pre-period KPI are comparable, as \
+             in a randomised rollout; with groups this different before the intervention it is pulled toward \
+             their baseline gap, so rely on the difference in differences."
+                .into(),
         ));
     }
     let dates = |cohort: &Cohort| cohort.persons.values().map(|s| s.reference_us).collect::<BTreeSet<i64>>();

@@ -79,7 +79,7 @@ fn primary_part(kpi: &NamedKpi<'_>, report: &ImpactReport) -> String {
         format::p_value(test.p_value)
     );
     let size = |verb: &str| match report.main_relative_effect() {
-        Some(relative) => format!("{name} {verb} by {} ({interval})", format::number((relative * 100.0).abs()) + "%"),
+        Some(relative) => format!("{name} {verb} by {:.1}% ({interval})", (relative * 100.0).abs()),
         None => format!("{name} {verb} by {} {unit} per person ({interval})", format::number(test.diff.abs())),
     };
     match report.verdict {

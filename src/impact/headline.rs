@@ -12,6 +12,17 @@ pub(crate) fn unit(spec: &ImpactSpec) -> &str {
     spec.unit.as_deref().filter(|u| !u.trim().is_empty()).unwrap_or("units")
 }
 
+/// "8 weeks", "3 periods of 14 days".
+pub(crate) fn periods(count: u32, period_days: u32) -> String {
+    match (count, period_days) {
+        (1, 7) => "week".to_string(),
+        (n, 7) => format!("{n} weeks"),
+        (1, 1) => "day".to_string(),
+        (n, 1) => format!("{n} days"),
+        (n, days) => format!("{n} periods of {days} days"),
+    }
+}
+
 /// "Improved: relative to the comparison group, the KPI changed by -30.1 seconds per person
 /// (95% CI -33.9 to -26.3 seconds, p < 0.001), -8.3% against the expected value …".
 pub(crate) fn headline(
@@ -32,13 +43,12 @@ pub(crate) fn headline(
     let against = match &spec.staggered {
         None => "relative to the comparison group".to_string(),
         Some(staggered) => format!(
-            "relative to persons {} trained, over the {} periods of {} days from each person's training",
+            "relative to persons {} trained, over the {} from each person's training",
             match staggered.comparison {
                 StaggeredComparison::NotYetTreated => "not yet",
                 StaggeredComparison::NeverTreated => "never",
             },
-            staggered.periods_after,
-            staggered.period_days
+            periods(staggered.periods_after, staggered.period_days)
         ),
     };
     let change = format!(

@@ -209,7 +209,7 @@ fn notes(html: &mut String, report: &ImpactReport) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chart::tests::{elements, example};
+    use super::super::chart::tests::{attr, elements, example};
     use super::*;
 
     #[test]
@@ -222,7 +222,8 @@ mod tests {
         assert_eq!(html.matches("<svg ").count(), 2);
         assert_eq!(html.matches("</svg>").count(), 2);
         assert!(html.contains("<p class=\"headline improved\">Improved: "));
-        assert_eq!(elements(&html, "table").len(), 2);
+        let tables: Vec<&str> = elements(&html, "table").into_iter().map(|t| attr(t, "class")).collect();
+        assert_eq!(tables, ["groups", "figures", "adjusted"], "groups, figures and the ANCOVA beside the DiD");
         for external in ["<script", "src=", "href=", "@import", "url("] {
             assert!(!html.contains(external), "no external asset or script: {external}");
         }

@@ -68,6 +68,39 @@ pub struct ImpactRequest {
     pub dose: Option<DoseRequest>,
 }
 
+impl ImpactRequest {
+    /// Parses the JSON of `POST /api/impact` (or a rule's map); the error starts with the path
+    /// of the field at fault (`windows.pre_days: invalid type: string "4", expected u32 …`).
+    pub fn from_json(bytes: &[u8]) -> Result<ImpactRequest, String> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let request = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
+        deserializer.end().map_err(|e| e.to_string())?;
+        Ok(request)
+    }
+
+    /// Parses a rule's `impact(#{...})` map, naming the field at fault like `from_json`.
+    pub fn from_value(value: Value) -> Result<ImpactRequest, String> {
+        serde_path_to_error::deserialize(value).map_err(path_error)
+    }
+
+    /// Parses a TOML spec file (`fluency impact --spec`), naming the field at fault.
+    pub fn from_toml(text: &str) -> Result<ImpactRequest, String> {
+        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(path_error)
+    }
+}
+
+/// "path: message", or just the message for a problem with the document as a whole.
+fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> String {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    let message = message.trim();
+    if path == "." || path.is_empty() {
+        message.to_string()
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
 /// Persons selected by their statements (earliest matching `timestamp` in the range is
 /// their date), or by the interventions a rule recorded (date: when it was recorded).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
