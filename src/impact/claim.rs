@@ -106,3 +106,81 @@ fn guardrail_part(kpi: &NamedKpi<'_>, result: &NonInferiority) -> String {
         GuardrailStatus::InsufficientData => format!("{name} has too little data to check its margin of {margin} {unit}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::impact::guardrail::non_inferiority;
+    use crate::impact::input::KpiDirection;
+    use crate::impact::stats::TTest;
+
+    fn report(verdict: Verdict, diff: f64, se: f64, relative: Option<f64>) -> ImpactReport {
+        let (mut report, _) = crate::impact::chart::tests::example(KpiDirection::LowerIsBetter, -4.0);
+        report.verdict = verdict;
+        report.did_test = TTest::from_parts(diff, se, 50.0);
+        report.relative_effect = relative;
+        report
+    }
+
+    const AHT: NamedKpi<'static> = NamedKpi { name: "Average handling time", unit: "seconds" };
+    const CSAT: NamedKpi<'static> = NamedKpi { name: "Customer satisfaction", unit: "points" };
+
+    #[test]
+    fn an_improvement_with_a_held_guardrail_reads_as_the_claim() {
+        let primary = report(Verdict::Improved, -30.0, 2.0, Some(-0.152));
+        let held = non_inferiority(TTest::from_parts(-0.3, 0.4, 60.0).as_ref(), KpiDirection::HigherIsBetter, 2.0);
+
+        let claim = claim(&AHT, &primary, &[(CSAT, &held)]);
+
+        assert_eq!(claim.verdict, ClaimVerdict::Supported);
+        assert!(
+            claim.sentence.starts_with(
+                "Claim supported: Average handling time improved by 15.2% (-30 seconds per person, 95% CI "
+            ),
+            "{}",
+            claim.sentence
+        );
+        assert!(
+            claim.sentence.contains("; Customer satisfaction held within 2 points (worst plausible worsening "),
+            "{}",
+            claim.sentence
+        );
+    }
+
+    #[test]
+    fn a_harmed_guardrail_turns_the_verdict_and_an_inconclusive_one_qualifies_it() {
+        let primary = report(Verdict::Improved, -30.0, 2.0, None);
+        let harmed = non_inferiority(TTest::from_parts(-4.0, 0.5, 60.0).as_ref(), KpiDirection::HigherIsBetter, 2.0);
+        let wide = non_inferiority(TTest::from_parts(0.0, 3.0, 60.0).as_ref(), KpiDirection::HigherIsBetter, 2.0);
+
+        let turned = claim(&AHT, &primary, &[(CSAT, &harmed)]);
+        let qualified = claim(&AHT, &primary, &[(CSAT, &wide)]);
+
+        assert_eq!(turned.verdict, ClaimVerdict::GuardrailHarmed);
+        assert!(
+            turned.sentence.contains("Customer satisfaction worsened by 4 points, beyond what its margin"),
+            "{}",
+            turned.sentence
+        );
+        assert!(
+            turned.sentence.contains("improved by 30 seconds per person"),
+            "no relative effect: {}",
+            turned.sentence
+        );
+        assert_eq!(qualified.verdict, ClaimVerdict::GuardrailsNotShown);
+        assert!(qualified.sentence.contains("not shown to hold within 2 points"), "{}", qualified.sentence);
+    }
+
+    #[test]
+    fn no_improvement_says_so_with_its_interval() {
+        let primary = report(Verdict::NoDetectableEffect, -1.0, 2.0, None);
+        let claim = claim(&AHT, &primary, &[]);
+        assert_eq!(claim.verdict, ClaimVerdict::NotImproved);
+        assert!(
+            claim.sentence.contains("changed by no detectable amount (-1 seconds per person"),
+            "{}",
+            claim.sentence
+        );
+        assert!(claim.sentence.contains("includes zero"));
+    }
+}

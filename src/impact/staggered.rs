@@ -355,3 +355,7 @@ fn summarise(spec: &StaggeredSpec, cells: &[Cell], period: i128) -> EventStudy {
         persons: persons.len(),
     }
 }
+
+#[cfg(test)]
+#[path = "staggered_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@ mod delivery;
 mod documents;
 mod helpers;
 mod impact;
+mod impact_spec;
 mod process;
 #[path = "../support/receiver.rs"]
 mod receiver;
