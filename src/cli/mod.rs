@@ -2,6 +2,7 @@
 //! `impact`, `skills` and `people import`. `main` parses it and calls `run`.
 
 mod impact;
+mod impact_lines;
 mod people;
 mod privacy;
 mod skills;

@@ -268,7 +268,7 @@ async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: 
         async {
             let principal = authorize(&state, &request, Access::Analyse).await?;
             let body = super::read_body(payload, state.settings.max_body_bytes).await?;
-            let wanted: ImpactRequest = serde_json::from_slice(&body)
+            let wanted = ImpactRequest::from_json(&body)
                 .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("body: not an impact request: {e}")))?;
             let kpi = wanted.kpi.clone();
             // Reading and analysing is CPU work: a runtime thread of the blocking pool

@@ -8,6 +8,7 @@ mod documents;
 mod erasure_kill;
 mod helpers;
 mod impact;
+mod impact_spec;
 mod process;
 #[path = "../support/receiver.rs"]
 mod receiver;
