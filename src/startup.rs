@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
+use crate::credentials::service::BadgeService;
 use crate::delivery::{DeliveryWorker, Targets};
 use crate::governance::erased::ErasedIdentities;
 use crate::governance::erasure::Eraser;
@@ -92,10 +93,18 @@ impl Application {
         let mut background = Vec::new();
         let consent = ConsentRegistry::load(&*store).await.context("loading people's consent")?;
         let skills = start_skills(&settings, &store, &statements, &metrics, &consent, stopping.clone())?;
+        let badges =
+            start_credentials(&settings, &store, &statements, &skills, &consent, stopping.clone(), &mut background)?;
         let (rules, outbox_ready) = match settings.rules.enabled {
             true => {
-                let outbox_ready =
-                    start_delivery(&settings, &store, &statements, &metrics, stopping.clone(), &mut background)?;
+                let outbox_ready = start_delivery(
+                    &settings,
+                    &store,
+                    (&statements, &badges),
+                    &metrics,
+                    stopping.clone(),
+                    &mut background,
+                )?;
                 let catalog = start_rules(
                     &settings,
                     &statements,
@@ -135,6 +144,7 @@ impl Application {
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
             rules,
             skills: Some(skills),
+            badges: Some(badges),
             consent,
             eraser,
             metrics,
@@ -207,7 +217,7 @@ async fn resume_erasures(eraser: Arc<Eraser>) {
 fn start_delivery(
     settings: &Settings,
     store: &Arc<dyn Store>,
-    statements: &Arc<StatementService>,
+    (statements, badges): (&Arc<StatementService>, &Arc<BadgeService>),
     metrics: &Arc<Metrics>,
     stopping: watch::Receiver<bool>,
     background: &mut Vec<JoinHandle<()>>,
@@ -216,11 +226,39 @@ fn start_delivery(
     let (policy, worker_settings) = settings.delivery.build(&targets).map_err(anyhow::Error::msg)?;
     let outbox = Arc::new(StoreOutbox::new(store.clone()));
     let emitter = Arc::new(LrsEmitter::new(statements.clone(), settings.public_url.clone()));
-    let worker = DeliveryWorker::new(outbox, emitter, targets, policy, worker_settings)?;
+    let worker = DeliveryWorker::new(outbox, emitter, targets, policy, worker_settings)?.awarding_with(badges.clone());
     metrics.follow_delivery(worker.stats());
     let waker = worker.waker();
     background.push(tokio::spawn(worker.run(stopping)));
     Ok(waker)
+}
+
+/// Opens the badge service and starts automatic awards and the achievements' reloading.
+fn start_credentials(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    statements: &Arc<StatementService>,
+    skills: &Arc<SkillsService>,
+    consent: &Arc<ConsentRegistry>,
+    stopping: watch::Receiver<bool>,
+    background: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<Arc<BadgeService>> {
+    let service = crate::credentials::open_service(settings, store.clone(), consent.clone())?
+        .recording_to(statements.clone())
+        .aligned_with(skills.catalog().clone());
+    let service = Arc::new(service);
+    let position = settings.data_dir.join("credentials").join("position");
+    let runner = crate::credentials::stacking::StackingRunner::new(service.clone(), position);
+    background.push(tokio::spawn(runner.run(statements.watch_committed(), stopping.clone())));
+    if settings.credentials.reload_seconds > 0 {
+        let every = Duration::from_secs(settings.credentials.reload_seconds);
+        background.push(tokio::spawn(crate::credentials::watch_achievements(
+            service.catalog().clone(),
+            every,
+            stopping,
+        )));
+    }
+    Ok(service)
 }
 
 /// Statements folded into the skills map per commit.

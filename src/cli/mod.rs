@@ -1,6 +1,7 @@
 //! The command line: `serve`, `credentials`, `rules test`, `kpi import`, `demo load`,
-//! `impact`, `skills` and `people import`. `main` parses it and calls `run`.
+//! `impact`, `skills`, `people import` and `badges`. `main` parses it and calls `run`.
 
+mod badges;
 mod impact;
 mod impact_lines;
 mod people;
@@ -83,6 +84,11 @@ pub enum Command {
     },
     /// Write every statement as one JSON line (to a file, or standard output).
     Export(privacy::ExportArgs),
+    /// Open Badges 3.0 credentials: award, list, revoke, verify, rotate the issuer key.
+    Badges {
+        #[command(subcommand)]
+        action: badges::BadgesAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +149,7 @@ impl Cli {
             | Command::People { .. }
             | Command::Retention { .. }
             | Command::Export(_) => None,
+            Command::Badges { .. } => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -168,6 +175,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::People { action } => people::people(settings, action).await,
         Command::Retention { dry_run } => privacy::retention(settings, dry_run).await,
         Command::Export(args) => privacy::export(settings, args).await,
+        Command::Badges { action } => badges::badges(settings, action).await,
     }
 }
 

@@ -58,6 +58,8 @@ pub struct Settings {
     /// Named delivery targets (`[targets.<name>]`); their URLs and secrets are secrets.
     pub targets: BTreeMap<String, TargetSettings>,
     pub delivery: DeliverySettings,
+    /// `[credentials]`: the Open Badges issuer.
+    pub credentials: crate::credentials::issuer::CredentialsSettings,
 }
 
 impl Default for Settings {
@@ -81,6 +83,7 @@ impl Default for Settings {
             governance: GovernanceConfig::default(),
             targets: BTreeMap::new(),
             delivery: DeliverySettings::default(),
+            credentials: Default::default(),
         }
     }
 }
@@ -112,6 +115,7 @@ pub struct SettingsLayer {
     /// The `[targets.*]` tables, replacing an earlier layer's.
     pub targets: Option<BTreeMap<String, TargetSettings>>,
     pub delivery: Option<DeliverySettings>,
+    pub credentials: Option<crate::credentials::issuer::CredentialsSettings>,
 }
 
 /// Environment variable for each field, in the order of the README table.
@@ -242,6 +246,9 @@ impl Settings {
         if let Some(delivery) = layer.delivery {
             self.delivery = delivery;
         }
+        if let Some(credentials) = layer.credentials {
+            self.credentials = credentials;
+        }
         Ok(())
     }
 
@@ -273,6 +280,9 @@ impl Settings {
         self.governance.check()?;
         let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.delivery.build(&targets).map_err(anyhow::Error::msg)?;
+        if let Some(target) = self.credentials.notify.iter().find(|t| !self.targets.contains_key(*t)) {
+            bail!("credentials.notify: no [targets.{target}] table");
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@ mod about;
 mod admin;
 mod attachment_body;
 mod audit;
+mod badges;
 mod call;
 mod definitions;
 mod documents;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub rules: Option<Arc<RuleCatalog>>,
     /// `None` when skills inference is turned off.
     pub skills: Option<Arc<crate::skills::SkillsService>>,
+    /// `None` when credentials are turned off.
+    pub badges: Option<Arc<crate::credentials::service::BadgeService>>,
     /// People's opt-outs, honoured by inference, rules and analyses.
     pub consent: Arc<crate::governance::ConsentRegistry>,
     /// Erases people (`DELETE /api/people`).
@@ -98,6 +101,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
     config
         .app_data(state)
         .configure(skills::configure)
+        .configure(badges::configure)
         .configure(audit::configure)
         .configure(report_links::configure)
         .configure(people::configure)

@@ -11,6 +11,7 @@ use super::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
+use super::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
 use super::erasure::{ErasedRecords, ErasedStatements, ErasureJob, Tombstone};
 use super::people::{AgentDocument, ConsentRecord, MentioningRecords, PersonRecord, TeamCount};
 use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit};
@@ -440,6 +441,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// The files holding the store's data, for a check that erased data is gone.
     fn data_files(&self) -> Vec<std::path::PathBuf>;
+
+    // ---- Badges (issued credentials): commands ----
+
+    /// A fresh position in the revocation status list, never handed out before (a
+    /// credential that is then not stored leaves an unused bit).
+    async fn reserve_badge_status(&self) -> StoreResult<u64>;
+
+    /// Stores the credential and queues its outbox items, unless one with the same award key
+    /// exists or, for an exclusive commit, the person holds an unrevoked one for the
+    /// achievement: then nothing is written and that one is returned.
+    async fn insert_badge(&self, commit: BadgeCommit) -> StoreResult<BadgeInsert>;
+
+    /// Marks the credential revoked at `at` for `reason`; a revoked one stays as it was.
+    async fn revoke_badge(&self, id: &str, at: Micros, reason: &str) -> StoreResult<RevokeOutcome>;
+
+    // ---- Badges: queries ----
+
+    async fn find_badge(&self, id: &str) -> StoreResult<Option<BadgeRecord>>;
+
+    async fn find_badge_by_award(&self, award_key: &str) -> StoreResult<Option<BadgeRecord>>;
+
+    /// Newest first, at most `filter.limit`.
+    async fn query_badges(&self, filter: &BadgeFilter) -> StoreResult<Vec<BadgeRecord>>;
+
+    /// The status positions in `from..until` of revoked credentials, ascending.
+    async fn revoked_badge_positions(&self, from: u64, until: u64) -> StoreResult<Vec<u64>>;
 }
 
 /// The most statements a history summary reads: rules stay cheap on prolific learners.

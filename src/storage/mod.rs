@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod automation;
+pub mod badges;
 pub mod blobs;
 pub mod contract;
 pub mod erasure;
@@ -10,6 +11,7 @@ pub mod skills;
 
 pub use audit::{AuditDraft, AuditEntry};
 pub use automation::*;
+pub use badges::*;
 pub use contract::*;
 pub use erasure::*;
 pub use people::*;

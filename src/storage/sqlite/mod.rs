@@ -4,6 +4,7 @@
 
 mod audit;
 mod automation;
+mod badges;
 mod checkpoint;
 mod consistency;
 mod credentials;
@@ -40,6 +41,7 @@ use crate::storage::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
+use crate::storage::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
@@ -457,6 +459,38 @@ impl Store for SqliteStore {
             PathBuf::from(name)
         };
         vec![self.path.clone(), with_suffix("-wal")]
+    }
+
+    async fn reserve_badge_status(&self) -> StoreResult<u64> {
+        self.writer.submit(Job::ReserveBadgeStatus).await
+    }
+
+    async fn insert_badge(&self, commit: BadgeCommit) -> StoreResult<BadgeInsert> {
+        self.writer.submit(|reply| Job::InsertBadge(Box::new(commit), reply)).await
+    }
+
+    async fn revoke_badge(&self, id: &str, at: Micros, reason: &str) -> StoreResult<RevokeOutcome> {
+        let revocation = Box::new((id.to_owned(), at, reason.to_owned()));
+        self.writer.submit(|reply| Job::RevokeBadge(revocation, reply)).await
+    }
+
+    async fn find_badge(&self, id: &str) -> StoreResult<Option<BadgeRecord>> {
+        let id = id.to_owned();
+        self.read(move |conn| badges::find_badge(conn, &id)).await
+    }
+
+    async fn find_badge_by_award(&self, award_key: &str) -> StoreResult<Option<BadgeRecord>> {
+        let key = award_key.to_owned();
+        self.read(move |conn| badges::find_badge_by_award(conn, &key)).await
+    }
+
+    async fn query_badges(&self, filter: &BadgeFilter) -> StoreResult<Vec<BadgeRecord>> {
+        let filter = filter.clone();
+        self.read(move |conn| badges::query_badges(conn, &filter)).await
+    }
+
+    async fn revoked_badge_positions(&self, from: u64, until: u64) -> StoreResult<Vec<u64>> {
+        self.read(move |conn| badges::revoked_badge_positions(conn, from, until)).await
     }
 }
 

@@ -306,9 +306,33 @@ CREATE TABLE tombstones (
 ) WITHOUT ROWID;
 ";
 
+/// Version 10: issued Open Badges credentials (`storage::badges`). `active_key` is set while
+/// a credential of a non-repeatable achievement is unrevoked, so a person holds at most one;
+/// `badge_status_counter` hands out revocation status list positions.
+const SCHEMA_V10: &str = "
+CREATE TABLE badges (
+    id TEXT PRIMARY KEY,
+    person TEXT NOT NULL,
+    achievement TEXT NOT NULL,
+    status_index INTEGER NOT NULL UNIQUE,
+    issued INTEGER NOT NULL,
+    award_key TEXT NOT NULL UNIQUE,
+    active_key TEXT UNIQUE,
+    revoked INTEGER,
+    revocation_reason TEXT,
+    document TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX badges_by_person ON badges (person, issued);
+CREATE INDEX badges_revoked ON badges (status_index) WHERE revoked IS NOT NULL;
+CREATE TABLE badge_status_counter (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    next INTEGER NOT NULL
+);
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] =
-    &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8, SCHEMA_V9];
+    &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8, SCHEMA_V9, SCHEMA_V10];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {

@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::{InsertContext, KeyedBatch};
-use super::{audit, automation, credentials, documents, erasure, insert, people, skills};
+use super::{audit, automation, badges, credentials, documents, erasure, insert, people, skills};
 use crate::storage::audit::{AuditDraft, AuditEntry};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
+use crate::storage::badges::{BadgeCommit, BadgeInsert, RevokeOutcome};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
 };
@@ -71,6 +72,9 @@ pub(super) enum Job {
     InsertReportLink(String, String, Micros, Reply<()>),
     /// Runs between transactions, never in a group (see `erasure::purge`).
     Purge(bool, Reply<()>),
+    ReserveBadgeStatus(Reply<u64>),
+    InsertBadge(Box<BadgeCommit>, Reply<BadgeInsert>),
+    RevokeBadge(Box<(String, Micros, String)>, Reply<RevokeOutcome>),
 }
 
 /// A job's reply channel and, once it ran, its result (sent only after COMMIT).
@@ -156,6 +160,12 @@ impl Job {
             Self::Purge(_, reply) => {
                 reply.keep(Err(StorageError::Backend(anyhow!("a purge cannot run inside a transaction"))))
             }
+            Self::ReserveBadgeStatus(reply) => reply.keep(badges::reserve_badge_status(conn).map_err(Into::into)),
+            Self::InsertBadge(commit, reply) => reply.keep(badges::insert_badge(conn, commit).map_err(Into::into)),
+            Self::RevokeBadge(revocation, reply) => {
+                let (id, at, reason) = &**revocation;
+                reply.keep(badges::revoke_badge(conn, id, *at, reason).map_err(Into::into))
+            }
         }
     }
 
@@ -183,6 +193,9 @@ impl Job {
             Self::FinishErasure(_, reply) => reply.fail(error),
             Self::InsertReportLink(_, _, _, reply) => reply.fail(error),
             Self::Purge(_, reply) => reply.fail(error),
+            Self::ReserveBadgeStatus(reply) => reply.fail(error),
+            Self::InsertBadge(_, reply) => reply.fail(error),
+            Self::RevokeBadge(_, reply) => reply.fail(error),
         }
     }
 
@@ -210,6 +223,9 @@ impl Job {
             Self::FinishErasure(_, reply) => reply.send(failure),
             Self::InsertReportLink(_, _, _, reply) => reply.send(failure),
             Self::Purge(_, reply) => reply.send(failure),
+            Self::ReserveBadgeStatus(reply) => reply.send(failure),
+            Self::InsertBadge(_, reply) => reply.send(failure),
+            Self::RevokeBadge(_, reply) => reply.send(failure),
         }
     }
 }
