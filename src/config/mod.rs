@@ -55,6 +55,8 @@ pub struct Settings {
     /// Named delivery targets (`[targets.<name>]`); their URLs and secrets are secrets.
     pub targets: BTreeMap<String, TargetSettings>,
     pub delivery: DeliverySettings,
+    /// The console at `/console` (`[console]`, docs/console.md).
+    pub console: crate::console::ConsoleSettings,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
             rules: RulesConfig::default(),
             targets: BTreeMap::new(),
             delivery: DeliverySettings::default(),
+            console: crate::console::ConsoleSettings::default(),
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct SettingsLayer {
     /// The `[targets.*]` tables, replacing an earlier layer's.
     pub targets: Option<BTreeMap<String, TargetSettings>>,
     pub delivery: Option<DeliverySettings>,
+    /// The whole `[console]` table, replacing an earlier layer's.
+    pub console: Option<crate::console::ConsoleSettings>,
 }
 
 /// Environment variable for each field, in the order of the README table.
@@ -233,6 +238,9 @@ impl Settings {
         if let Some(delivery) = layer.delivery {
             self.delivery = delivery;
         }
+        if let Some(console) = layer.console {
+            self.console = console;
+        }
         Ok(())
     }
 
@@ -261,6 +269,7 @@ impl Settings {
             bail!("min_group_size: must be at least 1");
         }
         self.rules.check()?;
+        self.console.check()?;
         let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.delivery.build(&targets).map_err(anyhow::Error::msg)?;
         Ok(())

@@ -5,7 +5,7 @@
 //! and call in here. Methods and their limits: `docs/impact.md`.
 
 pub mod analysis;
-mod chart;
+pub(crate) mod chart;
 pub(crate) mod distribution;
 pub(crate) mod format;
 pub mod input;
