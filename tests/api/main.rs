@@ -3,6 +3,7 @@
 mod about;
 mod auth;
 mod conformance;
+mod console;
 mod delivery;
 mod documents;
 mod helpers;
