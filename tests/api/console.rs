@@ -42,8 +42,13 @@ impl Browser {
     }
 
     async fn get(&mut self, path: &str) -> Response {
-        let response =
-            self.client.get(format!("{}{path}", self.address)).header(COOKIE, self.cookie_header()).send().await.unwrap();
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
         self.remember(response.headers());
         response
     }
@@ -146,8 +151,9 @@ async fn wrong_secrets_forged_sessions_and_credentials_without_a_console_role_ar
     let token = hidden(&browser.get("/console/sign-in").await.text().await.unwrap(), "sign_in");
 
     let wrong = browser.post("/console/sign-in", &[("sign_in", &token), ("key", ADMIN_KEY), ("secret", "nope")]).await;
-    let no_role =
-        browser.post("/console/sign-in", &[("sign_in", &token), ("key", &xapi_only.key), ("secret", "lms-secret")]).await;
+    let no_role = browser
+        .post("/console/sign-in", &[("sign_in", &token), ("key", &xapi_only.key), ("secret", "lms-secret")])
+        .await;
     browser.cookies.insert("fluency_session".into(), "forged-session-token-0123456789abcdef".into());
     let forged = browser.get("/console").await;
 
@@ -164,7 +170,10 @@ async fn a_sign_in_form_not_served_to_this_browser_is_refused() {
     browser.get("/console/sign-in").await;
 
     let forged = browser
-        .post("/console/sign-in", &[("sign_in", "a-token-from-another-browser-000000"), ("key", ADMIN_KEY), ("secret", ADMIN_SECRET)])
+        .post(
+            "/console/sign-in",
+            &[("sign_in", "a-token-from-another-browser-000000"), ("key", ADMIN_KEY), ("secret", ADMIN_SECRET)],
+        )
         .await;
     let mut cookieless = Browser::new(&app);
     let missing = cookieless.post("/console/sign-in", &[("key", ADMIN_KEY), ("secret", ADMIN_SECRET)]).await;
@@ -178,8 +187,8 @@ async fn a_sign_in_form_not_served_to_this_browser_is_refused() {
 async fn posts_without_the_csrf_token_or_from_another_site_are_refused_and_change_nothing() {
     // Arrange: a rule, and an administrator signed in to the console.
     let app = TestApp::spawn().await;
-    let rule = std::fs::read_to_string(format!("{}/rules/kpi-triggered-assignment.rhai", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
+    let rule =
+        std::fs::read_to_string(format!("{}/rules/kpi-triggered-assignment.rhai", env!("CARGO_MANIFEST_DIR"))).unwrap();
     assert_eq!(app.put_rule("kpi-triggered-assignment", &rule).await.status(), 201);
     let mut browser = Browser::new(&app);
     let csrf = browser.sign_in(ADMIN_KEY, ADMIN_SECRET).await;

@@ -72,6 +72,16 @@ pub async fn get_team(
             return refuse(StatusCode::INTERNAL_SERVER_ERROR, Some(&session), "The team's skills could not be read.");
         }
     };
+    let framework = skills.framework();
+    let skill_name = |iri: &str| {
+        framework.skills.get(iri).and_then(|s| s.display_name()).cloned().unwrap_or_else(|| iri.to_string())
+    };
+    let role_name = |id: &str| {
+        let role = framework.roles.get(id);
+        role.and_then(|r| r.name.get("en").or_else(|| r.name.get("en-US")).or_else(|| r.name.values().next()))
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    };
     let mut gaps = map.gaps.clone();
     gaps.sort_by(|a, b| b.gap.total_cmp(&a.gap));
     let content = html! {
@@ -97,18 +107,19 @@ pub async fn get_team(
         @if gaps.is_empty() {
             p { "Nobody falls short of their role." }
         } @else {
-            table {
+            div.table-scroll tabindex="0" role="region" aria-label="Gaps against roles" { table {
                 thead { tr { th scope="col" { "Person" } th scope="col" { "Role" } th scope="col" { "Skill" } th scope="col" { "Target" } th scope="col" { "Level" } } }
                 tbody {
                     @for gap in gaps.iter().take(MAX_GAPS) {
                         tr {
-                            td { (gap.person) } td { (gap.role) } td { (gap.skill) }
+                            td { (gap.person.trim_start_matches("mbox:mailto:")) }
+                            td { (role_name(&gap.role)) } td { (skill_name(&gap.skill)) }
                             td.num { (format!("{:.1}", gap.target)) }
                             td.num { (gap.level.map_or("none".into(), |l| format!("{l:.1}"))) }
                         }
                     }
                 }
-            }
+            } }
         }
     };
     html(StatusCode::OK, page(&session, "/console/skills", &format!("Skills of {}", team.as_str()), content))
