@@ -23,7 +23,7 @@ use crate::xapi::time::{format_micros, Micros};
 const MAX_COUNTED: usize = 200_000;
 const PAGE: usize = 1_000;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatementCount {
     /// The credential (authority account name) that sent them.
     pub source: String,
@@ -31,14 +31,14 @@ pub struct StatementCount {
     pub statements: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Section<T> {
     /// What this data is used for.
     pub purpose: &'static str,
     pub data: T,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TransparencyReport {
     pub person: String,
     pub at: Micros,

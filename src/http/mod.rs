@@ -10,6 +10,7 @@ mod call;
 mod definitions;
 mod documents;
 mod more;
+pub mod openapi;
 mod people;
 mod reply;
 mod skills;
@@ -97,6 +98,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .configure(skills::configure)
         .configure(audit::configure)
         .configure(people::configure)
+        .configure(openapi::configure)
         .configure(admin::configure)
         .service(web::scope(&base).default_service(web::to(xapi_entry)))
         .default_service(web::to(admin::no_endpoint));

@@ -24,7 +24,10 @@ fn person_of(agent: &str) -> Result<String, ApiError> {
     Ok(parse_agent(agent, false)?.1)
 }
 
-async fn get_consent(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/people/consent", tag = "governance", security(("basic" = [])),
+    params(("agent" = String, Query, description = "The person, an xAPI Agent as JSON")),
+    responses((status = 200, description = "The person's opt-outs", body = crate::governance::Consent), super::openapi::Refusals))]
+pub(super) async fn get_consent(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -39,9 +42,10 @@ async fn get_consent(request: HttpRequest, state: web::Data<AppState>) -> HttpRe
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ConsentChange {
+pub(super) struct ConsentChange {
+    /// An xAPI Agent.
     agent: Value,
     /// May skills be inferred from their statements (and may they be in analyses)?
     inference: bool,
@@ -49,7 +53,14 @@ struct ConsentChange {
     nudges: bool,
 }
 
-async fn put_consent(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(put, path = "/api/people/consent", tag = "governance", security(("basic" = [])),
+    request_body = ConsentChange,
+    responses((status = 200, description = "The person's opt-outs, as now in force", body = crate::governance::Consent), super::openapi::Refusals))]
+pub(super) async fn put_consent(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -74,7 +85,15 @@ async fn put_consent(request: HttpRequest, state: web::Data<AppState>, payload: 
 }
 
 /// What is held about a person, as JSON or, with `format=html`, as a page for them.
-async fn get_report(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/people/report", tag = "governance", security(("basic" = [])),
+    params(
+        ("agent" = String, Query, description = "The person, an xAPI Agent as JSON"),
+        ("format" = Option<String>, Query, description = "json (default) or html, a page for the person")),
+    responses(
+        (status = 200, description = "What is held about the person",
+            content((crate::governance::report::TransparencyReport = "application/json"), (String = "text/html"))),
+        super::openapi::Refusals))]
+pub(super) async fn get_report(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;

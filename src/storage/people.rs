@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::xapi::time::Micros;
 
 /// One person. In an upsert, `None` means "not given": the stored value is kept.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PersonRecord {
     /// The person's IFI key (`mbox:mailto:ada@example.com`).
     pub person: String,
@@ -22,7 +22,7 @@ pub struct PersonRecord {
 }
 
 /// A team and how many people are in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TeamCount {
     pub team: String,
     pub members: u64,

@@ -8,6 +8,7 @@ mod delivery;
 mod documents;
 mod helpers;
 mod impact;
+mod openapi;
 mod process;
 #[path = "../support/receiver.rs"]
 mod receiver;
