@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,6 +22,9 @@ const BATCH: usize = 2000;
 /// Distinct verbs, activities and sources remembered; rarer ones beyond are not offered.
 const MAX_DISTINCT: usize = 5000;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// After a commit, how long to let others pile up before counting: under a burst of
+/// ingestion the figures are read in large batches a few times a second, not per commit.
+const SETTLE: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Debug, Default)]
 pub struct Figures {
@@ -181,6 +185,10 @@ impl Activity {
             self.figures.write().expect("figures lock").caught_up = true;
             tokio::select! {
                 changed = committed.changed() => if changed.is_err() { return },
+                _ = stopping.changed() => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(SETTLE) => {}
                 _ = stopping.changed() => return,
             }
         }

@@ -8,11 +8,13 @@ use super::roles::Need;
 use super::session::Session;
 
 /// The navigation: path, label, and what seeing it needs.
-const PAGES: [(&str, &str, Need); 4] = [
-    ("/console", "Overview", Need::Analyse),
+const PAGES: [(&str, &str, Need); 6] = [
+    ("/console", "Overview", Need::Overview),
     ("/console/impact", "Impact", Need::Analyse),
     ("/console/skills", "Skills", Need::Teams),
     ("/console/rules", "Rules", Need::Administer),
+    ("/console/deliveries", "Deliveries", Need::Administer),
+    ("/console/audit", "Audit log", Need::Administer),
 ];
 
 fn document(title: &str, body: Markup) -> Markup {

@@ -1,6 +1,7 @@
 //! Who is signed in to the console and what they may see: administrators see everything,
 //! analysts every team and analysis but not the rules, a leader only their own teams.
-//! Roles come from a credential's scopes (local sign-in) or the provider's claims (OIDC).
+//! Roles come from a credential's scopes (local sign-in, granting no more than the API
+//! would: `analytics` for analyses, `skills` for every team) or the provider's claims.
 
 use std::collections::BTreeSet;
 
@@ -16,7 +17,10 @@ pub struct Viewer {
     /// The audit log's actor for what this viewer does.
     pub actor: String,
     pub admin: bool,
+    /// May run and read impact analyses.
     pub analyst: bool,
+    /// May see every team's skills.
+    pub all_teams: bool,
     /// Teams this viewer leads.
     pub leads: BTreeSet<String>,
 }
@@ -24,7 +28,9 @@ pub struct Viewer {
 /// What a page or form needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Need {
-    /// Overview and impact analyses.
+    /// The overview: anyone with a role.
+    Overview,
+    /// Impact analyses.
     Analyse,
     /// Listing teams, seeing those one may.
     Teams,
@@ -34,15 +40,18 @@ pub enum Need {
 
 impl Viewer {
     pub fn may(&self, need: Need) -> bool {
+        let leads = !self.leads.is_empty();
         match need {
-            Need::Analyse | Need::Teams => self.admin || self.analyst || !self.leads.is_empty(),
+            Need::Overview => self.admin || self.analyst || self.all_teams || leads,
+            Need::Analyse => self.admin || self.analyst || leads,
+            Need::Teams => self.admin || self.all_teams || leads,
             Need::Administer => self.admin,
         }
     }
 
     /// Administrators and analysts see every team; a leader only theirs.
     pub fn may_see_team(&self, team: &str) -> bool {
-        self.admin || self.analyst || self.leads.contains(team)
+        self.admin || self.all_teams || self.leads.contains(team)
     }
 
     /// The role names, for the header.
@@ -54,20 +63,25 @@ impl Viewer {
         if self.analyst {
             names.push("analyst".to_string());
         }
+        if self.all_teams && !self.admin && !self.analyst {
+            names.push("skills reader".to_string());
+        }
         names.extend(self.leads.iter().map(|team| format!("leader of {team}")));
         names
     }
 
-    /// A local sign-in: `admin` makes an administrator; `analytics` or `skills` an analyst.
-    /// `None` when the credential has no console role.
+    /// A local sign-in: `admin` makes an administrator, `analytics` an analyst, `skills` a
+    /// reader of every team. `None` when the credential has none of them.
     pub fn from_principal(principal: &Principal) -> Option<Viewer> {
         let admin = principal.scopes.contains(&Scope::Admin);
-        let analyst = principal.scopes.iter().any(|s| matches!(s, Scope::Analytics | Scope::Skills));
-        (admin || analyst).then(|| Viewer {
+        let analyst = admin || principal.scopes.contains(&Scope::Analytics);
+        let all_teams = admin || principal.scopes.contains(&Scope::Skills);
+        (analyst || all_teams).then(|| Viewer {
             name: principal.key.clone(),
             actor: format!("console:local:{}", principal.key),
             admin,
             analyst,
+            all_teams,
             leads: BTreeSet::new(),
         })
     }
@@ -87,8 +101,9 @@ impl Viewer {
             .filter(|team| !team.is_empty())
             .map(String::from)
             .collect();
-        let (admin, analyst) = (has(&oidc.admin_values), has(&oidc.analyst_values));
-        if !admin && !analyst && leads.is_empty() {
+        let admin = has(&oidc.admin_values);
+        let analyst = admin || has(&oidc.analyst_values);
+        if !analyst && leads.is_empty() {
             return None;
         }
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
@@ -96,7 +111,8 @@ impl Viewer {
             .iter()
             .find_map(|claim| claims.get(*claim).and_then(Value::as_str))
             .unwrap_or(subject);
-        Some(Viewer { name: name.to_string(), actor: format!("console:oidc:{subject}"), admin, analyst, leads })
+        let actor = format!("console:oidc:{subject}");
+        Some(Viewer { name: name.to_string(), actor, admin, analyst, all_teams: analyst, leads })
     }
 }
 
@@ -149,11 +165,14 @@ mod tests {
     }
 
     #[test]
-    fn local_credentials_need_admin_analytics_or_skills() {
+    fn local_credentials_see_in_the_console_no_more_than_their_scopes_allow_in_the_api() {
         let principal = |scopes| Principal::for_account("http://lrs", "k", scopes);
         assert!(Viewer::from_principal(&principal(vec![Scope::All])).is_none());
-        assert!(Viewer::from_principal(&principal(vec![Scope::Admin])).unwrap().admin);
+        let admin = Viewer::from_principal(&principal(vec![Scope::Admin])).unwrap();
+        assert!(admin.may(Need::Administer) && admin.may(Need::Analyse) && admin.may_see_team("Team 9"));
         let analyst = Viewer::from_principal(&principal(vec![Scope::Analytics])).unwrap();
-        assert!(analyst.analyst && !analyst.admin && analyst.may_see_team("Team 9"));
+        assert!(analyst.may(Need::Analyse) && !analyst.may(Need::Teams) && !analyst.may_see_team("Team 9"));
+        let reader = Viewer::from_principal(&principal(vec![Scope::Skills])).unwrap();
+        assert!(reader.may(Need::Overview) && !reader.may(Need::Analyse) && reader.may_see_team("Team 9"));
     }
 }

@@ -142,7 +142,14 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn viewer() -> Viewer {
-        Viewer { name: "n".into(), actor: "a".into(), admin: true, analyst: false, leads: BTreeSet::new() }
+        Viewer {
+            name: "n".into(),
+            actor: "a".into(),
+            admin: true,
+            analyst: true,
+            all_teams: true,
+            leads: BTreeSet::new(),
+        }
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct OidcSettings {
     /// The issuer URL exactly as the provider's ID tokens name it.
     pub issuer: String,
     pub client_id: String,
+    /// Better given as `FLUENCY_CONSOLE_OIDC_CLIENT_SECRET` than written in the file.
+    #[serde(default)]
     pub client_secret: String,
     /// Scopes asked for; `openid` is always included.
     #[serde(default = "default_scopes")]
@@ -93,6 +95,10 @@ impl OidcSettings {
             "console.oidc.issuer: must be https:// (plain http only for localhost)"
         );
         anyhow::ensure!(!self.client_id.is_empty(), "console.oidc.client_id: must not be empty");
+        anyhow::ensure!(
+            !self.client_secret.is_empty(),
+            "console.oidc.client_secret: required (or FLUENCY_CONSOLE_OIDC_CLIENT_SECRET)"
+        );
         anyhow::ensure!(!self.roles_claim.is_empty(), "console.oidc.roles_claim: must not be empty");
         Ok(())
     }

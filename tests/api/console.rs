@@ -330,3 +330,73 @@ async fn browser_page(app: &TestApp, browser: &Browser, path: &str) -> String {
         .unwrap();
     response.text().await.unwrap()
 }
+
+#[tokio::test]
+async fn a_rule_edit_that_does_not_compile_is_refused_at_its_line_and_a_dry_run_sends_nothing() {
+    // Arrange: the rule, a statement it matches, and an administrator in the console.
+    let app = TestApp::spawn().await;
+    let rule =
+        std::fs::read_to_string(format!("{}/rules/kpi-triggered-assignment.rhai", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    assert_eq!(app.put_rule("kpi-triggered-assignment", &rule).await.status(), 201);
+    let low = serde_json::json!({
+        "actor": {"objectType": "Agent", "mbox": "mailto:dry-run@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/scored", "display": {"en-US": "scored"}},
+        "object": {"objectType": "Activity", "id": "https://crm.example.com/kpi/first-call-resolution"},
+        "result": {"score": {"scaled": 0.1}}
+    });
+    let mut browser = Browser::new(&app);
+    let csrf = browser.sign_in(ADMIN_KEY, ADMIN_SECRET).await;
+    assert_eq!(app.api(Method::POST, "rules/kpi-triggered-assignment/disable").send().await.unwrap().status(), 200);
+    assert_eq!(app.post_statements(&low).await.status(), 200);
+    let path = "/console/rules/kpi-triggered-assignment/edit";
+    let broken = rule.replace("let rate = score(statement);", "let rate = score(statement;");
+
+    // Act
+    let refused = browser.post(path, &[("csrf", &csrf), ("action", "save"), ("source", &broken)]).await;
+    let refused_status = refused.status();
+    let refused_page = refused.text().await.unwrap();
+    let dry = browser.post(path, &[("csrf", &csrf), ("action", "dry_run"), ("source", &rule)]).await;
+    let dry_status = dry.status();
+    let dry_page = dry.text().await.unwrap();
+
+    // Assert
+    assert_eq!(refused_status, 400);
+    let line = rule.lines().position(|l| l.contains("let rate = score(statement);")).unwrap() + 1;
+    assert!(refused_page.contains(&format!("Not saved: line {line}")), "the error names line {line}: {refused_page}");
+    assert!(refused_page.contains("<mark>"), "the line is marked");
+    let installed = app.api_json("rules/kpi-triggered-assignment").await;
+    assert!(!installed["source"].as_str().unwrap().contains("score(statement;"), "the broken text was not installed");
+    assert_eq!(dry_status, 200);
+    assert!(dry_page.contains("matched 1, would have made 1 intents"), "{dry_page}");
+    let interventions = app.api_json("interventions").await;
+    assert_eq!(interventions["interventions"], serde_json::json!([]), "a dry run sends and records nothing");
+}
+
+#[tokio::test]
+async fn the_deliveries_and_audit_pages_are_for_administrators_and_refuse_forged_redrives() {
+    let app = TestApp::spawn().await;
+    fluency::auth::create_credential(
+        app.statements.store(),
+        vec![fluency::auth::Scope::Analytics],
+        "analyst",
+        Some(("analyst".into(), "analyst-secret".into())),
+    )
+    .await
+    .unwrap();
+    let mut admin = Browser::new(&app);
+    let csrf = admin.sign_in(ADMIN_KEY, ADMIN_SECRET).await;
+    let mut analyst = Browser::new(&app);
+    analyst.sign_in("analyst", "analyst-secret").await;
+
+    let audit = admin.get("/console/audit?verify=1").await.text().await.unwrap();
+    let deliveries = admin.get("/console/deliveries").await;
+    let unknown = admin.post("/console/deliveries/no-such-key/redrive", &[("csrf", &csrf)]).await;
+    let forged = admin.post("/console/deliveries/no-such-key/redrive", &[("csrf", "forged")]).await;
+
+    assert!(audit.contains("console:local:test-admin") && audit.contains("is intact"), "{audit}");
+    assert_eq!(deliveries.status(), 200);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(forged.status(), 403);
+    assert_eq!(analyst.get("/console/audit").await.status(), 403);
+    assert_eq!(analyst.get("/console/deliveries").await.status(), 403);
+}

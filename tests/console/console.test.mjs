@@ -133,14 +133,14 @@ public_url = "${fluencyUrl}"
 [console.oidc]
 issuer = "${issuer}"
 client_id = "${CLIENT.id}"
-client_secret = "${CLIENT.secret}"
 scopes = ["openid", "profile", "groups"]
 roles_claim = "groups"
 admin_values = ["fluency-admins"]
 display_name = "the test provider"
 `,
   );
-  fluency = spawn(fluencyBin, ["--config", config, "--data-dir", data, "serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const serveEnv = { ...env, FLUENCY_CONSOLE_OIDC_CLIENT_SECRET: CLIENT.secret };
+  fluency = spawn(fluencyBin, ["--config", config, "--data-dir", data, "serve"], { env: serveEnv, stdio: ["ignore", "ignore", "inherit"] });
   await waitFor("Fluency to answer", async () => (await fetch(`${fluencyUrl}/xapi/about`)).ok);
 }
 
@@ -297,12 +297,10 @@ test("an administrator disables a rule in the console and it stops matching", as
   await driver.findElement(By.css(`form[action='/console/rules/${RULE}/enabled'] button`)).click();
   await driver.wait(until.alertIsPresent(), 5000);
   await driver.switchTo().alert().accept();
-  await driver.wait(until.elementTextIs(driver.findElement(By.css(`#rule-${RULE} td.state`)), "disabled"), 5000).catch(async () => {
-    // The page was replaced by the redirect: look again.
-    await driver.wait(until.elementLocated(By.css(`#rule-${RULE} td.state`)), 5000);
+  // Found again each time: the form's answer replaces the page.
+  await waitFor("the rule to show as disabled", async () => {
+    return (await driver.findElement(By.css(`#rule-${RULE} td.state`)).getText()) === "disabled";
   });
-  const state = await driver.findElement(By.css(`#rule-${RULE} td.state`)).getText();
-  assert.equal(state, "disabled");
   const after = "mailto:after-disabling@example.com";
   await postStatement(lowKpi(after));
 
@@ -312,6 +310,21 @@ test("an administrator disables a rule in the console and it stops matching", as
   const detail = await open(`/console/rules/${RULE}`);
   assert.match(detail, /Recent runs/);
   await checkAccessibility("rule");
+
+  // A dry run of the rule's text on the recent statements, then the other administrator pages.
+  await open(`/console/rules/${RULE}/edit`);
+  await checkAccessibility("rule edit");
+  await driver.findElement(By.xpath("//button[text()='Dry run on recent statements']")).click();
+  const dry = await driver.wait(until.elementLocated(By.id("dry-run")), 10000);
+  assert.ok(await dry.isDisplayed());
+  assert.match(await driver.findElement(By.css("body")).getText(), /would have made \d+ intents/);
+  await checkAccessibility("dry run");
+  await screenshot("rule-dry-run");
+  for (const path of ["/console/deliveries", "/console/deliveries?status=pending", "/console/audit?verify=1"]) {
+    await open(path);
+    await checkAccessibility(path);
+  }
+  assert.match(await driver.findElement(By.css("main")).getText(), /is intact/);
 });
 
 test("the administrator sees every team's heat map, on a phone too", async () => {

@@ -1,7 +1,10 @@
 //! The console's routes, one file per page, and its embedded assets.
 
+mod audit;
+mod deliveries;
 mod impact;
 mod overview;
+mod rule_edit;
 mod rules;
 mod sign_in;
 mod skills;
@@ -30,6 +33,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/rules", web::get().to(rules::get_rules))
         .route("/rules/{name}", web::get().to(rules::get_rule))
         .route("/rules/{name}/enabled", web::post().to(rules::post_enabled))
+        .route("/rules/{name}/edit", web::get().to(rule_edit::get_edit))
+        .route("/rules/{name}/edit", web::post().to(rule_edit::post_edit))
+        .route("/deliveries", web::get().to(deliveries::get_deliveries))
+        .route("/deliveries/{key}/redrive", web::post().to(deliveries::post_redrive))
+        .route("/audit", web::get().to(audit::get_audit))
         .route("/skills", web::get().to(skills::get_skills))
         .route("/skills/teams/{team}", web::get().to(skills::get_team))
         .route("/assets/console.css", web::get().to(|| asset(STYLESHEET, "text/css; charset=utf-8")))

@@ -21,7 +21,7 @@ pub async fn get_overview(
     console: web::Data<Console>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let session = match require(&request, &console, Need::Analyse) {
+    let session = match require(&request, &console, Need::Overview) {
         Ok(session) => session,
         Err(answer) => return answer,
     };

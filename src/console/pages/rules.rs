@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use maud::html;
+use maud::{html, Markup};
 use serde_json::json;
 
 use super::super::guard::{html, refuse, require, see_other, submitted};
@@ -16,7 +16,7 @@ use crate::rules::RuleError;
 /// Run records shown on a rule's page.
 const RECENT_RUNS: usize = 20;
 
-fn error_text(error: &RuleError) -> String {
+pub(super) fn error_text(error: &RuleError) -> String {
     match (error.line, error.column) {
         (Some(line), Some(column)) => format!("line {line}, column {column}: {}", error.message),
         (Some(line), None) => format!("line {line}: {}", error.message),
@@ -105,15 +105,8 @@ pub async fn get_rule(
             p.error role="alert" { "Last error, " (error_text(error)) }
         }
         h2 { "Source" }
-        pre.source { code {
-            @for (index, line) in source.lines().enumerate() {
-                @if Some(index + 1) == error_line {
-                    mark { span.line-number { (index + 1) } (line) } "\n"
-                } @else {
-                    span.line-number { (index + 1) } (line) "\n"
-                }
-            }
-        } }
+        p { a href={"/console/rules/" (view.name) "/edit"} { "Edit, or dry-run on recent statements" } }
+        (source_listing(&source, error_line))
         h2 { "Recent runs" }
         @if runs.is_empty() {
             p { "None recorded." }
@@ -134,6 +127,21 @@ pub async fn get_rule(
         }
     };
     html(StatusCode::OK, page(&session, "/console/rules", &view.name, content))
+}
+
+/// The source with line numbers, the line of an error marked.
+pub(super) fn source_listing(source: &str, error_line: Option<usize>) -> Markup {
+    html! {
+        pre.source { code {
+            @for (index, line) in source.lines().enumerate() {
+                @if Some(index + 1) == error_line {
+                    mark { span.line-number { (index + 1) } (line) } "\n"
+                } @else {
+                    span.line-number { (index + 1) } (line) "\n"
+                }
+            }
+        } }
+    }
 }
 
 pub async fn post_enabled(

@@ -127,7 +127,7 @@ async fn begin_session(console: &Console, state: &AppState, viewer: Viewer, how:
 }
 
 pub async fn post_sign_out(request: HttpRequest, console: web::Data<Console>, payload: web::Payload) -> HttpResponse {
-    if let Err(refused) = guard::submitted(&request, &console, payload, Need::Analyse).await {
+    if let Err(refused) = guard::submitted(&request, &console, payload, Need::Overview).await {
         return refused;
     }
     if let Some(cookie) = request.cookie(SESSION_COOKIE) {
