@@ -21,7 +21,7 @@ const DAY_MICROS: Micros = 86_400 * 1_000_000;
 /// Ids listed per policy in a dry run.
 const LISTED: usize = 20;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PolicyOutcome {
     pub policy: String,
     /// Statements the policy selected (deleted, or that a dry run would delete).
@@ -30,7 +30,7 @@ pub struct PolicyOutcome {
     pub examples: Vec<Uuid>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RetentionReport {
     pub dry_run: bool,
     pub at: Micros,

@@ -44,7 +44,7 @@ pub struct ErasedStatements {
 }
 
 /// What the person-record step removed, by kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErasedRecords {
     pub documents: u64,
     pub agents: u64,
