@@ -32,6 +32,7 @@ pub enum ErrorCode {
     PreconditionFailed,
     PayloadTooLarge,
     TooManyRequests,
+    ErasedPerson,
     Internal,
 }
 
@@ -50,7 +51,7 @@ impl ErrorCode {
             | Self::InvalidFramework
             | Self::InvalidAchievement => 400,
             Self::MissingCredentials | Self::InvalidCredentials => 401,
-            Self::MissingScope => 403,
+            Self::MissingScope | Self::ErasedPerson => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::StatementConflict | Self::AlreadyRevoked | Self::OptedOut | Self::PreconditionRequired => 409,
@@ -85,6 +86,7 @@ impl ErrorCode {
             Self::PreconditionRequired => "precondition_required",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::ErasedPerson => "erased_person",
             Self::TooManyRequests => "too_many_requests",
             Self::Internal => "internal",
         }

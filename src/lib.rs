@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod impact;
 pub mod kpi;
 pub mod metrics;
 pub mod people;
+pub mod private_file;
 pub mod rules;
 pub mod service;
 pub mod skills;

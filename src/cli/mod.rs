@@ -3,7 +3,9 @@
 
 mod badges;
 mod impact;
+mod impact_lines;
 mod people;
+mod privacy;
 mod skills;
 
 use std::path::PathBuf;
@@ -74,6 +76,14 @@ pub enum Command {
         #[command(subcommand)]
         action: people::PeopleAction,
     },
+    /// Run the retention policies of `[[governance.retention]]` now (the server stopped).
+    Retention {
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write every statement as one JSON line (to a file, or standard output).
+    Export(privacy::ExportArgs),
     /// Open Badges 3.0 credentials: award, list, revoke, verify, rotate the issuer key.
     Badges {
         #[command(subcommand)]
@@ -137,7 +147,9 @@ impl Cli {
             | Command::Impact(_)
             | Command::Skills { .. }
             | Command::People { .. }
-            | Command::Badges { .. } => None,
+            | Command::Retention { .. }
+            | Command::Export(_) => None,
+            Command::Badges { .. } => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -161,6 +173,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Impact(args) => impact::impact(settings, args).await,
         Command::Skills { action } => skills::skills(settings, action).await,
         Command::People { action } => people::people(settings, action).await,
+        Command::Retention { dry_run } => privacy::retention(settings, dry_run).await,
+        Command::Export(args) => privacy::export(settings, args).await,
         Command::Badges { action } => badges::badges(settings, action).await,
     }
 }

@@ -98,6 +98,8 @@ pub struct BadgeService {
     pub(super) lists: Mutex<HashMap<(String, u64), SignedList>>,
     /// Status positions reserved and not yet used (left unused when the process ends).
     positions: Mutex<std::ops::Range<u64>>,
+    /// How the audit log names holders (never by identifier: see `governance::pseudonym`).
+    pseudonyms: Option<crate::governance::pseudonym::Pseudonyms>,
 }
 
 impl BadgeService {
@@ -119,6 +121,21 @@ impl BadgeService {
             framework: None,
             lists: Mutex::new(HashMap::new()),
             positions: Mutex::new(0..0),
+            pseudonyms: None,
+        }
+    }
+
+    /// Names holders in the audit log by their pseudonym.
+    pub fn naming_people_by(mut self, pseudonyms: crate::governance::pseudonym::Pseudonyms) -> Self {
+        self.pseudonyms = Some(pseudonyms);
+        self
+    }
+
+    /// The holder as the audit log names them.
+    fn audit_name(&self, person: &str) -> String {
+        match &self.pseudonyms {
+            Some(pseudonyms) => pseudonyms.person_label(person),
+            None => "person:unnamed".to_string(),
         }
     }
 
@@ -227,8 +244,7 @@ impl BadgeService {
             BadgeInsert::Existing(existing) => (*existing, false),
         };
         if created {
-            let details =
-                json!({"person": badge.person, "achievement": badge.achievement, "award_key": badge.award_key});
+            let details = json!({"person": self.audit_name(&badge.person), "achievement": badge.achievement, "award_key": badge.award_key});
             crate::governance::record(&*self.store, &request.actor, "badges.award", &badge.id, details)
                 .await
                 .context("recording the award in the audit log")?;
@@ -372,7 +388,7 @@ impl BadgeService {
             RevokeOutcome::NotFound => Err(RevokeError::NotFound(id.into())),
             RevokeOutcome::AlreadyRevoked(_) => Err(RevokeError::AlreadyRevoked(id.into())),
             RevokeOutcome::Revoked(badge) => {
-                let details = json!({"person": badge.person, "achievement": badge.achievement, "reason": reason});
+                let details = json!({"person": self.audit_name(&badge.person), "achievement": badge.achievement, "reason": reason});
                 crate::governance::record(&*self.store, actor, "badges.revoke", id, details)
                     .await
                     .context("recording the revocation in the audit log")?;
@@ -381,8 +397,10 @@ impl BadgeService {
         }
     }
 
+    /// The credential with this id; `None` too for one whose holder was erased (its row
+    /// keeps only its revoked place in the status list).
     pub async fn find(&self, id: &str) -> anyhow::Result<Option<BadgeRecord>> {
-        Ok(self.store.find_badge(id).await?)
+        Ok(self.store.find_badge(id).await?.filter(|badge| !badge.person.is_empty()))
     }
 
     pub async fn list(&self, filter: &BadgeFilter) -> anyhow::Result<Vec<BadgeRecord>> {

@@ -11,8 +11,10 @@ mod call;
 mod definitions;
 mod documents;
 mod more;
+pub mod openapi;
 mod people;
 mod reply;
+mod report_links;
 mod skills;
 mod statement_params;
 mod statements;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub badges: Option<Arc<crate::credentials::service::BadgeService>>,
     /// People's opt-outs, honoured by inference, rules and analyses.
     pub consent: Arc<crate::governance::ConsentRegistry>,
+    /// Erases people (`DELETE /api/people`).
+    pub eraser: Arc<crate::governance::erasure::Eraser>,
     pub metrics: Arc<Metrics>,
     /// Wakes the delivery worker (after a re-drive).
     pub outbox_ready: Arc<Notify>,
@@ -100,7 +104,9 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .configure(skills::configure)
         .configure(badges::configure)
         .configure(audit::configure)
+        .configure(report_links::configure)
         .configure(people::configure)
+        .configure(openapi::configure)
         .configure(admin::configure)
         .service(web::scope(&base).default_service(web::to(xapi_entry)))
         .default_service(web::to(admin::no_endpoint));

@@ -12,7 +12,7 @@ use super::input::{
 use super::stats;
 
 /// One period of one group.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrendPoint {
     /// Start of the period, µs relative to the reference date (negative before it).
     pub offset_us: i64,
@@ -24,7 +24,7 @@ pub struct TrendPoint {
 
 /// Both groups' trends. Periods start at multiples of `period_us` from the reference date, so
 /// one period boundary is the intervention itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrendSeries {
     pub period_us: i64,
     /// The reference date when every person shares it (then offsets are calendar dates too).
@@ -118,6 +118,7 @@ mod tests {
             ],
             comparison: vec![observation("d", -14, 5.0), observation("d", 13, 5.0)],
             treatment_dates_us: BTreeMap::new(),
+            ..Default::default()
         };
 
         let trend = trend_series(&spec, &data, 7).unwrap();
@@ -141,6 +142,7 @@ mod tests {
             ],
             comparison: vec![],
             treatment_dates_us: BTreeMap::from([("a".into(), 10 * DAY_US), ("b".into(), 50 * DAY_US)]),
+            ..Default::default()
         };
         let trend = trend_series(&spec, &data, 7).unwrap();
         assert_eq!(trend.origin_us, None);
