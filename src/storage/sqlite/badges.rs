@@ -2,7 +2,7 @@
 //! items, in the writer's transaction), revocation and the reads. Called by `SqliteStore`.
 
 use anyhow::Context;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, OptionalExtension, Row};
 
 use crate::storage::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
 use crate::xapi::time::Micros;
@@ -105,13 +105,26 @@ pub(super) fn find_badge_by_award(conn: &Connection, award_key: &str) -> anyhow:
 }
 
 pub(super) fn query_badges(conn: &Connection, filter: &BadgeFilter) -> anyhow::Result<Vec<BadgeRecord>> {
-    let sql = format!(
-        "{COLUMNS} WHERE (?1 IS NULL OR person = ?1) AND (?2 IS NULL OR achievement = ?2)
-         AND (?3 OR revoked IS NULL) ORDER BY issued DESC, id LIMIT ?4"
-    );
+    // Only the conditions given, so a person's credentials come from `badges_by_person` and
+    // the newest from `badges_by_issued`, never from a scan.
+    let mut conditions = vec!["1"];
+    let mut values: Vec<SqlValue> = Vec::new();
+    if let Some(person) = &filter.person {
+        conditions.push("person = ?");
+        values.push(person.clone().into());
+    }
+    if let Some(achievement) = &filter.achievement {
+        conditions.push("achievement = ?");
+        values.push(achievement.clone().into());
+    }
+    if !filter.include_revoked {
+        conditions.push("revoked IS NULL");
+    }
+    values.push((filter.limit as i64).into());
+    let sql = format!("{COLUMNS} WHERE {} ORDER BY issued DESC, id LIMIT ?", conditions.join(" AND "));
     let rows = conn
         .prepare_cached(&sql)?
-        .query_map(params![filter.person, filter.achievement, filter.include_revoked, filter.limit as i64], badge_row)?
+        .query_map(params_from_iter(values), badge_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
