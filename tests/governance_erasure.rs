@@ -236,12 +236,16 @@ async fn erasing_twice_is_harmless_and_bad_requests_name_the_field() {
     let second: Value = app.api(Method::DELETE, &path).send().await.unwrap().json().await.unwrap();
     assert_eq!((first["statements"].as_u64(), second["statements"].as_u64()), (Some(1), Some(0)), "{first} {second}");
 
+    assert_eq!(app.post_statements(&json!([statement(someone(2), "passed", quiz(1))])).await.status(), 200);
+    let page: Value = app.get_statements(&[("limit", "1")]).await.json().await.unwrap();
+    let admin_account = page["statements"][0]["authority"].to_string();
     for (query, field) in [
         (vec![], "agent"),
         (vec![("agent", "not json")], "agent"),
         (vec![("agent", r#"{"mbox": "ada@example.com"}"#)], "agent.mbox"),
         (vec![("agent", r#"{"objectType": "Person", "mbox": "mailto:a@x.org"}"#)], "agent.mbox"),
         (vec![("agent", r#"{"mbox": "mailto:a@x.org"}"#), ("dry", "1")], "dry"),
+        (vec![("agent", &admin_account)], "agent.account"),
     ] {
         let response = app.api(Method::DELETE, "people").query(&query).send().await.unwrap();
         assert_eq!(response.status(), 400, "{query:?}");
