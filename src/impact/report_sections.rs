@@ -159,6 +159,15 @@ pub(crate) fn guardrails(html: &mut String, guardrails: &[GuardrailSection<'_>])
     html.push_str("</tbody></table><p class=\"notes\">A guardrail holds when a one-sided test at α = 0.05 shows that it did not worsen by its margin or more: the one-sided 95% bound of its worsening is below the margin.</p>");
 }
 
+/// A p- or q-value for a table cell: "< 0.001" or three decimals.
+fn probability(p: f64) -> String {
+    if p < 0.001 {
+        "&lt; 0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
 pub(crate) fn multiplicity(html: &mut String, title: &str, family: Option<&Multiplicity>) {
     let Some(family) = family else { return };
     let _ = write!(
@@ -176,9 +185,9 @@ pub(crate) fn multiplicity(html: &mut String, title: &str, family: Option<&Multi
             html,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{survives}</td></tr>",
             escape(&f.label),
-            p_value(f.p_value).trim_start_matches("p "),
-            p_value(f.holm_p_value).trim_start_matches("p "),
-            p_value(f.bh_q_value).trim_start_matches("p "),
+            probability(f.p_value),
+            probability(f.holm_p_value),
+            probability(f.bh_q_value),
         );
     }
     html.push_str("</tbody></table>");
