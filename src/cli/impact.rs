@@ -60,6 +60,7 @@ pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> 
         multiplicity: answer.multiplicity.as_ref(),
         cohort_multiplicity: answer.cohort_multiplicity.as_ref(),
         roi_warning: answer.roi_warning.as_deref(),
+        roi_interval: answer.roi_interval.as_ref().map(|r| (r.roi_percent_low, r.roi_percent_high)),
     };
     std::fs::write(&out, render_html_with(&answer.report, &answer.trend, &answer.title, roi, &sections))
         .with_context(|| format!("writing {}", out.display()))?;
@@ -146,7 +147,7 @@ pub fn summary(answer: &ImpactAnswer) -> String {
     }
     lines.push(format!(
         "Relative effect: {}",
-        report.relative_effect.map_or("n/a".into(), |r| format!("{:+.1}%", r * 100.0))
+        report.main_relative_effect().map_or("n/a".into(), |r| format!("{:+.1}%", r * 100.0))
     ));
     lines.push(format!(
         "Hedges' g: {}; minimum detectable effect: {} {unit}",
