@@ -140,6 +140,13 @@ pub fn summary(answer: &ImpactAnswer) -> String {
         lines.extend(super::impact_lines::dose(dose, unit));
     }
     lines.extend(super::impact_lines::guardrails(&answer.guardrails));
+    for other in &answer.secondary {
+        lines.push(format!(
+            "Secondary {}: {}",
+            other.kpi.name.as_deref().unwrap_or(&other.kpi.id),
+            other.report.headline
+        ));
+    }
     for (title, family) in [("KPIs", &answer.multiplicity), ("cohorts", &answer.cohort_multiplicity)] {
         if let Some(family) = family {
             lines.extend(super::impact_lines::multiplicity(title, family));
