@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod delivery;
 pub mod error;
 pub mod governance;
@@ -13,6 +14,7 @@ pub mod impact;
 pub mod kpi;
 pub mod metrics;
 pub mod people;
+pub mod private_file;
 pub mod rules;
 pub mod service;
 pub mod skills;

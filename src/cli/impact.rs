@@ -32,7 +32,7 @@ pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> 
     let text = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
     let request = ImpactRequest::from_toml(&text)
         .map_err(|e| anyhow::anyhow!("{} is not an impact spec: {e}", args.spec.display()))?;
-    let answer = match (&args.server.url, &args.server.key, &args.server.secret) {
+    let mut answer = match (&args.server.url, &args.server.key, &args.server.secret) {
         (Some(url), Some(key), Some(secret)) => ask_server(url, key, secret, &request).await?,
         (Some(_), _, _) => bail!("--url needs --key and --secret"),
         _ => {
@@ -42,6 +42,7 @@ pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> 
                 .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code.wire_name()))?
         }
     };
+    crate::governance::suppression::suppress_small_groups(&mut answer, settings.min_group_size);
     print!("{}", summary(&answer));
     let out = args.out.unwrap_or_else(|| report_path(&args.spec));
     let roi = answer.roi.as_ref().map(|roi| RoiSection { roi, currency: answer.currency.as_deref().unwrap_or("") });

@@ -188,6 +188,13 @@ pub struct ImpactAnswer {
     pub roi: Option<RoiReport>,
     pub currency: Option<String>,
     pub trend: TrendSeries,
+    /// What was left out because it would describe fewer than `min_group_size` people
+    /// (`governance::suppression`); empty when nothing was.
+    #[serde(default)]
+    pub suppressed: Vec<String>,
+    /// The IFI keys of everyone in either group, for the audit log (never sent).
+    #[serde(skip)]
+    pub persons: Vec<String>,
     /// The claim the analysis supports, primary KPI and guardrails together.
     #[serde(default)]
     pub claim: Option<Claim>,
@@ -322,6 +329,8 @@ pub async fn run_impact_within(
         roi: money.roi,
         currency: request.roi.as_ref().and_then(|r| r.currency.clone()),
         trend,
+        suppressed: Vec::new(),
+        persons: treated.keys().chain(comparison_dates.iter()).cloned().collect(),
         claim: Some(conclusions.claim),
         guardrails,
         secondary,

@@ -37,3 +37,33 @@ pub struct ConsentRecord {
     pub nudges_opt_out: bool,
     pub updated: Micros,
 }
+
+/// A document stored under a person's agent key (State or Agent Profile).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentDocument {
+    /// `state` or `agent_profile`.
+    pub kind: String,
+    /// The activity of a State document.
+    pub activity_id: Option<String>,
+    pub registration: Option<String>,
+    pub id: String,
+    pub updated: Micros,
+}
+
+/// Records whose text names a person: rule-state entries and outbox items (notifications,
+/// assignments, emitted statements).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MentioningRecords {
+    /// (rule, key) of each state entry.
+    pub rule_state: Vec<(String, String)>,
+    pub outbox: Vec<MentioningOutboxItem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MentioningOutboxItem {
+    pub rule: String,
+    pub kind: String,
+    pub target: Option<String>,
+    pub status: String,
+    pub created: Micros,
+}

@@ -185,3 +185,29 @@ async fn the_impact_command_can_ask_a_running_server() {
     assert!(stdout.contains("Verdict: improved"), "{stdout}");
     assert!(dir.path().join("study.html").exists());
 }
+
+#[tokio::test]
+async fn a_group_smaller_than_the_minimum_is_suppressed_even_when_the_request_asks_for_less() {
+    // Arrange: 8 agents, 4 treated; the request lowers its own minimum to 2.
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 8, seed: 5, ..DemoSpec::default() };
+    let mut request = serde_json::to_value(load_demo(&app, &spec).await).unwrap();
+    request["min_persons_per_group"] = json!(2);
+
+    // Act
+    let (status, answer) = analyse(&app, &request).await;
+
+    // Assert
+    assert_eq!(status, 200, "{answer}");
+    let report = &answer["report"];
+    assert!(report["treated"]["persons_analyzed"].as_u64().unwrap() < 5, "{answer}");
+    assert!(report["treated"]["post_mean"].is_null() && report["did_test"].is_null(), "{answer}");
+    assert!(report["difference_in_differences"].is_null() && answer["roi"].is_null());
+    assert_eq!(report["verdict"]["kind"], "insufficient_data");
+    let suppressed = answer["suppressed"].as_array().unwrap();
+    assert!(suppressed.iter().any(|s| s.as_str().unwrap().starts_with("treated:")), "{answer}");
+    let trend = &answer["trend"];
+    for point in trend["treated"].as_array().unwrap().iter().chain(trend["comparison"].as_array().unwrap()) {
+        assert!(point["persons"].as_u64().unwrap() >= 5, "a trend point of fewer than 5 people: {point}");
+    }
+}

@@ -5,6 +5,7 @@ mod auth;
 mod conformance;
 mod delivery;
 mod documents;
+mod erasure_kill;
 mod helpers;
 mod impact;
 mod impact_spec;

@@ -128,9 +128,10 @@ impl RuleHost for StoreHost {
     fn impact(&self, request: &Value) -> Result<Value, HostError> {
         let request = ImpactRequest::from_value(request.clone())
             .map_err(|e| HostError(format!("impact: not an impact request: {e}")))?;
-        let answer = self
+        let mut answer = self
             .bounded(run_impact(&*self.store, &request))?
             .map_err(|e| HostError(format!("impact: {}", e.message)))?;
+        crate::governance::suppression::suppress_small_groups(&mut answer, crate::skills::queries::MIN_GROUP);
         // The trend series and the group-time cells are for charts and audits; scripts get the
         // figures (and stay within the sandbox's map size).
         let mut report = serde_json::to_value(&answer.report).map_err(|e| HostError(format!("impact: {e}")))?;
