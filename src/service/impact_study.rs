@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::impact::{
-    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ImpactRequest, KpiSummary, ReadLimit,
-    RoiSpec,
+    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ComparisonGroup, ImpactRequest,
+    KpiSummary, ReadLimit, RoiSpec,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::impact::claim::{claim, Claim, NamedKpi};
@@ -124,6 +124,13 @@ pub(super) fn validate(request: &ImpactRequest) -> Result<(), ApiError> {
         if !seen.insert(kpi.as_str()) {
             return Err(invalid(&format!("secondary[{i}]"), format!("{kpi:?} is analysed twice")));
         }
+    }
+    if request.staggered.is_some() && request.comparison.group == ComparisonGroup::NotYetTreated {
+        return Err(invalid(
+            "comparison.group",
+            "with `staggered`, put every trained person in `treated` and use not_treated or query: the \
+             staggered design compares each cohort with the persons not yet trained itself",
+        ));
     }
     if let Some(dose) = &request.dose {
         if dose.verb.is_none() && dose.activity.is_none() && dose.rule.is_none() {
