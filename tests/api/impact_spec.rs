@@ -177,3 +177,26 @@ async fn the_answer_carries_the_claim_guardrail_event_study_and_adjusted_p_value
     );
     assert!(answer["roi_warning"].is_null(), "the effect is significant: {}", answer["roi_warning"]);
 }
+
+#[tokio::test]
+async fn a_harmed_guardrail_turns_the_claim_though_the_primary_kpi_improved() {
+    // Arrange: the course now costs 4 points of satisfaction, twice the 2-point margin.
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 120, seed: 8, csat_effect: -4.0, ..DemoSpec::default() };
+    for batch in generate_demo(&spec).statements.chunks(500) {
+        assert_eq!(app.post_statements(&Value::Array(batch.to_vec())).await.status(), 200);
+    }
+    let request: fluency::service::impact::ImpactRequest = toml::from_str(&demo_impact_spec(&spec)).unwrap();
+
+    // Act
+    let response = app.api(Method::POST, "impact").json(&request).send().await.unwrap();
+    let answer: Value = response.json().await.unwrap();
+
+    // Assert
+    assert_eq!(answer["report"]["verdict"]["kind"], "improved", "handling time still improved");
+    assert_eq!(answer["guardrails"][0]["non_inferiority"]["status"], "harmed", "{}", answer["guardrails"][0]);
+    assert_eq!(answer["claim"]["verdict"], "guardrail_harmed");
+    let sentence = answer["claim"]["sentence"].as_str().unwrap();
+    assert!(sentence.starts_with("A guardrail was harmed: Average handling time improved by "), "{sentence}");
+    assert!(sentence.contains("Customer satisfaction worsened by "), "{sentence}");
+}
