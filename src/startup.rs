@@ -137,6 +137,7 @@ impl Application {
         }
         let reloading = watch_consent(store.clone(), consent.clone(), skills.clone(), stopping.clone());
         background.push(tokio::spawn(reloading));
+        let console = crate::console::start(&settings, &statements, stopping.clone(), &mut background)?;
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),
@@ -152,7 +153,12 @@ impl Application {
             settings,
         });
         let server = HttpServer::new(move || {
-            App::new().wrap(http::cors(&state.settings)).configure(|config| http::configure(config, state.clone()))
+            App::new().wrap(http::cors(&state.settings)).configure(|config| {
+                if let Some(console) = &console {
+                    crate::console::configure(config, console.clone());
+                }
+                http::configure(config, state.clone())
+            })
         })
         .shutdown_timeout(REQUEST_GRACE.as_secs())
         .listen(listener)?

@@ -101,7 +101,7 @@ async fn ids_of(response: reqwest::Response) -> Vec<String> {
 }
 
 /// Ada's data of every kind, beside Worker 1's.
-async fn arrange(app: &TestApp) -> Vec<String> {
+async fn arrange(app: &TestApp) -> (Vec<String>, String) {
     assert_eq!(app.api(Method::PUT, "skills/framework/core.toml").body(FRAMEWORK).send().await.unwrap().status(), 200);
     assert_eq!(app.put_rule("remedial", RULE).await.status(), 201);
     let group = json!({"objectType": "Group", "name": "Analysts", "member": [ada(), someone(1)]});
@@ -143,6 +143,19 @@ async fn arrange(app: &TestApp) -> Vec<String> {
     store.upsert_people(vec![record]).await.unwrap();
     std::fs::remove_file(path).unwrap();
 
+    // A credential.
+    let achievement = json!({"id": "analytical-engines", "name": "Analytical engines", "description": "Programs them.",
+        "criteria": "Wrote the first program.", "image": "https://badges.example.com/engine.png",
+        "achievement_type": "Badge", "tags": ["history"]});
+    let put = app.api(Method::PUT, "badges/achievements/analytical-engines").json(&achievement).send().await.unwrap();
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+    let award =
+        json!({"agent": {"mbox": format!("mailto:{ADA}"), "name": ADA_NAME}, "achievement": "analytical-engines"});
+    let awarded = app.api(Method::POST, "badges/awards").json(&award).send().await.unwrap();
+    assert_eq!(awarded.status(), 201);
+    let credential: Value = awarded.json().await.unwrap();
+    let credential_id = credential["id"].as_str().unwrap().to_string();
+
     // Inference and the rule have seen Ada's statements.
     let ada_key = format!("mbox:mailto:{ADA}");
     eventually(30, "ada's skill estimate", || async {
@@ -155,13 +168,13 @@ async fn arrange(app: &TestApp) -> Vec<String> {
         found["interventions"].as_array().is_some_and(|list| !list.is_empty()).then_some(())
     })
     .await;
-    kept
+    (kept, credential_id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_erased_person_leaves_no_byte_behind_while_everyone_elses_statements_stay() {
     let app = TestApp::spawn().await;
-    let mut kept = arrange(&app).await;
+    let (mut kept, credential_id) = arrange(&app).await;
 
     // Act: erase Ada while other people's statements keep arriving.
     let writing = Arc::new(AtomicBool::new(true));
@@ -218,6 +231,12 @@ async fn an_erased_person_leaves_no_byte_behind_while_everyone_elses_statements_
     assert!(erasure.is_some_and(|e| !e.to_string().contains(ADA)), "the audit log names the erasure, not Ada");
     let verified: Value = app.api_json("audit/verify").await;
     assert_eq!(verified["valid"], true);
+    let credential =
+        app.client.get(format!("{}/api/badges/credentials/{credential_id}", app.address)).send().await.unwrap();
+    assert_eq!(credential.status(), 404, "the credential is gone from its URL");
+    let row = app.statements.store().find_badge(&credential_id).await.unwrap().expect("its revoked place stays");
+    assert!(row.revoked.is_some() && row.person.is_empty(), "revoked, then emptied: {row:?}");
+    assert_eq!(report["records"]["credentials"], 1, "{report}");
 
     // Assert: at rest, no byte of the data directory holds Ada.
     let dir = app.data_dir.path().to_path_buf();

@@ -64,7 +64,7 @@ async fn the_report_lists_state_rule_state_and_the_analyses_the_person_was_in() 
             && d["activity_id"] == "https://lms.example.com/course"),
         "{report}"
     );
-    assert_eq!(report["rule_state"]["data"][0][0], "remember-attempts");
+    assert_eq!(report["rule_state"]["data"][0]["rule"], "remember-attempts");
     let analyses = report["analyses"]["data"].as_array().unwrap();
     assert_eq!(analyses.len(), 1, "{report}");
     assert!(analyses[0]["details"].get("people").is_none(), "the other participants are not listed");

@@ -40,6 +40,7 @@ async fn a_policy_deletes_only_what_its_dry_run_listed() {
         verb: Some("http://adlnet.gov/expapi/verbs/experienced".into()),
         activity_prefix: Some("https://lms.example.com/old-course/".into()),
         source: None,
+        delete_credential_evidence: false,
     };
     let later = fluency::xapi::time::now_micros() + 31 * DAY;
 
@@ -118,4 +119,39 @@ fn a_pseudonymised_export_names_nobody_and_keeps_people_apart() {
     assert_eq!(actors.len(), 3);
     assert_eq!(actors[0], actors[1], "one person, one pseudonym");
     assert_ne!(actors[0], actors[2], "two people, two pseudonyms");
+}
+
+#[tokio::test]
+async fn the_earned_statement_of_an_active_credential_is_kept_unless_the_policy_says_otherwise() {
+    let app = TestApp::spawn().await;
+    let achievement = json!({"id": "sql", "name": "SQL", "description": "Queries.", "criteria": "Passed.",
+        "image": "https://badges.example.com/sql.png", "achievement_type": "Badge", "tags": []});
+    assert_eq!(app.api(Method::PUT, "badges/achievements/sql").json(&achievement).send().await.unwrap().status(), 200);
+    let award = json!({"agent": {"mbox": "mailto:ada@example.com"}, "achievement": "sql"});
+    assert_eq!(app.api(Method::POST, "badges/awards").json(&award).send().await.unwrap().status(), 201);
+    assert_eq!(
+        app.post_statements(&json!([statement("ada", "experienced", "https://lms.example.com/x")])).await.status(),
+        200
+    );
+    let everything = RetentionPolicy {
+        name: "everything".into(),
+        older_than_days: 1,
+        verb: None,
+        activity_prefix: None,
+        source: None,
+        delete_credential_evidence: false,
+    };
+    let later = fluency::xapi::time::now_micros() + 2 * DAY;
+
+    let kept = run_at(&app.statements, std::slice::from_ref(&everything), false, "test", later).await.unwrap();
+
+    assert_eq!((kept.deleted, kept.kept_as_evidence), (1, 1), "{kept:?}");
+    let left: Value = app.get_statements(&[("limit", "10")]).await.json().await.unwrap();
+    let verbs: Vec<&str> =
+        left["statements"].as_array().unwrap().iter().map(|s| s["verb"]["id"].as_str().unwrap()).collect();
+    assert_eq!(verbs, vec!["https://fluency.dev/xapi/verbs/earned"]);
+
+    let unprotected = RetentionPolicy { delete_credential_evidence: true, ..everything };
+    let gone = run_at(&app.statements, &[unprotected], false, "test", later).await.unwrap();
+    assert_eq!((gone.deleted, gone.kept_as_evidence), (1, 0));
 }

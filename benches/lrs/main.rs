@@ -4,6 +4,7 @@
 //! JSON. Point it at another LRS with `--url URL --key KEY --secret SECRET`.
 
 mod badges;
+mod console;
 mod generator;
 mod measure;
 mod rules;
@@ -48,6 +49,10 @@ struct Options {
     /// Only Open Badges credentials: issue and verify throughput (in process).
     #[arg(long)]
     badges: bool,
+    /// Only the console: its pages' latency on a server with 1M statements (100k with
+    /// --quick), signed in as an administrator.
+    #[arg(long)]
+    console: bool,
     /// Only the ingest rows (no fill, queries or documents): quick comparisons of builds.
     #[arg(long)]
     ingest_only: bool,
@@ -119,6 +124,15 @@ async fn main() -> anyhow::Result<()> {
         let report = skills::skills_suite(scale).await?;
         skills::print_skills_report(&report);
         let results = json!({"machine": machine_description(), "skills": skills::skills_json(&report)});
+        std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
+        println!("\nJSON written to {}", options.out);
+        return Ok(());
+    }
+    if options.console {
+        anyhow::ensure!(options.url.is_none(), "--console measures Fluency's own console; it takes no --url");
+        let report = console::console_suite(scale, options.seed).await?;
+        console::print_console_report(&report);
+        let results = json!({"machine": machine_description(), "console": console::console_json(&report)});
         std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
         println!("\nJSON written to {}", options.out);
         return Ok(());

@@ -34,6 +34,10 @@ pub struct RetentionPolicy {
     pub activity_prefix: Option<String>,
     /// Only statements sent with this credential key (the authority's account name).
     pub source: Option<String>,
+    /// Also delete statements that are evidence for an active credential (the "earned"
+    /// statement, and the skill evidence of its holder); kept by default.
+    #[serde(default)]
+    pub delete_credential_evidence: bool,
 }
 
 impl GovernanceConfig {

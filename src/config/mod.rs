@@ -60,6 +60,8 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// `[credentials]`: the Open Badges issuer.
     pub credentials: crate::credentials::issuer::CredentialsSettings,
+    /// The console at `/console` (`[console]`, docs/console.md).
+    pub console: crate::console::ConsoleSettings,
 }
 
 impl Default for Settings {
@@ -84,6 +86,7 @@ impl Default for Settings {
             targets: BTreeMap::new(),
             delivery: DeliverySettings::default(),
             credentials: Default::default(),
+            console: crate::console::ConsoleSettings::default(),
         }
     }
 }
@@ -116,10 +119,16 @@ pub struct SettingsLayer {
     pub targets: Option<BTreeMap<String, TargetSettings>>,
     pub delivery: Option<DeliverySettings>,
     pub credentials: Option<crate::credentials::issuer::CredentialsSettings>,
+    /// The whole `[console]` table, replacing an earlier layer's.
+    pub console: Option<crate::console::ConsoleSettings>,
+    /// `console.enabled`.
+    pub console_enabled: Option<bool>,
+    /// `console.oidc.client_secret`, kept out of the file.
+    pub console_oidc_client_secret: Option<String>,
 }
 
 /// Environment variable for each field, in the order of the README table.
-const ENVIRONMENT: [(&str, &str); 15] = [
+const ENVIRONMENT: [(&str, &str); 17] = [
     ("FLUENCY_BIND", "bind"),
     ("FLUENCY_DATA_DIR", "data_dir"),
     ("FLUENCY_BASE_PATH", "base_path"),
@@ -135,6 +144,8 @@ const ENVIRONMENT: [(&str, &str); 15] = [
     ("FLUENCY_MAX_ANALYSIS_STATEMENTS", "max_analysis_statements"),
     ("FLUENCY_MIN_GROUP_SIZE", "min_group_size"),
     ("FLUENCY_RULES_DIR", "rules_dir"),
+    ("FLUENCY_CONSOLE_ENABLED", "console_enabled"),
+    ("FLUENCY_CONSOLE_OIDC_CLIENT_SECRET", "console_oidc_client_secret"),
 ];
 
 impl SettingsLayer {
@@ -166,6 +177,11 @@ impl SettingsLayer {
                 "max_analysis_statements" => layer.max_analysis_statements = Some(number(&value)? as usize),
                 "min_group_size" => layer.min_group_size = Some(number(&value)? as usize),
                 "rules_dir" => layer.rules_dir = Some(value.into()),
+                "console_enabled" => {
+                    let enabled = value.parse().with_context(|| format!("{variable}: must be true or false"))?;
+                    layer.console_enabled = Some(enabled);
+                }
+                "console_oidc_client_secret" => layer.console_oidc_client_secret = Some(value),
                 _ => unreachable!("every environment variable names a field"),
             }
         }
@@ -249,6 +265,17 @@ impl Settings {
         if let Some(credentials) = layer.credentials {
             self.credentials = credentials;
         }
+        if let Some(console) = layer.console {
+            self.console = console;
+        }
+        if let Some(enabled) = layer.console_enabled {
+            self.console.enabled = enabled;
+        }
+        if let Some(secret) = layer.console_oidc_client_secret {
+            if let Some(oidc) = self.console.oidc.as_mut() {
+                oidc.client_secret = secret;
+            }
+        }
         Ok(())
     }
 
@@ -278,6 +305,7 @@ impl Settings {
         }
         self.rules.check()?;
         self.governance.check()?;
+        self.console.check()?;
         let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.delivery.build(&targets).map_err(anyhow::Error::msg)?;
         if let Some(target) = self.credentials.notify.iter().find(|t| !self.targets.contains_key(*t)) {
@@ -358,6 +386,19 @@ mod tests {
         let dangling = toml::from_str::<SettingsLayer>("[delivery]\nassign_target = \"crm\"\n").unwrap();
         let error = format!("{:#}", Settings::resolve([dangling]).unwrap_err());
         assert!(error.contains("delivery.assign_target"), "{error}");
+    }
+
+    #[test]
+    fn the_console_provider_secret_comes_from_the_environment_and_is_required() {
+        let file = "[console.oidc]\nissuer = \"https://idp.example.com\"\nclient_id = \"fluency\"\n";
+        let layer = || toml::from_str::<SettingsLayer>(file).unwrap();
+        let error = format!("{:#}", Settings::resolve([layer()]).unwrap_err());
+        assert!(error.contains("console.oidc.client_secret"), "{error}");
+
+        let env = environment(&[("FLUENCY_CONSOLE_OIDC_CLIENT_SECRET", "from-env")]);
+        let settings = Settings::resolve([layer(), env]).unwrap();
+
+        assert_eq!(settings.console.oidc.unwrap().client_secret, "from-env");
     }
 
     #[test]

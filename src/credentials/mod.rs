@@ -83,7 +83,8 @@ pub fn open_service(
         consent,
         &settings.public_url,
     )
-    .notifying(settings.credentials.notify.clone()))
+    .notifying(settings.credentials.notify.clone())
+    .naming_people_by(crate::governance::pseudonym::Pseudonyms::from_data_dir(&settings.data_dir)?))
 }
 
 /// Reloads the achievements whenever their files change on disk.

@@ -90,6 +90,8 @@ pub struct BadgeService {
     framework: Option<Arc<crate::skills::FrameworkCatalog>>,
     /// Signed status lists by (key, list), with the revoked positions they show.
     lists: Mutex<HashMap<(String, u64), SignedList>>,
+    /// How the audit log names holders (never by identifier: see `governance::pseudonym`).
+    pseudonyms: Option<crate::governance::pseudonym::Pseudonyms>,
 }
 
 impl BadgeService {
@@ -110,6 +112,21 @@ impl BadgeService {
             statements: None,
             framework: None,
             lists: Mutex::new(HashMap::new()),
+            pseudonyms: None,
+        }
+    }
+
+    /// Names holders in the audit log by their pseudonym.
+    pub fn naming_people_by(mut self, pseudonyms: crate::governance::pseudonym::Pseudonyms) -> Self {
+        self.pseudonyms = Some(pseudonyms);
+        self
+    }
+
+    /// The holder as the audit log names them.
+    fn audit_name(&self, person: &str) -> String {
+        match &self.pseudonyms {
+            Some(pseudonyms) => pseudonyms.person_label(person),
+            None => "person:unnamed".to_string(),
         }
     }
 
@@ -218,8 +235,7 @@ impl BadgeService {
             BadgeInsert::Existing(existing) => (*existing, false),
         };
         if created {
-            let details =
-                json!({"person": badge.person, "achievement": badge.achievement, "award_key": badge.award_key});
+            let details = json!({"person": self.audit_name(&badge.person), "achievement": badge.achievement, "award_key": badge.award_key});
             crate::governance::record(&*self.store, &request.actor, "badges.award", &badge.id, details)
                 .await
                 .context("recording the award in the audit log")?;
@@ -349,7 +365,7 @@ impl BadgeService {
             RevokeOutcome::NotFound => Err(RevokeError::NotFound(id.into())),
             RevokeOutcome::AlreadyRevoked(_) => Err(RevokeError::AlreadyRevoked(id.into())),
             RevokeOutcome::Revoked(badge) => {
-                let details = json!({"person": badge.person, "achievement": badge.achievement, "reason": reason});
+                let details = json!({"person": self.audit_name(&badge.person), "achievement": badge.achievement, "reason": reason});
                 crate::governance::record(&*self.store, actor, "badges.revoke", id, details)
                     .await
                     .context("recording the revocation in the audit log")?;
@@ -358,8 +374,10 @@ impl BadgeService {
         }
     }
 
+    /// The credential with this id; `None` too for one whose holder was erased (its row
+    /// keeps only its revoked place in the status list).
     pub async fn find(&self, id: &str) -> anyhow::Result<Option<BadgeRecord>> {
-        Ok(self.store.find_badge(id).await?)
+        Ok(self.store.find_badge(id).await?.filter(|badge| !badge.person.is_empty()))
     }
 
     pub async fn list(&self, filter: &BadgeFilter) -> anyhow::Result<Vec<BadgeRecord>> {

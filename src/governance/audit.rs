@@ -31,7 +31,7 @@ pub async fn record(
     store.append_audit(draft).await
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Verification {
     pub entries: u64,
     pub valid: bool,

@@ -25,7 +25,7 @@ pub struct ConsentRegistry {
 }
 
 /// One person's choices, as the API shows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Consent {
     pub person: String,
     pub inference: bool,

@@ -34,7 +34,7 @@ const STATEMENTS_PER_STEP: usize = 500;
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 const SETTLE_POLL: Duration = Duration::from_millis(50);
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ErasureReport {
     pub id: String,
     /// The person as the audit log names them (a keyed hash).

@@ -14,7 +14,7 @@ use crate::skills::queries::Profile;
 use crate::skills::SkillsService;
 use crate::storage::{
     AgentDocument, AuditEntry, IndexTerm, Intervention, InterventionQuery, MentioningOutboxItem, PersonRecord,
-    StatementQuery, Store, StoreResult,
+    RuleStateEntry, StatementQuery, Store, StoreResult,
 };
 use crate::xapi::time::{format_micros, Micros};
 
@@ -23,7 +23,7 @@ use crate::xapi::time::{format_micros, Micros};
 const MAX_COUNTED: usize = 200_000;
 const PAGE: usize = 1_000;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatementCount {
     /// The credential (authority account name) that sent them.
     pub source: String,
@@ -31,14 +31,14 @@ pub struct StatementCount {
     pub statements: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Section<T> {
     /// What this data is used for.
     pub purpose: &'static str,
     pub data: T,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TransparencyReport {
     pub person: String,
     pub at: Micros,
@@ -49,8 +49,7 @@ pub struct TransparencyReport {
     pub statements_counted_in_part: bool,
     pub documents: Section<Vec<AgentDocument>>,
     pub interventions: Section<Vec<Intervention>>,
-    /// (rule, key) of each rule-state entry naming them.
-    pub rule_state: Section<Vec<(String, String)>>,
+    pub rule_state: Section<Vec<RuleStateEntry>>,
     pub notifications: Section<Vec<MentioningOutboxItem>>,
     pub skills: Section<Option<Profile>>,
     /// The impact analyses they were in (`impact.run` entries of the audit log).
@@ -188,7 +187,7 @@ table{border-collapse:collapse}th,td{text-align:left;padding:4px 10px;border-bot
                 ul { @for d in &report.documents.data { li { (d.kind) " " (d.id) @if let Some(a) = &d.activity_id { " (" (a) ")" } } } }
                 h2 { "What rules remember" }
                 p.purpose { (report.rule_state.purpose) }
-                ul { @for (rule, key) in &report.rule_state.data { li { (rule) ": " (key) } } }
+                ul { @for entry in &report.rule_state.data { li { (entry.rule) ": " (entry.key) } } }
                 h2 { "Notifications" }
                 p.purpose { (report.notifications.purpose) }
                 ul { @for n in &report.notifications.data { li { (n.rule) ": " (n.kind) ", " (n.status) ", " (format_micros(n.created)) } } }

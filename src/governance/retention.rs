@@ -3,7 +3,7 @@
 //! would go. Walks the statements oldest first (voided ones too) up to the oldest cut-off,
 //! so a run reads only what some policy could delete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -21,7 +21,7 @@ const DAY_MICROS: Micros = 86_400 * 1_000_000;
 /// Ids listed per policy in a dry run.
 const LISTED: usize = 20;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PolicyOutcome {
     pub policy: String,
     /// Statements the policy selected (deleted, or that a dry run would delete).
@@ -30,13 +30,33 @@ pub struct PolicyOutcome {
     pub examples: Vec<Uuid>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RetentionReport {
     pub dry_run: bool,
     pub at: Micros,
     pub policies: Vec<PolicyOutcome>,
     pub deleted: u64,
     pub attachment_files: u64,
+    /// Statements a policy selected but kept as evidence for an active credential.
+    pub kept_as_evidence: u64,
+}
+
+/// The statements that are evidence for an active credential: each "earned" statement, and
+/// the skill evidence of everyone holding one.
+async fn credential_evidence(store: &dyn crate::storage::Store) -> Result<HashSet<Uuid>, ApiError> {
+    let filter = crate::storage::BadgeFilter { limit: usize::MAX, ..Default::default() };
+    let mut evidence = HashSet::new();
+    let mut holders = HashSet::new();
+    for badge in store.query_badges(&filter).await? {
+        evidence.insert(crate::credentials::earned::earned_statement_id(&badge.id));
+        holders.insert(badge.person);
+    }
+    for person in holders {
+        for record in store.skill_evidence(&person, None, usize::MAX).await? {
+            evidence.insert(record.statement);
+        }
+    }
+    Ok(evidence)
 }
 
 /// Whether `policy` selects the statement at `now` (every condition it gives holds).
@@ -80,6 +100,10 @@ pub async fn run_at(
     let Some(shortest) = policies.iter().map(|p| p.older_than_days).min() else { return Ok(report) };
     let cut_off = now - i64::from(shortest) * DAY_MICROS;
     let store = statements.store();
+    let evidence = match policies.iter().all(|p| p.delete_credential_evidence) {
+        true => HashSet::new(),
+        false => credential_evidence(&**store).await?,
+    };
     let mut after = 0;
     loop {
         let page: Vec<StoredStatement> = store.statements_stored_after(after, PAGE).await?;
@@ -88,6 +112,10 @@ pub async fn run_at(
         for stored in page.iter().take_while(|s| s.stored < cut_off) {
             let value: Value = serde_json::from_str(&stored.json).map_err(ApiError::internal)?;
             let Some(policy) = policies.iter().find(|p| selects(p, &value, stored.stored, now)) else { continue };
+            if !policy.delete_credential_evidence && evidence.contains(&stored.id) {
+                report.kept_as_evidence += 1;
+                continue;
+            }
             let outcome = outcomes.get_mut(policy.name.as_str()).expect("every policy has an outcome");
             outcome.statements += 1;
             if dry_run && outcome.examples.len() < LISTED {
@@ -127,6 +155,7 @@ mod tests {
             verb: Some("http://x/v".into()),
             activity_prefix: Some("https://lms/".into()),
             source: Some("lms".into()),
+            delete_credential_evidence: false,
         }
     }
 

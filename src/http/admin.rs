@@ -13,9 +13,11 @@ use serde_json::{json, Value};
 use super::{AppState, Reply};
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ErrorCode};
+use crate::service::impact::ImpactAnswer;
 use crate::service::impact::{run_impact_within, ImpactRequest};
 use crate::service::rules::{CatalogError, RuleCatalog};
-use crate::storage::{InterventionQuery, OutboxStatus};
+use crate::service::rules::{RuleView, RulesListing};
+use crate::storage::{Intervention, InterventionQuery, OutboxItem, OutboxStatus, RuleRun};
 use crate::xapi::time::{now_micros, parse_timestamp, to_micros};
 
 /// Most items one listing returns.
@@ -101,7 +103,34 @@ fn json_reply(status: u16, value: impl serde::Serialize) -> Result<Reply, ApiErr
     Ok(Reply::json(status, &serde_json::to_value(value).map_err(ApiError::internal)?))
 }
 
-async fn list_rules(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// A rule with its file's text and its latest runs.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct RuleDetail {
+    #[serde(flatten)]
+    view: RuleView,
+    source: String,
+    recent_runs: Vec<RuleRun>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct OutboxListing {
+    items: Vec<OutboxItem>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Redriven {
+    key: String,
+    status: OutboxStatus,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct InterventionListing {
+    interventions: Vec<Intervention>,
+}
+
+#[utoipa::path(get, path = "/api/rules", tag = "rules", security(("basic" = [])),
+    responses((status = 200, description = "The installed rules and the files refused", body = RulesListing), super::openapi::Refusals))]
+pub(super) async fn list_rules(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -111,22 +140,33 @@ async fn list_rules(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     )
 }
 
-async fn get_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/rules/{name}", tag = "rules", security(("basic" = [])),
+    params(("name" = String, Path, description = "The rule's name")),
+    responses((status = 200, description = "The rule, its source and its latest runs", body = RuleDetail), super::openapi::Refusals))]
+pub(super) async fn get_rule(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
             let (view, source) = catalog(&state)?.get(&name).ok_or_else(|| no_rule(&name))?;
-            let runs = state.statements.store().rule_runs(&name, RECENT_RUNS).await?;
-            let mut body = serde_json::to_value(view).map_err(ApiError::internal)?;
-            body["source"] = Value::String(source);
-            body["recent_runs"] = serde_json::to_value(runs).map_err(ApiError::internal)?;
-            Ok(Reply::json(200, &body))
+            let recent_runs = state.statements.store().rule_runs(&name, RECENT_RUNS).await?;
+            json_reply(200, RuleDetail { view, source, recent_runs })
         }
         .await,
     )
 }
 
-async fn put_rule(
+#[utoipa::path(put, path = "/api/rules/{name}", tag = "rules", security(("basic" = [])),
+    params(("name" = String, Path, description = "The rule's name, as its metadata says")),
+    request_body(content = String, content_type = "text/plain", description = "The rule file (Rhai with its metadata header)"),
+    responses(
+        (status = 200, description = "The rule was replaced", body = RuleView),
+        (status = 201, description = "The rule was created", body = RuleView),
+        super::openapi::Refusals))]
+pub(super) async fn put_rule(
     request: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -147,7 +187,14 @@ async fn put_rule(
     )
 }
 
-async fn delete_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+#[utoipa::path(delete, path = "/api/rules/{name}", tag = "rules", security(("basic" = [])),
+    params(("name" = String, Path, description = "The rule's name")),
+    responses((status = 204, description = "The rule's file was removed"), super::openapi::Refusals))]
+pub(super) async fn delete_rule(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -164,11 +211,25 @@ async fn delete_rule(request: HttpRequest, state: web::Data<AppState>, name: web
     )
 }
 
-async fn enable_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+#[utoipa::path(post, path = "/api/rules/{name}/enable", tag = "rules", security(("basic" = [])),
+    params(("name" = String, Path, description = "The rule's name")),
+    responses((status = 200, description = "The rule, enabled (a disable for failures is cleared)", body = RuleView), super::openapi::Refusals))]
+pub(super) async fn enable_rule(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> HttpResponse {
     set_enabled(request, state, name.into_inner(), true).await
 }
 
-async fn disable_rule(request: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+#[utoipa::path(post, path = "/api/rules/{name}/disable", tag = "rules", security(("basic" = [])),
+    params(("name" = String, Path, description = "The rule's name")),
+    responses((status = 200, description = "The rule, disabled", body = RuleView), super::openapi::Refusals))]
+pub(super) async fn disable_rule(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> HttpResponse {
     set_enabled(request, state, name.into_inner(), false).await
 }
 
@@ -232,7 +293,12 @@ pub(super) fn refuse_unknown(query: &Query, known: &[&str]) -> Result<(), ApiErr
     }
 }
 
-async fn list_outbox(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/outbox", tag = "deliveries", security(("basic" = [])),
+    params(
+        ("status" = Option<OutboxStatus>, Query, description = "Which items (default dead_letter)"),
+        ("limit" = Option<usize>, Query, description = "Most items, 1 to 1000 (default 100)")),
+    responses((status = 200, description = "Outbox items, most recently updated first", body = OutboxListing), super::openapi::Refusals))]
+pub(super) async fn list_outbox(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -242,13 +308,16 @@ async fn list_outbox(request: HttpRequest, state: web::Data<AppState>) -> HttpRe
             let status = OutboxStatus::parse(status_text)
                 .ok_or_else(|| ApiError::invalid_parameter("status", "must be pending, delivered or dead_letter"))?;
             let items = state.statements.store().outbox_items(status, limit_param(&query)?).await?;
-            json_reply(200, json!({ "items": items }))
+            json_reply(200, OutboxListing { items })
         }
         .await,
     )
 }
 
-async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Path<String>) -> HttpResponse {
+#[utoipa::path(post, path = "/api/outbox/{key}/redrive", tag = "deliveries", security(("basic" = [])),
+    params(("key" = String, Path, description = "The dead letter's key")),
+    responses((status = 200, description = "The item is pending again", body = Redriven), super::openapi::Refusals))]
+pub(super) async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Path<String>) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -257,13 +326,20 @@ async fn redrive(request: HttpRequest, state: web::Data<AppState>, key: web::Pat
             }
             audit(&state, &principal, "outbox.redrive", &key, json!({})).await?;
             state.outbox_ready.notify_one();
-            json_reply(200, json!({ "key": key.as_str(), "status": "pending" }))
+            json_reply(200, Redriven { key: key.into_inner(), status: OutboxStatus::Pending })
         }
         .await,
     )
 }
 
-async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(post, path = "/api/impact", tag = "impact", security(("basic" = [])),
+    request_body = ImpactRequest,
+    responses((status = 200, description = "The analysis", body = ImpactAnswer), super::openapi::Refusals))]
+pub(super) async fn post_impact(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Analyse).await?;
@@ -292,7 +368,16 @@ async fn post_impact(request: HttpRequest, state: web::Data<AppState>, payload: 
     )
 }
 
-async fn list_interventions(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/interventions", tag = "rules", security(("basic" = [])),
+    params(
+        ("rule" = Option<String>, Query, description = "Only this rule's"),
+        ("activity" = Option<String>, Query, description = "Only for this activity IRI"),
+        ("agent" = Option<String>, Query, description = "Only for this person (an xAPI Agent as JSON)"),
+        ("since" = Option<String>, Query, description = "Recorded at or after (ISO 8601)"),
+        ("until" = Option<String>, Query, description = "Recorded at or before (ISO 8601)"),
+        ("limit" = Option<usize>, Query, description = "Most interventions, 1 to 1000 (default 100)")),
+    responses((status = 200, description = "Interventions the rules recorded", body = InterventionListing), super::openapi::Refusals))]
+pub(super) async fn list_interventions(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -311,7 +396,7 @@ async fn list_interventions(request: HttpRequest, state: web::Data<AppState>) ->
                 limit: limit_param(&query)?,
             };
             let interventions = state.statements.store().query_interventions(&filter).await?;
-            json_reply(200, json!({ "interventions": interventions }))
+            json_reply(200, InterventionListing { interventions })
         }
         .await,
     )

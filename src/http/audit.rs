@@ -2,7 +2,6 @@
 //! hash chain. Scope `admin`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
 use super::admin::{authorize, query_params, refuse_unknown, respond};
 use super::{AppState, Reply};
@@ -10,6 +9,11 @@ use crate::auth::Access;
 use crate::error::ApiError;
 
 const MAX_LISTING: usize = 1000;
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct AuditListing {
+    entries: Vec<crate::storage::AuditEntry>,
+}
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -19,7 +23,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
 }
 
 /// Runs the retention policies now (`dry_run=true`: lists what would go, deletes nothing).
-async fn run_retention(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(post, path = "/api/retention/run", tag = "governance", security(("basic" = [])),
+    params(("dry_run" = Option<bool>, Query, description = "true: list what would be deleted, delete nothing")),
+    responses((status = 200, description = "What each policy selected and what was deleted",
+        body = crate::governance::retention::RetentionReport), super::openapi::Refusals))]
+pub(super) async fn run_retention(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -41,7 +49,12 @@ async fn run_retention(request: HttpRequest, state: web::Data<AppState>) -> Http
     )
 }
 
-async fn get_audit(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/audit", tag = "governance", security(("basic" = [])),
+    params(
+        ("after" = Option<u64>, Query, description = "Entries after this sequence number (default 0)"),
+        ("limit" = Option<usize>, Query, description = "Most entries, up to 1000 (default 100)")),
+    responses((status = 200, description = "Audit log entries, oldest first", body = AuditListing), super::openapi::Refusals))]
+pub(super) async fn get_audit(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -57,13 +70,15 @@ async fn get_audit(request: HttpRequest, state: web::Data<AppState>) -> HttpResp
             let after = number("after", 0, u64::MAX)?;
             let limit = number("limit", 100, MAX_LISTING as u64)?.max(1) as usize;
             let entries = state.statements.store().audit_entries(after, limit).await?;
-            Ok(Reply::json(200, &json!({"entries": entries})))
+            Ok(Reply::json(200, &serde_json::to_value(AuditListing { entries }).map_err(ApiError::internal)?))
         }
         .await,
     )
 }
 
-async fn get_verify(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/audit/verify", tag = "governance", security(("basic" = [])),
+    responses((status = 200, description = "Whether the hash chain is intact", body = crate::governance::Verification), super::openapi::Refusals))]
+pub(super) async fn get_verify(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;

@@ -11,6 +11,7 @@ mod call;
 mod definitions;
 mod documents;
 mod more;
+pub mod openapi;
 mod people;
 mod reply;
 mod report_links;
@@ -105,6 +106,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .configure(audit::configure)
         .configure(report_links::configure)
         .configure(people::configure)
+        .configure(openapi::configure)
         .configure(admin::configure)
         .service(web::scope(&base).default_service(web::to(xapi_entry)))
         .default_service(web::to(admin::no_endpoint));

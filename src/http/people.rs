@@ -46,7 +46,11 @@ fn named_agent(request: &HttpRequest, query: &std::collections::HashMap<String, 
 
 /// Erases every trace of a person (see `governance::erasure`); answers with what was
 /// removed and whether a scan of the store's files found anything left.
-async fn erase(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(delete, path = "/api/people", tag = "governance", security(("basic" = [])),
+    params(("agent" = String, Query, description = "The person: an xAPI Agent, or a Person listing every identifier, as JSON")),
+    responses((status = 200, description = "What was erased, and whether the files came out clean",
+        body = crate::governance::erasure::ErasureReport), super::openapi::Refusals))]
+pub(super) async fn erase(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -65,7 +69,10 @@ async fn erase(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     )
 }
 
-async fn get_consent(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/people/consent", tag = "governance", security(("basic" = [])),
+    params(("agent" = String, Query, description = "The person, an xAPI Agent as JSON")),
+    responses((status = 200, description = "The person's opt-outs", body = crate::governance::Consent), super::openapi::Refusals))]
+pub(super) async fn get_consent(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -80,9 +87,10 @@ async fn get_consent(request: HttpRequest, state: web::Data<AppState>) -> HttpRe
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ConsentChange {
+pub(super) struct ConsentChange {
+    /// An xAPI Agent.
     agent: Value,
     /// May skills be inferred from their statements (and may they be in analyses)?
     inference: bool,
@@ -90,7 +98,14 @@ struct ConsentChange {
     nudges: bool,
 }
 
-async fn put_consent(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(put, path = "/api/people/consent", tag = "governance", security(("basic" = [])),
+    request_body = ConsentChange,
+    responses((status = 200, description = "The person's opt-outs, as now in force", body = crate::governance::Consent), super::openapi::Refusals))]
+pub(super) async fn put_consent(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -116,7 +131,15 @@ async fn put_consent(request: HttpRequest, state: web::Data<AppState>, payload: 
 }
 
 /// What is held about a person, as JSON or, with `format=html`, as a page for them.
-async fn get_report(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/people/report", tag = "governance", security(("basic" = [])),
+    params(
+        ("agent" = String, Query, description = "The person, an xAPI Agent as JSON"),
+        ("format" = Option<String>, Query, description = "json (default) or html, a page for the person")),
+    responses(
+        (status = 200, description = "What is held about the person",
+            content((crate::governance::report::TransparencyReport = "application/json"), (String = "text/html"))),
+        super::openapi::Refusals))]
+pub(super) async fn get_report(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;

@@ -29,9 +29,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/people/report/shared", web::get().to(shared_report));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LinkRequest {
+pub(super) struct LinkRequest {
+    #[schema(value_type = Object)]
     agent: Value,
     /// How long the link works.
     #[serde(default)]
@@ -45,7 +46,22 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-async fn create_link(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+/// A made link: where it points and until when.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct MadeLink {
+    url: String,
+    expires: String,
+    sent_to: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/people/report-link", tag = "governance", security(("basic" = [])),
+    request_body = LinkRequest,
+    responses((status = 200, description = "The personal link", body = MadeLink), super::openapi::Refusals))]
+pub(super) async fn create_link(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -83,7 +99,8 @@ async fn create_link(request: HttpRequest, state: web::Data<AppState>, payload: 
             }
             let details = json!({"hours": hours, "target": wanted.target});
             audit(&state, &principal, "people.report_link", &label, details).await?;
-            Ok(Reply::json(200, &json!({"url": url, "expires": format_micros(expires), "sent_to": wanted.target})))
+            let made = MadeLink { url, expires: format_micros(expires), sent_to: wanted.target };
+            Ok(Reply::json(200, &serde_json::to_value(made).map_err(ApiError::internal)?))
         }
         .await,
     )
@@ -120,7 +137,13 @@ async fn send_link(state: &AppState, target: &str, url: &str, label: &str, expir
     Ok(())
 }
 
-async fn shared_report(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/people/report/shared", tag = "governance",
+    params(("token" = String, Query, description = "The link's token"),
+        ("format" = Option<String>, Query, description = "html (default for a browser) or json")),
+    responses((status = 200, description = "The person's transparency report",
+            content((crate::governance::report::TransparencyReport = "application/json"), (String = "text/html"))),
+        super::openapi::Refusals))]
+pub(super) async fn shared_report(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             let query = query_params(&request)?;

@@ -40,6 +40,44 @@ pub fn configure(config: &mut web::ServiceConfig) {
     );
 }
 
+/// Inference's progress, and how far statements are visible.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct StatusAnswer {
+    #[serde(flatten)]
+    status: crate::skills::queries::InferenceStatus,
+    consistent_through: Micros,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct FrameworkInstalled {
+    skills: usize,
+    roles: usize,
+    mappings: usize,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Rebuilding {
+    rebuilding: bool,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct TeamListing {
+    teams: Vec<crate::storage::TeamCount>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct SearchAnswer {
+    skill: String,
+    candidates: Vec<crate::skills::queries::Candidate>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct DemandAnswer {
+    months: usize,
+    emerging: Vec<String>,
+    skills: Vec<crate::skills::demand::SkillDemand>,
+}
+
 fn service(state: &AppState) -> Result<Arc<SkillsService>, ApiError> {
     state.skills.clone().ok_or_else(|| ApiError::not_found("skills inference is turned off on this server"))
 }
@@ -58,21 +96,22 @@ fn moment(text: Option<&str>) -> Result<Micros, ApiError> {
     }
 }
 
-async fn get_status(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/skills/status", tag = "skills", security(("basic" = [])),
+    responses((status = 200, description = "How far inference is", body = StatusAnswer), super::openapi::Refusals))]
+pub(super) async fn get_status(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
             let status = service(&state)?.status().await?;
-            let consistent_through = state.statements.consistent_through();
-            let mut body = serde_json::to_value(status).map_err(ApiError::internal)?;
-            body["consistent_through"] = json!(consistent_through);
-            Ok(Reply::json(200, &body))
+            json_reply(StatusAnswer { status, consistent_through: state.statements.consistent_through() })
         }
         .await,
     )
 }
 
-async fn get_framework(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/skills/framework", tag = "skills", security(("basic" = [])),
+    responses((status = 200, description = "The skills framework in force", body = crate::skills::framework::Framework), super::openapi::Refusals))]
+pub(super) async fn get_framework(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
@@ -82,7 +121,11 @@ async fn get_framework(request: HttpRequest, state: web::Data<AppState>) -> Http
     )
 }
 
-async fn put_framework_file(
+#[utoipa::path(put, path = "/api/skills/framework/{file}", tag = "skills", security(("basic" = [])),
+    params(("file" = String, Path, description = "The framework file's name (its format follows from the extension)")),
+    request_body(content = String, content_type = "text/plain", description = "The file (see docs/skills-formats.md)"),
+    responses((status = 200, description = "The framework now in force", body = FrameworkInstalled), super::openapi::Refusals))]
+pub(super) async fn put_framework_file(
     request: HttpRequest,
     state: web::Data<AppState>,
     file: web::Path<String>,
@@ -105,21 +148,26 @@ async fn put_framework_file(
                 })?;
             let details = json!({"fingerprint": framework.fingerprint(), "skills": framework.skills.len()});
             super::admin::audit(&state, &principal, "skills.framework.put", &name, details).await?;
-            json_reply(json!({"skills": framework.skills.len(), "roles": framework.roles.len(),
-                "mappings": framework.mappings.len()}))
+            json_reply(FrameworkInstalled {
+                skills: framework.skills.len(),
+                roles: framework.roles.len(),
+                mappings: framework.mappings.len(),
+            })
         }
         .await,
     )
 }
 
 /// Starts inference over from the first statement; answers at once (`202`).
-async fn post_rebuild(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(post, path = "/api/skills/rebuild", tag = "skills", security(("basic" = [])),
+    responses((status = 202, description = "Inference starts over", body = Rebuilding), super::openapi::Refusals))]
+pub(super) async fn post_rebuild(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
             service(&state)?.catalog().request_rebuild();
             super::admin::audit(&state, &principal, "skills.rebuild", "", json!({})).await?;
-            Ok(Reply::json(202, &json!({"rebuilding": true})))
+            Ok(Reply::json(202, &serde_json::to_value(Rebuilding { rebuilding: true }).map_err(ApiError::internal)?))
         }
         .await,
     )
@@ -132,7 +180,12 @@ struct ProfileQuery {
     at: Option<String>,
 }
 
-async fn get_profile(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/skills/profile", tag = "skills", security(("basic" = [])),
+    params(
+        ("agent" = String, Query, description = "The person, an xAPI Agent as JSON"),
+        ("at" = Option<String>, Query, description = "The moment estimates are decayed to (ISO 8601; default now)")),
+    responses((status = 200, description = "The person's explained estimates", body = crate::skills::queries::Profile), super::openapi::Refusals))]
+pub(super) async fn get_profile(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
@@ -145,21 +198,29 @@ async fn get_profile(request: HttpRequest, state: web::Data<AppState>) -> HttpRe
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MapRequest {
+pub(super) struct MapRequest {
     members: Vec<Member>,
     at: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Member {
+    /// An xAPI Agent.
     agent: Value,
     role: Option<String>,
 }
 
-async fn post_team_map(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(post, path = "/api/skills/map", tag = "skills", security(("basic" = [])),
+    request_body = MapRequest,
+    responses((status = 200, description = "Levels per skill over the members, and their gaps", body = crate::skills::queries::TeamMap), super::openapi::Refusals))]
+pub(super) async fn post_team_map(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
@@ -190,11 +251,13 @@ async fn post_team_map(request: HttpRequest, state: web::Data<AppState>, payload
     )
 }
 
-async fn get_teams(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/skills/teams", tag = "skills", security(("basic" = [])),
+    responses((status = 200, description = "Every team with its number of members", body = TeamListing), super::openapi::Refusals))]
+pub(super) async fn get_teams(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
-            json_reply(json!({"teams": state.statements.store().teams().await?}))
+            json_reply(TeamListing { teams: state.statements.store().teams().await? })
         }
         .await,
     )
@@ -206,7 +269,16 @@ struct AtQuery {
     at: Option<String>,
 }
 
-async fn get_team(request: HttpRequest, state: web::Data<AppState>, team: web::Path<String>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/skills/teams/{team}", tag = "skills", security(("basic" = [])),
+    params(
+        ("team" = String, Path, description = "The team's exact name"),
+        ("at" = Option<String>, Query, description = "The moment estimates are decayed to (ISO 8601; default now)")),
+    responses((status = 200, description = "The team's map", body = crate::skills::queries::TeamMap), super::openapi::Refusals))]
+pub(super) async fn get_team(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    team: web::Path<String>,
+) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
@@ -228,7 +300,13 @@ struct SearchQuery {
     at: Option<String>,
 }
 
-async fn get_search(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/skills/search", tag = "skills", security(("basic" = [])),
+    params(
+        ("skill" = String, Query, description = "The skill's IRI"),
+        ("limit" = Option<usize>, Query, description = "Most candidates, 1 to 500 (default 20)"),
+        ("at" = Option<String>, Query, description = "The moment estimates are decayed to (ISO 8601; default now)")),
+    responses((status = 200, description = "People ranked by their cautious level", body = SearchAnswer), super::openapi::Refusals))]
+pub(super) async fn get_search(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
@@ -245,7 +323,7 @@ async fn get_search(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
                 return Err(ApiError::invalid_parameter("limit", format!("must be from 1 to {MAX_CANDIDATES}")));
             }
             let candidates = skills.search(&query.skill, moment(query.at.as_deref())?, limit);
-            json_reply(json!({"skill": query.skill, "candidates": candidates}))
+            json_reply(SearchAnswer { skill: query.skill, candidates })
         }
         .await,
     )
@@ -258,7 +336,12 @@ struct DemandQuery {
     at: Option<String>,
 }
 
-async fn get_demand(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/skills/demand", tag = "skills", security(("basic" = [])),
+    params(
+        ("months" = Option<usize>, Query, description = "Months of history, 3 to 120 (default 24)"),
+        ("at" = Option<String>, Query, description = "The end of the history (ISO 8601; default now)")),
+    responses((status = 200, description = "Evidence volumes per skill, with the emerging ones", body = DemandAnswer), super::openapi::Refusals))]
+pub(super) async fn get_demand(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::ReadSkills).await?;
@@ -281,8 +364,8 @@ async fn get_demand(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
                 None => Vec::new(),
             };
             let skills = service(&state)?.demand(moment(query.at.as_deref())?, months as u32, &rule_sources).await?;
-            let emerging: Vec<&str> = skills.iter().filter(|s| s.emerging).map(|s| s.skill.as_str()).collect();
-            json_reply(json!({"months": months, "emerging": emerging, "skills": skills}))
+            let emerging = skills.iter().filter(|s| s.emerging).map(|s| s.skill.clone()).collect();
+            json_reply(DemandAnswer { months, emerging, skills })
         }
         .await,
     )

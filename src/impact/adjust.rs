@@ -10,7 +10,7 @@ use super::ols::fit_clustered;
 use super::stats::TTest;
 
 /// The adjusted effect, reported beside the unadjusted difference in differences.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AdjustedEffect {
     /// τ: the treated − comparison difference in post means at equal pre means, with its
     /// cluster-robust SE, df = persons − 1, p and 95% CI.

@@ -23,7 +23,7 @@ pub const PARALLEL_TREND_ALPHA: f64 = 0.05;
 pub const BASELINE_SMD_LIMIT: f64 = 0.25;
 
 /// The conclusion, from the 95% CI of the difference in differences and the KPI direction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Verdict {
     /// Too few persons, or no variation to estimate uncertainty from; `reason` says which.
@@ -50,7 +50,7 @@ impl Verdict {
 }
 
 /// Machine-readable kind of a [`Warning`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningCode {
     RegressionToTheMean,
@@ -65,7 +65,7 @@ pub enum WarningCode {
 }
 
 /// Something the reader should know before trusting the figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Warning {
     pub code: WarningCode,
     pub message: String,
@@ -79,7 +79,7 @@ impl Warning {
 
 /// Figures of one group. Means are over persons (each person's window mean counts once), so a
 /// person with many observations does not outweigh one with few.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupFigures {
     /// Persons with at least one usable observation.
     pub persons_observed: usize,
@@ -96,7 +96,7 @@ pub struct GroupFigures {
 }
 
 /// Outcome of the parallel-trend check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrendCheckStatus {
     /// No earlier pre window was configured.
@@ -110,7 +110,7 @@ pub enum TrendCheckStatus {
 }
 
 /// Welch test of (pre − earlier pre) between the groups: a placebo DiD before the intervention.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ParallelTrendCheck {
     pub status: TrendCheckStatus,
     pub treated_persons: usize,
@@ -119,7 +119,7 @@ pub struct ParallelTrendCheck {
 }
 
 /// Everything the analysis found, serialisable as the API response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImpactReport {
     pub verdict: Verdict,
     /// One sentence for people: the verdict with its main figures.

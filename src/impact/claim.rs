@@ -10,7 +10,7 @@ use super::format;
 use super::guardrail::{GuardrailStatus, NonInferiority};
 
 /// What the claim amounts to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimVerdict {
     /// The primary KPI improved and every guardrail held.
@@ -37,7 +37,7 @@ impl ClaimVerdict {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claim {
     pub verdict: ClaimVerdict,
     pub sentence: String,

@@ -12,7 +12,7 @@ use super::stats::{self, TTest};
 pub const DEFAULT_DOSE_LEVELS: u32 = 3;
 
 /// One dose level.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DoseLevel {
     pub dose: u32,
     /// The top level pools every larger dose.
@@ -22,7 +22,7 @@ pub struct DoseLevel {
     pub test: Option<TTest>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DoseResponse {
     pub levels: Vec<DoseLevel>,
     /// Change per unit of dose among the treated (slope of change on dose), with its

@@ -10,7 +10,7 @@ use super::input::KpiDirection;
 use super::stats::{student_t_cdf, student_t_quantile, TTest, ALPHA};
 
 /// What the one-sided tests say about a guardrail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GuardrailStatus {
     /// Worsening by the margin or more is rejected at α = 0.05 (one-sided).
@@ -36,7 +36,7 @@ impl GuardrailStatus {
 
 /// The non-inferiority test of one guardrail. "Worsening" is the effect turned so that
 /// positive is worse (−effect for a higher-is-better KPI).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NonInferiority {
     pub status: GuardrailStatus,
     /// Largest worsening the guardrail may show and still hold, in KPI units (> 0).

@@ -23,7 +23,7 @@ pub const DEFAULT_MIN_PERSONS_PER_GROUP: usize = 5;
 pub const MAX_DOSE_LEVELS: u32 = 50;
 
 /// Whether a larger KPI value is good (sales, CSAT) or bad (handle time, error rate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KpiDirection {
     HigherIsBetter,
@@ -70,7 +70,7 @@ pub struct Observation {
 /// The parameters of an analysis. Windows are whole days relative to each person's reference
 /// date d: pre = [d − pre_days, d), post = [d + post_lag_days, d + post_lag_days + post_days),
 /// earlier pre (trend check) = [d − pre_days − earlier_pre_days, d − pre_days).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImpactSpec {
     /// Which way the KPI should move.

@@ -8,7 +8,7 @@
 
 pub mod adjust;
 pub mod analysis;
-mod chart;
+pub(crate) mod chart;
 mod chart_event;
 pub mod claim;
 pub(crate) mod distribution;

@@ -50,7 +50,7 @@ fn ascending(p_values: &[f64]) -> Vec<usize> {
 }
 
 /// One hypothesis of a family, with its raw and adjusted p-values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     /// What was tested, e.g. "Customer satisfaction (guardrail)".
     pub label: String,
@@ -64,7 +64,7 @@ pub struct Finding {
 }
 
 /// A family of tests adjusted together at [`ALPHA`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Multiplicity {
     pub alpha: f64,
     pub findings: Vec<Finding>,

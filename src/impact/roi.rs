@@ -65,7 +65,7 @@ fn one_month() -> f64 {
 }
 
 /// ROI figures, in the currency of the inputs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoiReport {
     pub benefits: f64,
     pub costs: f64,

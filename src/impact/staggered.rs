@@ -31,7 +31,7 @@ pub const MIN_CELL_PERSONS: usize = 2;
 pub const MAX_STACKED_ROWS: usize = if cfg!(test) { 200 } else { 4_000_000 };
 
 /// Who the cohorts are compared with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StaggeredComparison {
     /// Never-treated persons and those treated only later than the period compared.
@@ -42,7 +42,7 @@ pub enum StaggeredComparison {
 }
 
 /// The staggered design's parameters (absent: the fixed-date analysis alone).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaggeredSpec {
     #[serde(default)]
@@ -104,7 +104,7 @@ impl StaggeredSpec {
 }
 
 /// ATT(g, t) of one cohort and period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupTimeEffect {
     /// Start of the cohort's treatment period (µs).
     pub cohort_start_us: i64,
@@ -116,7 +116,7 @@ pub struct GroupTimeEffect {
 }
 
 /// One point of the event-study curve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventPoint {
     pub event: i64,
     /// Cohorts observed at this distance from their treatment.
@@ -126,7 +126,7 @@ pub struct EventPoint {
 }
 
 /// The effect of one cohort over its post periods.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CohortEffect {
     pub cohort_start_us: i64,
     pub treated_persons: usize,
@@ -134,7 +134,7 @@ pub struct CohortEffect {
 }
 
 /// Everything the staggered design found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventStudy {
     pub comparison: StaggeredComparison,
     pub period_days: u32,

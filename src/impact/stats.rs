@@ -72,7 +72,7 @@ impl Summary {
 }
 
 /// Result of a t-test on a difference (two-sample) or a mean (one-sample / paired).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TTest {
     /// The estimate: mean(a) − mean(b), or mean − hypothesised mean.
     pub diff: f64,

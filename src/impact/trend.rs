@@ -12,7 +12,7 @@ use super::input::{
 use super::stats;
 
 /// One period of one group.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrendPoint {
     /// Start of the period, µs relative to the reference date (negative before it).
     pub offset_us: i64,
@@ -24,7 +24,7 @@ pub struct TrendPoint {
 
 /// Both groups' trends. Periods start at multiples of `period_us` from the reference date, so
 /// one period boundary is the intervention itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrendSeries {
     pub period_us: i64,
     /// The reference date when every person shares it (then offsets are calendar dates too).

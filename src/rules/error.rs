@@ -15,7 +15,7 @@ pub(crate) const LIMIT_TOKEN: &str = "fluency: a sandbox limit was exceeded";
 /// Longest thrown value shown in a message, in bytes (a thrown value can be huge).
 const MAX_SHOWN: usize = 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleErrorKind {
     /// The file's metadata or its script is invalid; the rule was refused at load.
@@ -44,7 +44,7 @@ impl RuleErrorKind {
 }
 
 /// A rule's failure, with the position in its file when one is known.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RuleError {
     pub kind: RuleErrorKind,
     pub message: String,

@@ -9,7 +9,7 @@ use super::runtime::Evaluated;
 use super::settings::RulesSettings;
 
 /// A rule's record of runs and failures.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RuleHealth {
     pub runs: u64,
     pub failures: u64,

@@ -32,7 +32,7 @@ const TREND_PERIOD_DAYS: u32 = 7;
 
 /// What to analyse: the same document as JSON (`POST /api/impact`), TOML (`--spec`) or a
 /// Rhai map (`impact(...)`).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImpactRequest {
     #[serde(default)]
@@ -103,7 +103,7 @@ fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> Str
 
 /// Persons selected by their statements (earliest matching `timestamp` in the range is
 /// their date), or by the interventions a rule recorded (date: when it was recorded).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selection {
     pub verb: Option<String>,
@@ -115,7 +115,7 @@ pub struct Selection {
     pub until: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ComparisonGroup {
     /// Everyone else with observations of the KPI who never matched the treatment.
@@ -127,7 +127,7 @@ pub enum ComparisonGroup {
     Query,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Comparison {
     #[serde(default)]
@@ -136,7 +136,7 @@ pub struct Comparison {
     pub selection: Selection,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Windows {
     pub pre_days: u32,
@@ -151,7 +151,7 @@ pub struct Windows {
     pub intervention: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoiSpec {
     /// Fully loaded programme cost.
@@ -175,7 +175,7 @@ fn twelve() -> f64 {
     12.0
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ImpactAnswer {
     pub title: String,
     pub kpi: KpiSummary,
@@ -216,7 +216,7 @@ pub struct ImpactAnswer {
     pub roi_warning: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct KpiSummary {
     pub id: String,
     pub name: Option<String>,

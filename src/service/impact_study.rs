@@ -26,7 +26,7 @@ use crate::xapi::time::{parse_timestamp, to_micros, Micros};
 pub const MAX_KPIS: usize = 20;
 
 /// A KPI that must not get worse by more than `margin` (in its own units).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuardrailRequest {
     pub kpi: String,
@@ -39,7 +39,7 @@ pub struct GuardrailRequest {
 
 /// Doses: per treated person, the number of distinct activities they have statements of
 /// (modules completed), or the number of interventions a rule recorded for them (nudges).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DoseRequest {
     pub verb: Option<String>,
@@ -53,7 +53,7 @@ pub struct DoseRequest {
     pub levels: Option<u32>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct GuardrailAnswer {
     pub kpi: KpiSummary,
     pub margin: f64,
@@ -61,14 +61,14 @@ pub struct GuardrailAnswer {
     pub report: ImpactReport,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct KpiAnswer {
     pub kpi: KpiSummary,
     pub report: ImpactReport,
 }
 
 /// The ROI at the two ends of the effect's 95% confidence interval.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RoiInterval {
     pub effect_low: f64,
     pub effect_high: f64,

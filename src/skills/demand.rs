@@ -17,7 +17,7 @@ const EMERGING_P: f64 = 0.05;
 /// And the fitted volume must have risen by at least this share over the window.
 const EMERGING_RISE: f64 = 0.25;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Forecast {
     pub months_ahead: u32,
     pub evidence: f64,
@@ -26,7 +26,7 @@ pub struct Forecast {
     pub high: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SkillDemand {
     pub skill: String,
     pub name: Option<String>,

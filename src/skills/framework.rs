@@ -46,7 +46,7 @@ impl FrameworkError {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Skill {
     pub iri: String,
     pub name: LanguageMap,
@@ -86,7 +86,7 @@ impl Skill {
 }
 
 /// A job profile: the skills it needs and at which level.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Role {
     pub id: String,
     pub name: LanguageMap,
@@ -95,7 +95,7 @@ pub struct Role {
     pub origin: Origin,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Requirement {
     pub skill: String,
     /// 0 to `MAX_LEVEL`.
@@ -103,7 +103,7 @@ pub struct Requirement {
 }
 
 /// Which statements are evidence of which skills: every condition given must hold.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Mapping {
     pub activity_prefix: Option<String>,
     pub activity_type: Option<String>,
@@ -113,7 +113,7 @@ pub struct Mapping {
     pub origin: Origin,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Weighted {
     pub skill: String,
     /// How strongly the statement is evidence of the skill: above 0, at most 1.
@@ -150,7 +150,7 @@ impl FrameworkParts {
 }
 
 /// A checked framework: every reference resolves and broader links form no cycle.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Framework {
     pub skills: BTreeMap<String, Skill>,
     pub roles: BTreeMap<String, Role>,

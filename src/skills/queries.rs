@@ -24,7 +24,7 @@ const CAUTION: f64 = 1.0;
 /// How much an adjacent skill's level counts in search, per step of the path.
 const ADJACENT_DISCOUNT: f64 = 0.5;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SkillEstimate {
     pub skill: String,
     pub name: Option<String>,
@@ -42,7 +42,7 @@ pub struct SkillEstimate {
 }
 
 /// One statement's share of an estimate, now.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Contribution {
     pub statement: String,
     pub at: Micros,
@@ -58,7 +58,7 @@ pub struct Contribution {
     pub steps_up: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ExplainedEstimate {
     #[serde(flatten)]
     pub estimate: SkillEstimate,
@@ -67,14 +67,14 @@ pub struct ExplainedEstimate {
     pub contributions: Vec<Contribution>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     pub person: String,
     pub at: Micros,
     pub skills: Vec<ExplainedEstimate>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SkillDistribution {
     pub skill: String,
     pub name: Option<String>,
@@ -87,7 +87,7 @@ pub struct SkillDistribution {
     pub suppressed: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Gap {
     pub person: String,
     pub role: String,
@@ -98,7 +98,7 @@ pub struct Gap {
     pub gap: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TeamMap {
     pub at: Micros,
     pub members: usize,
@@ -106,7 +106,7 @@ pub struct TeamMap {
     pub gaps: Vec<Gap>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Candidate {
     pub person: String,
     /// The cautious level search ranks by (discounted for adjacent skills).
@@ -117,14 +117,14 @@ pub struct Candidate {
     pub path: Vec<PathStep>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PathStep {
     pub skill: String,
     /// `broader`, `narrower` or `related`; empty for the first step.
     pub link: &'static str,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InferenceStatus {
     /// Statements stored up to here are in the estimates (`None`: none yet).
     pub evaluated_through: Option<Micros>,

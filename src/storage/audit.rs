@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::xapi::time::Micros;
 
 /// What happened, as the caller records it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditDraft {
     pub at: Micros,
     /// Who did it: a credential key, `cli`, or an account like `fluency:skills`.
@@ -23,7 +23,7 @@ pub struct AuditDraft {
 }
 
 /// An entry as stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// 1, 2, 3... in append order.
     pub sequence: u64,

@@ -27,7 +27,7 @@ pub struct RulesCommit {
 }
 
 /// The record of one rule run worth keeping: one that failed or produced something.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RuleRun {
     pub rule: String,
     pub trigger: Uuid,
@@ -48,7 +48,7 @@ pub struct StateWrite {
 }
 
 /// What an outbox item asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxKind {
     /// An HTTP message to a named target.
@@ -90,7 +90,7 @@ pub struct NewOutboxItem {
     pub created: Micros,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxStatus {
     Pending,
@@ -114,7 +114,7 @@ impl OutboxStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OutboxItem {
     pub key: String,
     pub rule: String,
@@ -140,7 +140,7 @@ pub enum OutboxUpdate {
 }
 
 /// An activity a rule assigned to a learner, kept for the record and for impact analysis.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Intervention {
     pub key: String,
     pub rule: String,

@@ -44,7 +44,7 @@ pub struct ErasedStatements {
 }
 
 /// What the person-record step removed, by kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErasedRecords {
     pub documents: u64,
     pub agents: u64,
@@ -55,6 +55,8 @@ pub struct ErasedRecords {
     pub skill_evidence: u64,
     pub people: u64,
     pub consent: u64,
+    /// Credentials revoked and emptied.
+    pub credentials: u64,
 }
 
 /// A tombstone: the keyed hash of an erased identifier, and when it was erased.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::xapi::time::Micros;
 
 /// One person. In an upsert, `None` means "not given": the stored value is kept.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PersonRecord {
     /// The person's IFI key (`mbox:mailto:ada@example.com`).
     pub person: String,
@@ -22,7 +22,7 @@ pub struct PersonRecord {
 }
 
 /// A team and how many people are in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TeamCount {
     pub team: String,
     pub members: u64,
@@ -39,7 +39,7 @@ pub struct ConsentRecord {
 }
 
 /// A document stored under a person's agent key (State or Agent Profile).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AgentDocument {
     /// `state` or `agent_profile`.
     pub kind: String,
@@ -54,12 +54,18 @@ pub struct AgentDocument {
 /// assignments, emitted statements).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MentioningRecords {
-    /// (rule, key) of each state entry.
-    pub rule_state: Vec<(String, String)>,
+    pub rule_state: Vec<RuleStateEntry>,
     pub outbox: Vec<MentioningOutboxItem>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A rule-state entry, by rule and key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RuleStateEntry {
+    pub rule: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MentioningOutboxItem {
     pub rule: String,
     pub kind: String,

@@ -3,12 +3,14 @@
 mod about;
 mod auth;
 mod conformance;
+mod console;
 mod delivery;
 mod documents;
 mod erasure_kill;
 mod helpers;
 mod impact;
 mod impact_spec;
+mod openapi;
 mod process;
 #[path = "../support/receiver.rs"]
 mod receiver;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::rules::{RuleError, RuleFile, RuleHealth, RuleSet, RulesSettings};
 
 /// What the API shows of a rule.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleView {
     pub name: String,
     pub description: String,
@@ -25,7 +25,7 @@ pub struct RuleView {
     pub health: RuleHealth,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RulesListing {
     pub rules: Vec<RuleView>,
     /// Files in the directory that could not be installed, with the reason.

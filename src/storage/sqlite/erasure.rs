@@ -201,6 +201,17 @@ pub(super) fn erase_records(conn: &Connection, job: &ErasureJob) -> anyhow::Resu
     erased.people = by_key("DELETE FROM people WHERE person = ?1")?;
     erased.consent = by_key("DELETE FROM consent WHERE person = ?1")?;
     by_key("DELETE FROM report_links WHERE person = ?1")?;
+    // Credentials are revoked, then emptied: the row keeps only its revoked bit, so copies
+    // held elsewhere stop verifying, and nothing about the holder.
+    let now = crate::xapi::time::now_micros();
+    let mut scrub = conn.prepare_cached(
+        "UPDATE badges SET revoked = coalesce(revoked, ?2), revocation_reason = 'holder erased', person = '',
+             achievement = '', award_key = 'erased:' || id, active_key = NULL, document = 'null'
+         WHERE person = ?1",
+    )?;
+    for key in &job.keys {
+        erased.credentials += scrub.execute(params![key, now])? as u64;
+    }
     // A manager who is erased is no longer named as anyone's manager.
     by_key("UPDATE people SET manager = NULL WHERE manager = ?1")?;
     let by_needle = |sql: &str| -> anyhow::Result<u64> {

@@ -5,7 +5,7 @@ use anyhow::Context;
 use rusqlite::{params, Connection, Row};
 
 use crate::storage::people::{
-    AgentDocument, ConsentRecord, MentioningOutboxItem, MentioningRecords, PersonRecord, TeamCount,
+    AgentDocument, ConsentRecord, MentioningOutboxItem, MentioningRecords, PersonRecord, RuleStateEntry, TeamCount,
 };
 
 const COLUMNS: &str = "SELECT person, name, team, manager, role, updated FROM people";
@@ -126,7 +126,7 @@ pub(super) fn records_mentioning(conn: &Connection, needles: &[String]) -> anyho
     )?;
     let mut seen = std::collections::HashSet::new();
     for needle in needles.iter().filter(|needle| !needle.is_empty()) {
-        for entry in state.query_map([needle], |row| Ok((row.get(0)?, row.get(1)?)))? {
+        for entry in state.query_map([needle], |row| Ok(RuleStateEntry { rule: row.get(0)?, key: row.get(1)? }))? {
             let entry = entry?;
             if !records.rule_state.contains(&entry) {
                 records.rule_state.push(entry);
