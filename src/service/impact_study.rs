@@ -1,7 +1,8 @@
 //! The parts of an impact analysis beyond the primary KPI: guardrail and secondary KPIs
 //! analysed over the very same persons and dates, doses per treated person, the Holm and
 //! Benjamini–Hochberg adjustment over every KPI (and every training cohort), the claim, and
-//! the ROI's uncertainty. Called by `impact::run_impact_within`.
+//! the ROI's uncertainty, and the HTML report of a whole answer. Called by
+//! `impact::run_impact_within`; `render_answer_html` by the CLI.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,15 +10,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::impact::{
-    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ComparisonGroup, ImpactRequest,
-    KpiSummary, ReadLimit, RoiSpec,
+    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ComparisonGroup, ImpactAnswer,
+    ImpactRequest, KpiSummary, ReadLimit, RoiSpec,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::impact::claim::{claim, Claim, NamedKpi};
 use crate::impact::guardrail::{non_inferiority, NonInferiority};
 use crate::impact::multiplicity::Multiplicity;
+use crate::impact::report::RoiSection;
+use crate::impact::report_sections::{GuardrailSection, Sections};
 use crate::impact::{analyze, roi, ImpactData, ImpactError, ImpactReport, ImpactSpec, KpiDirection, Observation};
-use crate::impact::{RoiInput, RoiReport};
+use crate::impact::{render_html_with, RoiInput, RoiReport};
 use crate::storage::{IndexTerm, InterventionQuery, Store};
 use crate::xapi::agent::ifi_key;
 use crate::xapi::time::{parse_timestamp, to_micros, Micros};
@@ -360,4 +363,29 @@ fn roi_error(error: ImpactError) -> ApiError {
         other => format!("roi.{other}"),
     };
     invalid(&path, rule)
+}
+
+/// The HTML report of a whole answer: the primary KPI's figures and charts, with the claim,
+/// guardrails, adjusted p-values and ROI caveats. For every caller that renders an answer
+/// (the CLI; the console can use it too), after small groups are suppressed.
+pub fn render_answer_html(answer: &ImpactAnswer) -> String {
+    let roi = answer.roi.as_ref().map(|roi| RoiSection { roi, currency: answer.currency.as_deref().unwrap_or("") });
+    let sections = Sections {
+        claim: answer.claim.as_ref(),
+        guardrails: answer
+            .guardrails
+            .iter()
+            .map(|g| GuardrailSection {
+                name: g.kpi.name.as_deref().unwrap_or(&g.kpi.id),
+                unit: g.kpi.unit.as_deref().unwrap_or("units"),
+                report: &g.report,
+                result: &g.non_inferiority,
+            })
+            .collect(),
+        multiplicity: answer.multiplicity.as_ref(),
+        cohort_multiplicity: answer.cohort_multiplicity.as_ref(),
+        roi_warning: answer.roi_warning.as_deref(),
+        roi_interval: answer.roi_interval.as_ref().map(|r| (r.roi_percent_low, r.roi_percent_high)),
+    };
+    render_html_with(&answer.report, &answer.trend, &answer.title, roi, &sections)
 }
