@@ -213,7 +213,7 @@ pub fn analyze(spec: &ImpactSpec, data: &ImpactData) -> Result<ImpactReport, Imp
             .persons
             .iter()
             .zip(&treated_data.change)
-            .map(|(person, change)| (data.doses.get(*person).copied().unwrap_or(1), *change))
+            .map(|(person, change)| (data.doses.get(*person).copied().unwrap_or(0), *change))
             .collect();
         dose_response(&doses, &comparison_data.change, spec.dose_levels)
     });

@@ -41,7 +41,9 @@ pub struct GuardrailRequest {
 }
 
 /// Doses: per treated person, the number of distinct activities they have statements of
-/// (modules completed), or the number of interventions a rule recorded for them (nudges).
+/// (modules completed), or the number of interventions a rule recorded for them (nudges),
+/// counting with `verb` only those they acted on (a statement of the verb about the nudge's
+/// activity at or after it).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DoseRequest {
@@ -145,7 +147,8 @@ pub(super) fn validate(request: &ImpactRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Each person's dose: distinct matching activities, or the rule's interventions.
+/// Each person's dose: distinct matching activities; or the rule's interventions, only those
+/// acted on when a verb is given.
 pub(super) async fn doses(
     store: &dyn Store,
     dose: &DoseRequest,
@@ -155,35 +158,52 @@ pub(super) async fn doses(
     let until = time("dose.until", &dose.until)?.unwrap_or(Micros::MAX);
     let prefix = dose.activity_prefix.as_deref().unwrap_or("");
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    if let Some(rule) = &dose.rule {
-        let query = InterventionQuery {
-            rule: Some(rule.clone()),
-            activity: dose.activity.clone(),
-            limit: limit.cap() + 1,
-            ..Default::default()
-        };
-        let interventions = store.query_interventions(&query).await?;
-        if interventions.len() > limit.cap() {
-            return Err(limit.exceeded("dose (the rule's interventions)"));
-        }
-        for i in interventions.into_iter().filter(|i| (since..=until).contains(&i.recorded)) {
-            seen.entry(i.actor_id).or_default().insert(i.key);
-        }
-    } else {
-        let mut terms: Vec<IndexTerm> = dose.verb.clone().map(IndexTerm::Verb).into_iter().collect();
-        terms.extend(dose.activity.clone().map(IndexTerm::Activity));
+    let mut terms: Vec<IndexTerm> = dose.verb.clone().map(IndexTerm::Verb).into_iter().collect();
+    terms.extend(dose.activity.clone().map(IndexTerm::Activity));
+    // Each (person, activity) with a matching statement, and the latest such statement's time.
+    let mut latest: BTreeMap<(String, String), Micros> = BTreeMap::new();
+    if dose.rule.is_none() || dose.verb.is_some() {
         each_statement(store, terms, "dose", limit, |statement| {
             let person = statement.get("actor").and_then(ifi_key);
             let at =
                 statement.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp).map(|t| to_micros(&t));
             let activity = statement.pointer("/object/id").and_then(Value::as_str).filter(|id| id.starts_with(prefix));
-            if let (Some(person), Some(at), Some(activity)) = (person, at, activity) {
-                if (since..=until).contains(&at) {
-                    seen.entry(person).or_default().insert(activity.to_string());
-                }
+            // since/until bound the statements counted, or else the nudges (below).
+            let in_range = |at: &Micros| dose.rule.is_some() || (since..=until).contains(at);
+            if let (Some(person), Some(at), Some(activity)) = (person, at.filter(in_range), activity) {
+                let time = latest.entry((person, activity.to_string())).or_insert(at);
+                *time = (*time).max(at);
             }
         })
         .await?;
+    }
+    match &dose.rule {
+        Some(rule) => {
+            let query = InterventionQuery {
+                rule: Some(rule.clone()),
+                activity: dose.activity.clone(),
+                limit: limit.cap() + 1,
+                ..Default::default()
+            };
+            let interventions = store.query_interventions(&query).await?;
+            if interventions.len() > limit.cap() {
+                return Err(limit.exceeded("dose (the rule's interventions)"));
+            }
+            for i in interventions.into_iter().filter(|i| (since..=until).contains(&i.recorded)) {
+                // With a verb, a nudge counts only when the person acted on it: a statement of
+                // that verb about the nudge's activity, at or after the nudge.
+                let acted = dose.verb.is_none()
+                    || latest.get(&(i.actor_id.clone(), i.activity.clone())).is_some_and(|at| *at >= i.recorded);
+                if acted {
+                    seen.entry(i.actor_id).or_default().insert(i.key);
+                }
+            }
+        }
+        None => {
+            for (person, activity) in latest.into_keys() {
+                seen.entry(person).or_default().insert(activity);
+            }
+        }
     }
     Ok(seen.into_iter().map(|(person, set)| (person, u32::try_from(set.len()).unwrap_or(u32::MAX))).collect())
 }
