@@ -103,7 +103,8 @@ impl Application {
             }
             false => (None, Arc::new(Notify::new())),
         };
-        let console = crate::console::start(&settings, &statements, stopping.clone(), &mut background)?;
+        let stored = metrics.statements_stored.clone();
+        let console = crate::console::start(&settings, &statements, stored, stopping.clone(), &mut background)?;
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),

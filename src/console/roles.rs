@@ -60,7 +60,7 @@ impl Viewer {
         if self.admin {
             names.push("administrator".to_string());
         }
-        if self.analyst {
+        if self.analyst && !self.admin {
             names.push("analyst".to_string());
         }
         if self.all_teams && !self.admin && !self.analyst {
