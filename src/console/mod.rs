@@ -7,9 +7,14 @@
 //! the Content-Security-Policy forbids them all). Pages live in `pages/`; `fluency serve`
 //! mounts them through `startup`. docs/console.md describes what each role sees.
 
+// Guards answer early with the page to send (`Result<_, HttpResponse>`): boxing it would
+// only add an allocation to the refusals.
+#![allow(clippy::result_large_err)]
+
 mod activity;
 mod analyses;
 mod guard;
+pub mod initiatives;
 mod layout;
 pub mod oidc;
 mod pages;
