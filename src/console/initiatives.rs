@@ -228,7 +228,7 @@ mod tests {
 
         let run = dry_run(rule, RulesSettings::default(), &[], &[observation("mailto:a@example.com", 450.0)]).unwrap();
 
-        assert!(!source.contains("evil();"), "{source}");
+        assert!(source.contains(r"a@example.com\U00000022\U0000005d;evil();\U0000005b"), "escaped: {source}");
         let outcome = run.steps[0].outcome.as_ref().unwrap().result.as_ref().unwrap();
         assert_eq!(outcome.returned, json!("not in the team"), "the odd member is one string, not code");
         assert!(source.lines().filter(|l| l.starts_with("//")).all(|l| !l.contains('\n')));
