@@ -435,7 +435,14 @@ async fn an_initiative_launched_for_a_team_nudges_only_its_members_and_links_to_
     })
     .await;
     let launch = |team: &'static str, reason: &'static str| {
-        vec![("team", team), ("kpi", kpi), ("worse", "above"), ("threshold", "400"), ("activity", course), ("reason", reason)]
+        vec![
+            ("team", team),
+            ("kpi", kpi),
+            ("worse", "above"),
+            ("threshold", "400"),
+            ("activity", course),
+            ("reason", reason),
+        ]
     };
 
     // Act
@@ -447,7 +454,9 @@ async fn an_initiative_launched_for_a_team_nudges_only_its_members_and_links_to_
     let refused = browser.post("/console/initiatives", &empty).await;
     let refused_status = refused.status();
     let refused_page = refused.text().await.unwrap();
-    for (mbox, seconds) in [("mailto:ann@example.com", 450.0), ("mailto:bob@example.com", 350.0), ("mailto:cy@example.com", 500.0)] {
+    for (mbox, seconds) in
+        [("mailto:ann@example.com", 450.0), ("mailto:bob@example.com", 350.0), ("mailto:cy@example.com", 500.0)]
+    {
         assert_eq!(app.post_statements(&observation(mbox, seconds)).await.status(), 200);
     }
 
