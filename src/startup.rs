@@ -15,7 +15,11 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{ensure_admin_credential, Authenticator, NewCredential};
 use crate::config::Settings;
+use crate::credentials::service::BadgeService;
 use crate::delivery::{DeliveryWorker, Targets};
+use crate::governance::erased::ErasedIdentities;
+use crate::governance::erasure::Eraser;
+use crate::governance::pseudonym::Pseudonyms;
 use crate::governance::ConsentRegistry;
 use crate::http::{self, AppState, CursorSealer};
 use crate::metrics::Metrics;
@@ -79,17 +83,28 @@ impl Application {
         let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::new());
+        let erased = open_erased(&settings, &store).await?;
         let statements = Arc::new(
-            open_statement_service(&settings, store.clone())?.counting_into(metrics.statements_stored.clone()),
+            open_statement_service(&settings, store.clone())?
+                .counting_into(metrics.statements_stored.clone())
+                .guarding_erased(erased.clone()),
         );
         let (shutdown, stopping) = watch::channel(false);
         let mut background = Vec::new();
         let consent = ConsentRegistry::load(&*store).await.context("loading people's consent")?;
         let skills = start_skills(&settings, &store, &statements, &metrics, &consent, stopping.clone())?;
+        let badges =
+            start_credentials(&settings, &store, &statements, &skills, &consent, stopping.clone(), &mut background)?;
         let (rules, outbox_ready) = match settings.rules.enabled {
             true => {
-                let outbox_ready =
-                    start_delivery(&settings, &store, &statements, &metrics, stopping.clone(), &mut background)?;
+                let outbox_ready = start_delivery(
+                    &settings,
+                    &store,
+                    (&statements, &badges),
+                    &metrics,
+                    stopping.clone(),
+                    &mut background,
+                )?;
                 let catalog = start_rules(
                     &settings,
                     &statements,
@@ -103,6 +118,25 @@ impl Application {
             }
             false => (None, Arc::new(Notify::new())),
         };
+        let restart_inference = {
+            let skills = skills.clone();
+            Box::new(move || skills.catalog().request_rebuild()) as Box<dyn Fn() + Send + Sync>
+        };
+        let eraser = Arc::new(Eraser {
+            statements: statements.clone(),
+            consent: consent.clone(),
+            erased,
+            restart_inference: Some(restart_inference),
+            rules_running: rules.is_some(),
+        });
+        background.push(tokio::spawn(resume_erasures(eraser.clone())));
+        if settings.governance.retention_interval_hours > 0 && !settings.governance.retention.is_empty() {
+            let every = Duration::from_secs(settings.governance.retention_interval_hours * 3600);
+            let policies = settings.governance.retention.clone();
+            background.push(tokio::spawn(run_retention(statements.clone(), policies, every, stopping.clone())));
+        }
+        let reloading = watch_consent(store.clone(), consent.clone(), skills.clone(), stopping.clone());
+        background.push(tokio::spawn(reloading));
         let stored = metrics.statements_stored.clone();
         let console = crate::console::start(&settings, &statements, stored, stopping.clone(), &mut background)?;
         let state = web::Data::new(AppState {
@@ -112,7 +146,9 @@ impl Application {
             cursors: CursorSealer::from_data_dir(&settings.data_dir)?,
             rules,
             skills: Some(skills),
+            badges: Some(badges),
             consent,
+            eraser,
             metrics,
             outbox_ready,
             settings,
@@ -167,11 +203,28 @@ impl Application {
     }
 }
 
+/// The tombstones of everyone erased, under the data directory's pseudonym key.
+pub async fn open_erased(settings: &Settings, store: &Arc<dyn Store>) -> anyhow::Result<Arc<ErasedIdentities>> {
+    let pseudonyms = Pseudonyms::from_data_dir(&settings.data_dir)?;
+    Ok(ErasedIdentities::load(&**store, pseudonyms, settings.governance.erased_replays).await?)
+}
+
+/// Completes erasures a crash interrupted; retried at the next start if this fails too.
+async fn resume_erasures(eraser: Arc<Eraser>) {
+    match eraser.resume_pending().await {
+        Ok(done) if done.is_empty() => {}
+        Ok(done) => tracing::info!(erasures = done.len(), "Completed interrupted erasures."),
+        Err(error) => {
+            tracing::error!(error = %error, "Completing an interrupted erasure failed; the next start retries.")
+        }
+    }
+}
+
 /// Starts the delivery worker on the store's outbox; returns its wake-up signal.
 fn start_delivery(
     settings: &Settings,
     store: &Arc<dyn Store>,
-    statements: &Arc<StatementService>,
+    (statements, badges): (&Arc<StatementService>, &Arc<BadgeService>),
     metrics: &Arc<Metrics>,
     stopping: watch::Receiver<bool>,
     background: &mut Vec<JoinHandle<()>>,
@@ -180,11 +233,39 @@ fn start_delivery(
     let (policy, worker_settings) = settings.delivery.build(&targets).map_err(anyhow::Error::msg)?;
     let outbox = Arc::new(StoreOutbox::new(store.clone()));
     let emitter = Arc::new(LrsEmitter::new(statements.clone(), settings.public_url.clone()));
-    let worker = DeliveryWorker::new(outbox, emitter, targets, policy, worker_settings)?;
+    let worker = DeliveryWorker::new(outbox, emitter, targets, policy, worker_settings)?.awarding_with(badges.clone());
     metrics.follow_delivery(worker.stats());
     let waker = worker.waker();
     background.push(tokio::spawn(worker.run(stopping)));
     Ok(waker)
+}
+
+/// Opens the badge service and starts automatic awards and the achievements' reloading.
+fn start_credentials(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    statements: &Arc<StatementService>,
+    skills: &Arc<SkillsService>,
+    consent: &Arc<ConsentRegistry>,
+    stopping: watch::Receiver<bool>,
+    background: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<Arc<BadgeService>> {
+    let service = crate::credentials::open_service(settings, store.clone(), consent.clone())?
+        .recording_to(statements.clone())
+        .aligned_with(skills.catalog().clone());
+    let service = Arc::new(service);
+    let position = settings.data_dir.join("credentials").join("position");
+    let runner = crate::credentials::stacking::StackingRunner::new(service.clone(), position);
+    background.push(tokio::spawn(runner.run(statements.watch_committed(), stopping.clone())));
+    if settings.credentials.reload_seconds > 0 {
+        let every = Duration::from_secs(settings.credentials.reload_seconds);
+        background.push(tokio::spawn(crate::credentials::watch_achievements(
+            service.catalog().clone(),
+            every,
+            stopping,
+        )));
+    }
+    Ok(service)
 }
 
 /// Statements folded into the skills map per commit.
@@ -250,6 +331,47 @@ fn start_rules(
 }
 
 /// Reloads the rules whenever their files change on disk.
+/// Runs the retention policies every `every`, the first time one interval after the start.
+async fn run_retention(
+    statements: Arc<StatementService>,
+    policies: Vec<crate::config::RetentionPolicy>,
+    every: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopping.changed() => return,
+        }
+        match crate::governance::retention::run(&statements, &policies, false, "fluency:retention").await {
+            Ok(report) => tracing::info!(deleted = report.deleted, "Ran the retention policies."),
+            Err(error) => tracing::error!(error = %error, "A retention run failed; the next one retries."),
+        }
+    }
+}
+
+/// How often consent is read again from the store (the CLI may change it beside the server).
+const CONSENT_RELOAD: Duration = Duration::from_secs(2);
+
+async fn watch_consent(
+    store: Arc<dyn Store>,
+    consent: Arc<ConsentRegistry>,
+    skills: Arc<SkillsService>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CONSENT_RELOAD) => {}
+            _ = stopping.changed() => return,
+        }
+        match consent.reload(&*store).await {
+            Ok(true) => skills.catalog().request_rebuild(),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(error = %error, "Reading consent again failed; the next check retries."),
+        }
+    }
+}
+
 async fn watch_rules_dir(catalog: Arc<RuleCatalog>, every: Duration, mut stopping: watch::Receiver<bool>) {
     loop {
         tokio::select! {

@@ -150,11 +150,22 @@ async fn the_transparency_report_lists_what_is_held_about_a_person_and_why() {
         counted.iter().all(|row| row == &passed || row["source"] == "fluency:skills"),
         "besides them only the skill events inference sent about her: {counted:?}"
     );
-    assert_eq!(report["agent_profile_documents"]["data"], json!(["preferences"]));
+    assert_eq!(report["documents"]["data"][0]["id"], "preferences");
+    assert_eq!(report["documents"]["data"][0]["kind"], "agent_profile");
     assert_eq!(report["consent"]["data"]["nudges"], false);
     assert_eq!(report["skills"]["data"]["skills"][0]["skill"], "https://skills.example.com/sql");
     assert_eq!(report["administrative_actions"]["data"][0]["action"], "consent.set");
-    for section in ["consent", "statements", "skills", "interventions", "agent_profile_documents"] {
+    for section in [
+        "consent",
+        "statements",
+        "skills",
+        "interventions",
+        "documents",
+        "rule_state",
+        "notifications",
+        "credentials",
+        "analyses",
+    ] {
         assert!(report[section]["purpose"].as_str().is_some_and(|p| !p.is_empty()), "{section} says what it is for");
     }
     assert_eq!(page.status(), 200);

@@ -6,9 +6,11 @@
 mod storage_contract {
     pub mod audit;
     pub mod automation;
+    pub mod badges;
     pub mod credentials;
     pub mod definitions;
     pub mod documents;
+    pub mod erasure;
     pub mod people;
     pub mod queries;
     pub mod skills;
@@ -130,6 +132,13 @@ macro_rules! with_every_case {
             people::people_are_upserted_found_by_key_and_listed_by_team_and_survive_reopening,
             people::a_later_upsert_replaces_only_the_fields_it_gives,
             people::consent_is_replaced_per_person_and_kept_across_reopening,
+            erasure::erasing_statements_removes_every_statement_naming_the_person_and_nothing_else,
+            erasure::an_erasure_job_stays_recorded_until_finished_and_its_tombstones_stay_for_good,
+            erasure::erasing_records_removes_the_persons_records_and_keeps_everyone_elses,
+            badges::status_positions_are_unique_under_concurrent_reservations,
+            badges::an_award_key_or_an_unrevoked_exclusive_credential_returns_the_first,
+            badges::revocation_happens_once_and_frees_the_exclusive_place,
+            badges::badges_are_listed_newest_first_by_person_and_achievement,
         }
     };
 }

@@ -3,6 +3,7 @@
 //! Run: `cargo bench --bench lrs` (see README, "Performance"). Prints a table and writes
 //! JSON. Point it at another LRS with `--url URL --key KEY --secret SECRET`.
 
+mod badges;
 mod console;
 mod generator;
 mod measure;
@@ -45,6 +46,9 @@ struct Options {
     /// rebuild on about 1M simulated statements.
     #[arg(long)]
     skills: bool,
+    /// Only Open Badges credentials: issue and verify throughput (in process).
+    #[arg(long)]
+    badges: bool,
     /// Only the console: its pages' latency on a server with 1M statements (100k with
     /// --quick), signed in as an administrator.
     #[arg(long)]
@@ -102,6 +106,15 @@ async fn main() -> anyhow::Result<()> {
                 "catch_up_seconds": run.catch_up.as_secs_f64(),
             })).collect::<Vec<Value>>(),
         });
+        std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
+        println!("\nJSON written to {}", options.out);
+        return Ok(());
+    }
+    if options.badges {
+        anyhow::ensure!(options.url.is_none(), "--badges measures Fluency's own credentials; it takes no --url");
+        let report = badges::badges_suite(if options.quick { 200 } else { 2000 }).await?;
+        badges::print_badges_report(&report);
+        let results = json!({"machine": machine_description(), "badges": badges::badges_json(&report)});
         std::fs::write(&options.out, serde_json::to_string_pretty(&results)?)?;
         println!("\nJSON written to {}", options.out);
         return Ok(());

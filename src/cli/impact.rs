@@ -7,8 +7,10 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::config::Settings;
+use crate::impact::format::p_value;
 use crate::impact::report::RoiSection;
-use crate::impact::{render_html, Verdict};
+use crate::impact::report_sections::{GuardrailSection, Sections};
+use crate::impact::{render_html_with, Verdict};
 use crate::kpi::command::Destination;
 use crate::service::impact::{run_impact, ImpactAnswer, ImpactRequest};
 use crate::startup::open_store;
@@ -28,9 +30,9 @@ pub struct ImpactArgs {
 
 pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {}", args.spec.display()))?;
-    let request: ImpactRequest =
-        toml::from_str(&text).with_context(|| format!("{} is not an impact spec", args.spec.display()))?;
-    let answer = match (&args.server.url, &args.server.key, &args.server.secret) {
+    let request = ImpactRequest::from_toml(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not an impact spec: {e}", args.spec.display()))?;
+    let mut answer = match (&args.server.url, &args.server.key, &args.server.secret) {
         (Some(url), Some(key), Some(secret)) => ask_server(url, key, secret, &request).await?,
         (Some(_), _, _) => bail!("--url needs --key and --secret"),
         _ => {
@@ -40,10 +42,27 @@ pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> 
                 .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code.wire_name()))?
         }
     };
+    crate::governance::suppression::suppress_small_groups(&mut answer, settings.min_group_size);
     print!("{}", summary(&answer));
     let out = args.out.unwrap_or_else(|| report_path(&args.spec));
     let roi = answer.roi.as_ref().map(|roi| RoiSection { roi, currency: answer.currency.as_deref().unwrap_or("") });
-    std::fs::write(&out, render_html(&answer.report, &answer.trend, &answer.title, roi))
+    let sections = Sections {
+        claim: answer.claim.as_ref(),
+        guardrails: answer
+            .guardrails
+            .iter()
+            .map(|g| GuardrailSection {
+                name: g.kpi.name.as_deref().unwrap_or(&g.kpi.id),
+                unit: g.kpi.unit.as_deref().unwrap_or("units"),
+                report: &g.report,
+                result: &g.non_inferiority,
+            })
+            .collect(),
+        multiplicity: answer.multiplicity.as_ref(),
+        cohort_multiplicity: answer.cohort_multiplicity.as_ref(),
+        roi_warning: answer.roi_warning.as_deref(),
+    };
+    std::fs::write(&out, render_html_with(&answer.report, &answer.trend, &answer.title, roi, &sections))
         .with_context(|| format!("writing {}", out.display()))?;
     println!("\nReport: {}", out.display());
     Ok(())
@@ -88,14 +107,43 @@ pub fn summary(answer: &ImpactAnswer) -> String {
         format!("Verdict: {}", verdict_text(&report.verdict)),
         report.headline.clone(),
     ];
+    if let Some(claim) = &answer.claim {
+        lines.push(format!("Claim: {}", claim.sentence));
+    }
     if let Some(test) = &report.did_test {
         lines.push(format!(
             "Difference in differences: {:.2} {unit} (95% CI {:.2} to {:.2}, {})",
             test.diff,
             test.ci_low,
             test.ci_high,
-            crate::impact::format::p_value(test.p_value)
+            p_value(test.p_value)
         ));
+    }
+    if let Some(adjusted) = &report.adjusted {
+        lines.push(format!(
+            "Adjusted for the pre-period KPI (ANCOVA): {:.2} {unit} (95% CI {:.2} to {:.2}, {}); interval {}",
+            adjusted.test.diff,
+            adjusted.test.ci_low,
+            adjusted.test.ci_high,
+            p_value(adjusted.test.p_value),
+            adjusted.interval_width_saved.map_or("width not comparable".into(), |s| if s >= 0.0 {
+                format!("{:.1}% narrower than the unadjusted one", s * 100.0)
+            } else {
+                format!("{:.1}% wider than the unadjusted one", -s * 100.0)
+            }),
+        ));
+    }
+    if let Some(study) = &report.event_study {
+        lines.extend(super::impact_lines::event_study(study, unit));
+    }
+    if let Some(dose) = &report.dose_response {
+        lines.extend(super::impact_lines::dose(dose, unit));
+    }
+    lines.extend(super::impact_lines::guardrails(&answer.guardrails));
+    for (title, family) in [("KPIs", &answer.multiplicity), ("cohorts", &answer.cohort_multiplicity)] {
+        if let Some(family) = family {
+            lines.extend(super::impact_lines::multiplicity(title, family));
+        }
     }
     lines.push(format!(
         "Relative effect: {}",
@@ -116,6 +164,16 @@ pub fn summary(answer: &ImpactAnswer) -> String {
             roi.roi_percent.map_or("n/a".into(), |p| format!("{p:.0}%")),
             roi.payback_months.map_or("never".into(), |m| format!("{m:.1} months")),
         ));
+        if let Some(range) = &answer.roi_interval {
+            lines.push(format!(
+                "ROI over the effect's 95% CI: {} to {}",
+                range.roi_percent_low.map_or("n/a".into(), |p| format!("{p:.0}%")),
+                range.roi_percent_high.map_or("n/a".into(), |p| format!("{p:.0}%")),
+            ));
+        }
+        if let Some(warning) = &answer.roi_warning {
+            lines.push(format!("Warning: {warning}"));
+        }
     }
     for warning in &report.warnings {
         lines.push(format!("Warning: {}", warning.message));

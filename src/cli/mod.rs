@@ -1,8 +1,11 @@
 //! The command line: `serve`, `credentials`, `rules test`, `kpi import`, `demo load`,
-//! `impact`, `skills` and `people import`. `main` parses it and calls `run`.
+//! `impact`, `skills`, `people import` and `badges`. `main` parses it and calls `run`.
 
+mod badges;
 mod impact;
+mod impact_lines;
 mod people;
+mod privacy;
 mod skills;
 
 use std::path::PathBuf;
@@ -73,6 +76,19 @@ pub enum Command {
         #[command(subcommand)]
         action: people::PeopleAction,
     },
+    /// Run the retention policies of `[[governance.retention]]` now (the server stopped).
+    Retention {
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write every statement as one JSON line (to a file, or standard output).
+    Export(privacy::ExportArgs),
+    /// Open Badges 3.0 credentials: award, list, revoke, verify, rotate the issuer key.
+    Badges {
+        #[command(subcommand)]
+        action: badges::BadgesAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,7 +146,10 @@ impl Cli {
             | Command::Demo { .. }
             | Command::Impact(_)
             | Command::Skills { .. }
-            | Command::People { .. } => None,
+            | Command::People { .. }
+            | Command::Retention { .. }
+            | Command::Export(_) => None,
+            Command::Badges { .. } => None,
         };
         layers.push(SettingsLayer { bind, data_dir: self.data_dir.clone(), ..Default::default() });
         Settings::resolve(layers)
@@ -154,6 +173,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Impact(args) => impact::impact(settings, args).await,
         Command::Skills { action } => skills::skills(settings, action).await,
         Command::People { action } => people::people(settings, action).await,
+        Command::Retention { dry_run } => privacy::retention(settings, dry_run).await,
+        Command::Export(args) => privacy::export(settings, args).await,
+        Command::Badges { action } => badges::badges(settings, action).await,
     }
 }
 

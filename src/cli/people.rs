@@ -26,6 +26,13 @@ pub enum PeopleAction {
     /// openid:... or mbox_sha1sum:...) and any of `name`, `team`, `manager`, `role`. An empty
     /// field keeps what is stored; importing a file again changes nothing but the update time.
     Import(PeopleImportArgs),
+    /// Erase every trace of a person (right to be forgotten), by all their identifiers: their
+    /// statements, documents, attachments, rule state, notifications, skills and records.
+    /// Needs the server stopped (use DELETE /api/people while it runs).
+    Erase(super::privacy::EraseArgs),
+    /// Show a person's opt-outs, or change them with --inference / --nudges allow|deny (a
+    /// running server applies the change within seconds).
+    Consent(super::privacy::ConsentArgs),
 }
 
 #[derive(Debug, Args)]
@@ -41,7 +48,14 @@ pub struct PeopleImportArgs {
 }
 
 pub async fn people(settings: Settings, action: PeopleAction) -> anyhow::Result<()> {
-    let PeopleAction::Import(args) = action;
+    match action {
+        PeopleAction::Import(args) => import(settings, args).await,
+        PeopleAction::Erase(args) => super::privacy::erase(settings, args).await,
+        PeopleAction::Consent(args) => super::privacy::consent(settings, args).await,
+    }
+}
+
+async fn import(settings: Settings, args: PeopleImportArgs) -> anyhow::Result<()> {
     let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let rows = read_people(std::io::BufReader::new(file), now_micros())
         .with_context(|| format!("reading {}", args.file.display()))?;

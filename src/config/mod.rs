@@ -3,8 +3,10 @@
 //! the resolved `Settings`. README's configuration table documents every field.
 
 mod automation;
+mod governance;
 
 pub use automation::RulesConfig;
+pub use governance::{GovernanceConfig, RetentionPolicy};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -52,9 +54,12 @@ pub struct Settings {
     /// groups are shown as suppressed.
     pub min_group_size: usize,
     pub rules: RulesConfig,
+    pub governance: GovernanceConfig,
     /// Named delivery targets (`[targets.<name>]`); their URLs and secrets are secrets.
     pub targets: BTreeMap<String, TargetSettings>,
     pub delivery: DeliverySettings,
+    /// `[credentials]`: the Open Badges issuer.
+    pub credentials: crate::credentials::issuer::CredentialsSettings,
     /// The console at `/console` (`[console]`, docs/console.md).
     pub console: crate::console::ConsoleSettings,
 }
@@ -77,8 +82,10 @@ impl Default for Settings {
             max_analysis_statements: 1_000_000,
             min_group_size: crate::skills::queries::MIN_GROUP,
             rules: RulesConfig::default(),
+            governance: GovernanceConfig::default(),
             targets: BTreeMap::new(),
             delivery: DeliverySettings::default(),
+            credentials: Default::default(),
             console: crate::console::ConsoleSettings::default(),
         }
     }
@@ -106,9 +113,12 @@ pub struct SettingsLayer {
     /// The whole `[rules]` table (a later layer's table replaces an earlier one's).
     pub rules: Option<RulesConfig>,
     pub rules_dir: Option<PathBuf>,
+    /// The whole `[governance]` table.
+    pub governance: Option<GovernanceConfig>,
     /// The `[targets.*]` tables, replacing an earlier layer's.
     pub targets: Option<BTreeMap<String, TargetSettings>>,
     pub delivery: Option<DeliverySettings>,
+    pub credentials: Option<crate::credentials::issuer::CredentialsSettings>,
     /// The whole `[console]` table, replacing an earlier layer's.
     pub console: Option<crate::console::ConsoleSettings>,
     /// `console.enabled`.
@@ -243,11 +253,17 @@ impl Settings {
         if let Some(dir) = layer.rules_dir {
             self.rules.dir = Some(dir);
         }
+        if let Some(governance) = layer.governance {
+            self.governance = governance;
+        }
         if let Some(targets) = layer.targets {
             self.targets = targets;
         }
         if let Some(delivery) = layer.delivery {
             self.delivery = delivery;
+        }
+        if let Some(credentials) = layer.credentials {
+            self.credentials = credentials;
         }
         if let Some(console) = layer.console {
             self.console = console;
@@ -288,9 +304,13 @@ impl Settings {
             bail!("min_group_size: must be at least 1");
         }
         self.rules.check()?;
+        self.governance.check()?;
         self.console.check()?;
         let targets = Targets::parse(&self.targets).map_err(|e| anyhow::anyhow!("{e}"))?;
         self.delivery.build(&targets).map_err(anyhow::Error::msg)?;
+        if let Some(target) = self.credentials.notify.iter().find(|t| !self.targets.contains_key(*t)) {
+            bail!("credentials.notify: no [targets.{target}] table");
+        }
         Ok(())
     }
 

@@ -20,7 +20,7 @@ pub use retry::{AttemptOutcome, Decision, Jitter, RetryPolicy, RetrySettings, Ve
 pub use sender::Sender;
 pub use signing::{verify, VerifyError, WebhookSecret};
 pub use target::{Target, TargetError, TargetKind, TargetSettings, Targets};
-pub use worker::{DeliveryStats, DeliveryWorker, EmitError, StatementEmitter, StatsSnapshot, WorkerSettings};
+pub use worker::{Awarder, DeliveryStats, DeliveryWorker, EmitError, StatementEmitter, StatsSnapshot, WorkerSettings};
 
 /// The `[delivery]` table of the configuration file; every field optional.
 #[derive(Clone, Debug, Default, Deserialize)]

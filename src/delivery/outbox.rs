@@ -33,7 +33,7 @@ pub fn route(intent: &Intent, assign_target: Option<&str>) -> Option<String> {
     match intent {
         Intent::Notify { target, .. } => Some(target.clone()),
         Intent::Assign { .. } => assign_target.map(str::to_string),
-        Intent::EmitStatement { .. } => None,
+        Intent::EmitStatement { .. } | Intent::Award { .. } => None,
     }
 }
 

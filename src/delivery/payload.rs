@@ -44,6 +44,7 @@ pub fn request_body(
         (Intent::Assign { .. }, kind) => {
             Err(PayloadError(format!("an assignment can only go to a webhook target, not a {kind} target")))
         }
+        (Intent::Award { .. }, _) => Err(PayloadError("awards are issued by the LRS, not sent to a target".into())),
         (Intent::EmitStatement { .. }, _) => {
             Err(PayloadError("emitted statements are stored by the LRS, not sent to a target".into()))
         }

@@ -28,6 +28,13 @@ pub trait StatementEmitter: Send + Sync {
     async fn emit(&self, statement: Value) -> Result<(), EmitError>;
 }
 
+/// Issues the credential an `award` intent asks for (the LRS's own credentials service).
+#[async_trait]
+pub trait Awarder: Send + Sync {
+    /// `key` is the intent's idempotency key: awarding twice with it issues once.
+    async fn award(&self, person: &str, achievement: &str, key: &str, rule: &str) -> Result<(), EmitError>;
+}
+
 /// Why an emitted statement was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmitError {
@@ -120,6 +127,7 @@ pub struct DeliveryWorker {
 struct Inner {
     outbox: Arc<dyn Outbox>,
     emitter: Arc<dyn StatementEmitter>,
+    awarder: Option<Arc<dyn Awarder>>,
     targets: Targets,
     sender: Sender,
     policy: RetryPolicy,
@@ -143,6 +151,7 @@ impl DeliveryWorker {
         let inner = Inner {
             outbox,
             emitter,
+            awarder: None,
             targets,
             sender: Sender::new()?,
             policy,
@@ -152,6 +161,14 @@ impl DeliveryWorker {
             gone: std::sync::Mutex::default(),
         };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Performs `award` intents through `awarder`; without one they fail permanently.
+    pub fn awarding_with(mut self, awarder: Arc<dyn Awarder>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.awarder = Some(awarder);
+        }
+        self
     }
 
     pub fn stats(&self) -> Arc<DeliveryStats> {
@@ -283,6 +300,16 @@ impl Inner {
                 Ok(()) => AttemptOutcome::delivered(None),
                 Err(EmitError::Retryable(e)) => AttemptOutcome::retryable(format!("storing the statement: {e}")),
                 Err(EmitError::Permanent(e)) => AttemptOutcome::permanent(format!("storing the statement: {e}")),
+            };
+        }
+        if let Intent::Award { actor_id, achievement, .. } = &entry.record.intent {
+            let Some(awarder) = &self.awarder else {
+                return AttemptOutcome::permanent("credentials are turned off on this server");
+            };
+            return match awarder.award(actor_id, achievement, &entry.record.key, &entry.record.rule).await {
+                Ok(()) => AttemptOutcome::delivered(None),
+                Err(EmitError::Retryable(e)) => AttemptOutcome::retryable(format!("awarding: {e}")),
+                Err(EmitError::Permanent(e)) => AttemptOutcome::permanent(format!("awarding: {e}")),
             };
         }
         let Some(name) = entry.target.as_deref() else {

@@ -15,6 +15,8 @@ use crate::xapi::time::now_micros;
 struct OptOuts {
     inference: HashSet<String>,
     nudges: HashSet<String>,
+    /// People being erased, or erased since the start: out of both, whatever is stored.
+    erased: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -33,36 +35,53 @@ pub struct Consent {
 impl ConsentRegistry {
     pub async fn load(store: &dyn Store) -> StoreResult<Arc<Self>> {
         let registry = Self::default();
-        let records = store.consents().await?;
-        {
-            let mut opted_out = registry.opted_out.write().expect("consent lock");
-            for record in records {
-                if record.inference_opt_out {
-                    opted_out.inference.insert(record.person.clone());
-                }
-                if record.nudges_opt_out {
-                    opted_out.nudges.insert(record.person);
-                }
-            }
-        }
+        registry.reload(store).await?;
         Ok(Arc::new(registry))
     }
 
+    /// Reads every choice from the store again (another process, `fluency people consent`,
+    /// may have changed some); returns whether anyone's inference consent changed.
+    pub async fn reload(&self, store: &dyn Store) -> StoreResult<bool> {
+        let (mut inference, mut nudges) = (HashSet::new(), HashSet::new());
+        for record in store.consents().await? {
+            if record.inference_opt_out {
+                inference.insert(record.person.clone());
+            }
+            if record.nudges_opt_out {
+                nudges.insert(record.person);
+            }
+        }
+        let mut opted_out = self.opted_out.write().expect("consent lock");
+        let changed = opted_out.inference != inference;
+        opted_out.inference = inference;
+        opted_out.nudges = nudges;
+        Ok(changed)
+    }
+
     pub fn infers(&self, person: &str) -> bool {
-        !self.opted_out.read().expect("consent lock").inference.contains(person)
+        let opted_out = self.opted_out.read().expect("consent lock");
+        !opted_out.inference.contains(person) && !opted_out.erased.contains(person)
     }
 
     pub fn nudges(&self, person: &str) -> bool {
-        !self.opted_out.read().expect("consent lock").nudges.contains(person)
+        let opted_out = self.opted_out.read().expect("consent lock");
+        !opted_out.nudges.contains(person) && !opted_out.erased.contains(person)
     }
 
     pub fn of(&self, person: &str) -> Consent {
         Consent { person: person.to_string(), inference: self.infers(person), nudges: self.nudges(person) }
     }
 
-    /// Everyone opted out of inference.
+    /// Leaves these people out of inference and nudges from now on, in memory only: they are
+    /// being erased, and the records that would say so are erased too.
+    pub fn exclude(&self, keys: &[String]) {
+        self.opted_out.write().expect("consent lock").erased.extend(keys.iter().cloned());
+    }
+
+    /// Everyone opted out of inference (or being erased).
     pub fn inference_opt_outs(&self) -> HashSet<String> {
-        self.opted_out.read().expect("consent lock").inference.clone()
+        let opted_out = self.opted_out.read().expect("consent lock");
+        opted_out.inference.union(&opted_out.erased).cloned().collect()
     }
 
     /// Stores the person's choices, then applies them; returns whether inference consent

@@ -13,8 +13,8 @@ use super::consent::Consent;
 use crate::skills::queries::Profile;
 use crate::skills::SkillsService;
 use crate::storage::{
-    AuditEntry, DocumentKind, DocumentScope, IndexTerm, Intervention, InterventionQuery, PersonRecord, StatementQuery,
-    Store, StoreResult,
+    AgentDocument, AuditEntry, BadgeFilter, BadgeRecord, IndexTerm, Intervention, InterventionQuery,
+    MentioningOutboxItem, PersonRecord, RuleStateEntry, StatementQuery, Store, StoreResult,
 };
 use crate::xapi::time::{format_micros, Micros};
 
@@ -47,28 +47,32 @@ pub struct TransparencyReport {
     pub statements: Section<Vec<StatementCount>>,
     /// The statement count stopped at `MAX_COUNTED`.
     pub statements_counted_in_part: bool,
-    pub agent_profile_documents: Section<Vec<String>>,
+    pub documents: Section<Vec<AgentDocument>>,
     pub interventions: Section<Vec<Intervention>>,
+    pub rule_state: Section<Vec<RuleStateEntry>>,
+    pub notifications: Section<Vec<MentioningOutboxItem>>,
     pub skills: Section<Option<Profile>>,
+    /// Credentials issued to them, revoked ones too.
+    pub credentials: Section<Vec<BadgeRecord>>,
+    /// The impact analyses they were in (`impact.run` entries of the audit log).
+    pub analyses: Section<Vec<AuditEntry>>,
     pub administrative_actions: Section<Vec<AuditEntry>>,
 }
 
-/// Everything held about `person` (an IFI key), at `now`.
+/// Everything held about `person` (an IFI key; `needles` are the texts that mark a record
+/// as theirs, see `subject`), at `now`.
 pub async fn report(
     store: &dyn Store,
     skills: Option<&SkillsService>,
     consent: Consent,
     person: &str,
+    needles: &[String],
+    audit_label: &str,
     now: Micros,
 ) -> StoreResult<TransparencyReport> {
     let (statements, in_part) = count_statements(store, person).await?;
-    let scope = DocumentScope {
-        kind: DocumentKind::AgentProfile,
-        activity_id: None,
-        agent: Some(person.to_string()),
-        registration: None,
-    };
-    let documents = store.query_document_ids(&scope, None).await?.into_iter().map(|(id, _)| id).collect();
+    let documents = store.documents_of_agents(&[person.to_string()]).await?;
+    let mentioning = store.records_mentioning(needles).await?;
     let query = InterventionQuery { actor_id: Some(person.to_string()), limit: 1000, ..Default::default() };
     let interventions = store.query_interventions(&query).await?;
     let organisation = store.find_people(&[person.to_string()]).await?.into_iter().next();
@@ -76,7 +80,10 @@ pub async fn report(
         Some(skills) if consent.inference => Some(skills.profile(person, now).await?),
         _ => None,
     };
-    let audit = about(store, person).await?;
+    let (analyses, audit) = about(store, &[person, audit_label]).await?;
+    let filter =
+        BadgeFilter { person: Some(person.to_string()), include_revoked: true, limit: 1000, ..Default::default() };
+    let credentials = store.query_badges(&filter).await?;
     Ok(TransparencyReport {
         person: person.to_string(),
         at: now,
@@ -84,9 +91,13 @@ pub async fn report(
         organisation: Section { purpose: "Your team, manager and role, as imported by an administrator or named by statements: team skill maps and the targets of your role.", data: organisation },
         statements: Section { purpose: "Learning and work records sent by the systems named as source: kept as the LRS record, read by the tools you use, by rules (nudges) and by skills inference.", data: statements },
         statements_counted_in_part: in_part,
-        agent_profile_documents: Section { purpose: "Documents learning tools keep about you (preferences, progress) by id.", data: documents },
+        documents: Section { purpose: "Documents learning tools keep about you (preferences, bookmarks, progress): State documents by activity and Agent Profile documents, by id.", data: documents },
         interventions: Section { purpose: "Activities rules asked your LMS to assign to you, and why.", data: interventions },
+        rule_state: Section { purpose: "What rules remember about you between statements (counters, last nudge), by rule and key.", data: mentioning.rule_state },
+        notifications: Section { purpose: "Notifications, assignments and statements rules queued about you, and whether they were delivered.", data: mentioning.outbox },
         skills: Section { purpose: "Skill levels inferred from your statements, each with the statements that moved it: team maps, talent search and role gaps.", data: profile },
+        credentials: Section { purpose: "Micro-credentials (Open Badges) issued to you, which anyone you show them to can verify; revoked ones say so.", data: credentials },
+        analyses: Section { purpose: "Impact analyses you were part of (as treated or comparison), from the audit log: group figures, never yours alone.", data: analyses },
         administrative_actions: Section { purpose: "Administrative actions about you (consent changes), from the audit log.", data: audit },
     })
 }
@@ -116,12 +127,29 @@ async fn count_statements(store: &dyn Store, person: &str) -> StoreResult<(Vec<S
 }
 
 /// Audit entries whose target is the person.
-async fn about(store: &dyn Store, person: &str) -> StoreResult<Vec<AuditEntry>> {
-    let (mut found, mut after) = (Vec::new(), 0);
+/// The analyses listing the person, and the entries naming them, by IFI key (entries
+/// before pseudonymous names) or label.
+async fn about(store: &dyn Store, names: &[&str]) -> StoreResult<(Vec<AuditEntry>, Vec<AuditEntry>)> {
+    let (mut analyses, mut actions, mut after) = (Vec::new(), Vec::new(), 0);
+    let listed = |entry: &AuditEntry| {
+        let people = entry.draft.details.get("people").and_then(Value::as_array);
+        people.is_some_and(|people| people.iter().any(|p| p.as_str().is_some_and(|p| names.contains(&p))))
+    };
     loop {
         let page = store.audit_entries(after, PAGE).await?;
-        let Some(last) = page.last().map(|e| e.sequence) else { return Ok(found) };
-        found.extend(page.into_iter().filter(|e| e.draft.target == person));
+        let Some(last) = page.last().map(|e| e.sequence) else { return Ok((analyses, actions)) };
+        for entry in page {
+            if entry.draft.action == "impact.run" && listed(&entry) {
+                let mut entry = entry;
+                // The other participants are not the reader's business.
+                if let Some(details) = entry.draft.details.as_object_mut() {
+                    details.remove("people");
+                }
+                analyses.push(entry);
+            } else if names.contains(&entry.draft.target.as_str()) {
+                actions.push(entry);
+            }
+        }
         after = last;
     }
 }
@@ -161,8 +189,20 @@ table{border-collapse:collapse}th,td{text-align:left;padding:4px 10px;border-bot
                 p.purpose { (report.interventions.purpose) }
                 ul { @for i in &report.interventions.data { li { (i.activity) ": " (i.reason) } } }
                 h2 { "Documents" }
-                p.purpose { (report.agent_profile_documents.purpose) }
-                ul { @for id in &report.agent_profile_documents.data { li { (id) } } }
+                p.purpose { (report.documents.purpose) }
+                ul { @for d in &report.documents.data { li { (d.kind) " " (d.id) @if let Some(a) = &d.activity_id { " (" (a) ")" } } } }
+                h2 { "What rules remember" }
+                p.purpose { (report.rule_state.purpose) }
+                ul { @for entry in &report.rule_state.data { li { (entry.rule) ": " (entry.key) } } }
+                h2 { "Notifications" }
+                p.purpose { (report.notifications.purpose) }
+                ul { @for n in &report.notifications.data { li { (n.rule) ": " (n.kind) ", " (n.status) ", " (format_micros(n.created)) } } }
+                h2 { "Credentials" }
+                p.purpose { (report.credentials.purpose) }
+                ul { @for c in &report.credentials.data { li { (c.achievement) ", " (format_micros(c.issued)) @if c.revoked.is_some() { " (revoked)" } } } }
+                h2 { "Analyses" }
+                p.purpose { (report.analyses.purpose) }
+                ul { @for a in &report.analyses.data { li { (a.draft.target) ", " (format_micros(a.draft.at)) } } }
             } }
         }
     }

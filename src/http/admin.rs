@@ -344,7 +344,7 @@ pub(super) async fn post_impact(
         async {
             let principal = authorize(&state, &request, Access::Analyse).await?;
             let body = super::read_body(payload, state.settings.max_body_bytes).await?;
-            let wanted: ImpactRequest = serde_json::from_slice(&body)
+            let wanted = ImpactRequest::from_json(&body)
                 .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("body: not an impact request: {e}")))?;
             let kpi = wanted.kpi.clone();
             // Reading and analysing is CPU work: a runtime thread of the blocking pool
@@ -352,10 +352,15 @@ pub(super) async fn post_impact(
             let store = state.statements.store().clone();
             let most = state.settings.max_analysis_statements;
             let runtime = tokio::runtime::Handle::current();
-            let answer = web::block(move || runtime.block_on(run_impact_within(&*store, &wanted, most)))
+            let mut answer = web::block(move || runtime.block_on(run_impact_within(&*store, &wanted, most)))
                 .await
                 .map_err(ApiError::internal)??;
-            let details = json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons});
+            crate::governance::suppression::suppress_small_groups(&mut answer, state.settings.min_group_size);
+            // Who was in it, by pseudonym: each person's transparency report lists the analyses.
+            let pseudonyms = state.eraser.erased.pseudonyms();
+            let people: Vec<String> = answer.persons.iter().map(|p| pseudonyms.person_label(p)).collect();
+            let details =
+                json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons, "people": people});
             audit(&state, &principal, "impact.run", &kpi, details).await?;
             json_reply(200, answer)
         }

@@ -16,7 +16,37 @@ pub(super) struct AuditListing {
 }
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    config.route("/api/audit", web::get().to(get_audit)).route("/api/audit/verify", web::get().to(get_verify));
+    config
+        .route("/api/audit", web::get().to(get_audit))
+        .route("/api/audit/verify", web::get().to(get_verify))
+        .route("/api/retention/run", web::post().to(run_retention));
+}
+
+/// Runs the retention policies now (`dry_run=true`: lists what would go, deletes nothing).
+#[utoipa::path(post, path = "/api/retention/run", tag = "governance", security(("basic" = [])),
+    params(("dry_run" = Option<bool>, Query, description = "true: list what would be deleted, delete nothing")),
+    responses((status = 200, description = "What each policy selected and what was deleted",
+        body = crate::governance::retention::RetentionReport), super::openapi::Refusals))]
+pub(super) async fn run_retention(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            let principal = authorize(&state, &request, Access::Administer).await?;
+            let query = query_params(&request)?;
+            refuse_unknown(&query, &["dry_run"])?;
+            let dry_run = match query.get("dry_run").map(String::as_str) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ApiError::invalid_parameter("dry_run", format!("{other:?} must be true or false")))
+                }
+            };
+            let policies = &state.settings.governance.retention;
+            let report =
+                crate::governance::retention::run(&state.statements, policies, dry_run, &principal.key).await?;
+            Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?))
+        }
+        .await,
+    )
 }
 
 #[utoipa::path(get, path = "/api/audit", tag = "governance", security(("basic" = [])),

@@ -6,6 +6,7 @@ mod about;
 mod admin;
 mod attachment_body;
 mod audit;
+mod badges;
 mod call;
 mod definitions;
 mod documents;
@@ -13,6 +14,7 @@ mod more;
 pub mod openapi;
 mod people;
 mod reply;
+mod report_links;
 mod skills;
 mod statement_params;
 mod statements;
@@ -50,8 +52,12 @@ pub struct AppState {
     pub rules: Option<Arc<RuleCatalog>>,
     /// `None` when skills inference is turned off.
     pub skills: Option<Arc<crate::skills::SkillsService>>,
+    /// `None` when credentials are turned off.
+    pub badges: Option<Arc<crate::credentials::service::BadgeService>>,
     /// People's opt-outs, honoured by inference, rules and analyses.
     pub consent: Arc<crate::governance::ConsentRegistry>,
+    /// Erases people (`DELETE /api/people`).
+    pub eraser: Arc<crate::governance::erasure::Eraser>,
     pub metrics: Arc<Metrics>,
     /// Wakes the delivery worker (after a re-drive).
     pub outbox_ready: Arc<Notify>,
@@ -96,7 +102,9 @@ pub fn configure(config: &mut web::ServiceConfig, state: web::Data<AppState>) {
     config
         .app_data(state)
         .configure(skills::configure)
+        .configure(badges::configure)
         .configure(audit::configure)
+        .configure(report_links::configure)
         .configure(people::configure)
         .configure(openapi::configure)
         .configure(admin::configure)

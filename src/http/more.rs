@@ -8,9 +8,6 @@
 //! (mode 0600, synced before use); a new key is made every 30 days, and a key is dropped
 //! once every link it sealed has expired.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
@@ -86,7 +83,7 @@ impl CursorSealer {
         let path = dir.join(KEY_FILE);
         let keys = match std::fs::read(&path) {
             Ok(bytes) => {
-                restrict_permissions(&path)?;
+                crate::private_file::restrict_permissions(&path)?;
                 serde_json::from_slice::<KeyFile>(&bytes)
                     .with_context(|| format!("{}: not a cursor key file", path.display()))?
                     .keys
@@ -181,30 +178,9 @@ fn now_seconds() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Writes the key file readable by its owner only, synced, then renamed into place.
+/// Writes the key file readable by its owner only, whole (see `private_file`).
 fn write_key_file(path: &Path, keys: &KeyFile) -> anyhow::Result<()> {
-    let temporary = path.with_extension("json.tmp");
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .with_context(|| format!("creating {}", temporary.display()))?;
-    restrict_permissions(&temporary)?;
-    file.write_all(&serde_json::to_vec_pretty(keys)?)?;
-    file.sync_all().with_context(|| format!("syncing {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("renaming {}", temporary.display()))?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all().with_context(|| format!("syncing {}", dir.display()))?;
-    }
-    Ok(())
-}
-
-/// 0600 even when the file existed before with wider permissions.
-fn restrict_permissions(path: &Path) -> anyhow::Result<()> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("restricting {}", path.display()))
+    crate::private_file::write_private(path, &serde_json::to_vec_pretty(keys)?)
 }
 
 mod hex_bytes {
@@ -320,7 +296,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(LEGACY_KEY_FILE), [7u8; 32]).unwrap();
         CursorSealer::from_data_dir(dir.path()).unwrap();
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&mode);
         assert_eq!(mode & 0o777, 0o600);
         assert!(!dir.path().join(LEGACY_KEY_FILE).exists(), "the world-readable legacy key is removed");
     }

@@ -13,7 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, OpenApi, ToSchema};
 
-use super::{admin, audit, people, skills};
+use super::{admin, audit, people, report_links, skills};
 
 const STYLESHEET: &str = include_str!("../console/assets/console.css");
 
@@ -31,7 +31,8 @@ const STYLESHEET: &str = include_str!("../console/assets/console.css");
         skills::get_status, skills::get_framework, skills::put_framework_file, skills::post_rebuild, skills::get_profile,
         skills::post_team_map, skills::get_teams, skills::get_team, skills::get_search, skills::get_demand,
         audit::get_audit, audit::get_verify,
-        people::get_consent, people::put_consent, people::get_report,
+        people::get_consent, people::put_consent, people::get_report, people::erase,
+        report_links::create_link, report_links::shared_report, audit::run_retention,
         get_openapi, get_docs,
     ),
     components(schemas(ErrorBody)),

@@ -17,11 +17,59 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/api/people/consent", web::get().to(get_consent))
         .route("/api/people/consent", web::put().to(put_consent))
-        .route("/api/people/report", web::get().to(get_report));
+        .route("/api/people/report", web::get().to(get_report))
+        .route("/api/people", web::delete().to(erase))
+        .route("/api/people/{agent}", web::delete().to(erase))
+        .route("/api/people/{agent}/report", web::get().to(get_report));
 }
 
 fn person_of(agent: &str) -> Result<String, ApiError> {
     Ok(parse_agent(agent, false)?.1)
+}
+
+/// The agent a request names: the `{agent}` path segment (Agent JSON, percent-encoded, or
+/// a bare `mailto:` address) or the `agent` parameter.
+fn named_agent(request: &HttpRequest, query: &std::collections::HashMap<String, String>) -> Result<String, ApiError> {
+    if let Some(segment) = request.match_info().get("agent") {
+        let text = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .map_err(|_| ApiError::invalid_parameter("agent", "the path segment must be UTF-8"))?;
+        return Ok(match text.starts_with("mailto:") {
+            true => json!({ "mbox": text }).to_string(),
+            false => text.into_owned(),
+        });
+    }
+    query.get("agent").cloned().ok_or_else(|| {
+        ApiError::new(ErrorCode::MissingParameter, "agent: is a required parameter (an xAPI Agent or Person as JSON)")
+    })
+}
+
+/// Erases every trace of a person (see `governance::erasure`); answers with what was
+/// removed and whether a scan of the store's files found anything left.
+#[utoipa::path(delete, path = "/api/people", tag = "governance", security(("basic" = [])),
+    params(("agent" = String, Query, description = "The person: an xAPI Agent, or a Person listing every identifier, as JSON")),
+    responses((status = 200, description = "What was erased, and whether the files came out clean",
+        body = crate::governance::erasure::ErasureReport), super::openapi::Refusals))]
+pub(super) async fn erase(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    respond(
+        async {
+            let principal = authorize(&state, &request, Access::Administer).await?;
+            let query = query_params(&request)?;
+            refuse_unknown(&query, &["agent"])?;
+            let text = named_agent(&request, &query)?;
+            let agent = crate::validation::parse_json(text.as_bytes()).map_err(|e| {
+                ApiError::invalid_parameter("agent", format!("must be an Agent or Person as JSON ({e})"))
+            })?;
+            let subject = crate::governance::subject::subject_of(&agent)
+                .and_then(|s| {
+                    crate::governance::subject::refuse_credential_accounts(&s, &state.settings.public_url).map(|()| s)
+                })
+                .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e))?;
+            let report = state.eraser.erase(subject, &principal.key).await?;
+            Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?))
+        }
+        .await,
+    )
 }
 
 #[utoipa::path(get, path = "/api/people/consent", tag = "governance", security(("basic" = [])),
@@ -77,7 +125,8 @@ pub(super) async fn put_consent(
                 }
             }
             let details = json!({"inference": change.inference, "nudges": change.nudges});
-            audit(&state, &principal, "consent.set", &person, details).await?;
+            let label = state.eraser.erased.pseudonyms().person_label(&person);
+            audit(&state, &principal, "consent.set", &label, details).await?;
             Ok(Reply::json(200, &serde_json::to_value(state.consent.of(&person)).map_err(ApiError::internal)?))
         }
         .await,
@@ -99,25 +148,37 @@ pub(super) async fn get_report(request: HttpRequest, state: web::Data<AppState>)
             authorize(&state, &request, Access::Administer).await?;
             let query = query_params(&request)?;
             refuse_unknown(&query, &["agent", "format"])?;
-            let agent = query.get("agent").ok_or_else(|| {
-                ApiError::new(ErrorCode::MissingParameter, "agent: is a required parameter (an xAPI Agent as JSON)")
-            })?;
-            let person = person_of(agent)?;
-            let store = state.statements.store();
-            let consent = state.consent.of(&person);
-            let now = crate::xapi::time::now_micros();
-            let report =
-                crate::governance::report::report(&**store, state.skills.as_deref(), consent, &person, now).await?;
-            match query.get("format").map(String::as_str) {
-                None | Some("json") => Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?)),
-                Some("html") => {
-                    let mut reply = Reply::json_text(200, crate::governance::report::render_html(&report));
-                    reply.content_type = Some("text/html; charset=utf-8".into());
-                    Ok(reply)
-                }
-                Some(other) => Err(ApiError::invalid_parameter("format", format!("{other:?} must be json or html"))),
-            }
+            let text = named_agent(&request, &query)?;
+            let person = person_of(&text)?;
+            let agent: Value = serde_json::from_str(&text).map_err(ApiError::internal)?;
+            let needles = crate::governance::subject::subject_of(&agent).map(|s| s.needles).unwrap_or_default();
+            report_reply(&state, &person, &needles, query.get("format").map(String::as_str)).await
         }
         .await,
     )
+}
+
+/// The person's transparency report as JSON or (`format=html`) a page.
+pub(super) async fn report_reply(
+    state: &AppState,
+    person: &str,
+    needles: &[String],
+    format: Option<&str>,
+) -> Result<Reply, ApiError> {
+    let label = state.eraser.erased.pseudonyms().person_label(person);
+    let store = state.statements.store();
+    let consent = state.consent.of(person);
+    let now = crate::xapi::time::now_micros();
+    let report =
+        crate::governance::report::report(&**store, state.skills.as_deref(), consent, person, needles, &label, now)
+            .await?;
+    match format {
+        None | Some("json") => Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?)),
+        Some("html") => {
+            let mut reply = Reply::json_text(200, crate::governance::report::render_html(&report));
+            reply.content_type = Some("text/html; charset=utf-8".into());
+            Ok(reply)
+        }
+        Some(other) => Err(ApiError::invalid_parameter("format", format!("{other:?} must be json or html"))),
+    }
 }

@@ -7,8 +7,12 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::adjust::{ancova, AdjustedEffect};
+use super::dose::{dose_response, DoseResponse};
 use super::format;
+use super::headline::headline;
 use super::input::{offset, prepare, Cohort, ImpactData, ImpactError, ImpactSpec, Window, Windows};
+use super::staggered::{event_study, EventStudy};
 use super::stats::{self, Summary, TTest};
 
 /// Parallel-trend p-values below this count as a violation. A larger p is no proof of parallel
@@ -57,6 +61,7 @@ pub enum WarningCode {
     PersonsInBothGroups,
     NonFiniteValues,
     MissingReferenceDates,
+    AdjustmentUnreliable,
 }
 
 /// Something the reader should know before trusting the figures.
@@ -142,6 +147,35 @@ pub struct ImpactReport {
     pub baseline_smd: Option<f64>,
     pub parallel_trend: ParallelTrendCheck,
     pub warnings: Vec<Warning>,
+    /// Regression adjustment on the pre-period KPI (ANCOVA), beside the unadjusted DiD.
+    #[serde(default)]
+    pub adjusted: Option<AdjustedEffect>,
+    /// Group-time effects and the event study, when `spec.staggered` is set. The verdict then
+    /// rests on its overall effect.
+    #[serde(default)]
+    pub event_study: Option<EventStudy>,
+    /// Effect by dose, when the data give doses.
+    #[serde(default)]
+    pub dose_response: Option<DoseResponse>,
+}
+
+impl ImpactReport {
+    /// The estimate the verdict rests on: the event study's overall effect in a staggered
+    /// design, the difference in differences otherwise.
+    pub fn main_effect(&self) -> Option<TTest> {
+        match &self.event_study {
+            Some(study) => study.overall,
+            None => self.did_test,
+        }
+    }
+
+    /// The main effect relative to the treated group's expected value without the intervention.
+    pub fn main_relative_effect(&self) -> Option<f64> {
+        match &self.event_study {
+            Some(study) => study.relative_effect,
+            None => self.relative_effect,
+        }
+    }
 }
 
 /// Run the analysis. Fails only on an invalid spec; data problems give an
@@ -149,7 +183,7 @@ pub struct ImpactReport {
 pub fn analyze(spec: &ImpactSpec, data: &ImpactData) -> Result<ImpactReport, ImpactError> {
     spec.validate()?;
     let prepared = prepare(spec, data);
-    let mut warnings = prepared.warnings;
+    let mut warnings = prepared.warnings.clone();
     let windows = spec.windows();
     let treated_data = GroupData::collect(&prepared.treated, &windows);
     let comparison_data = GroupData::collect(&prepared.comparison, &windows);
@@ -172,10 +206,28 @@ pub fn analyze(spec: &ImpactSpec, data: &ImpactData) -> Result<ImpactReport, Imp
         .zip(Summary::of(&comparison_data.pre))
         .and_then(|(t, c)| stats::standardized_mean_difference(&t, &c));
     let parallel_trend = parallel_trend(spec, &treated_data, &comparison_data);
+    let adjusted = ancova(&treated_data.pairs(), &comparison_data.pairs(), did_test.as_ref());
+    let event_study = spec.staggered.as_ref().map(|staggered| event_study(staggered, data, &prepared));
+    let dose_response = (!data.doses.is_empty()).then(|| {
+        let doses: Vec<(u32, f64)> = treated_data
+            .persons
+            .iter()
+            .zip(&treated_data.change)
+            .map(|(person, change)| (data.doses.get(*person).copied().unwrap_or(1), *change))
+            .collect();
+        dose_response(&doses, &comparison_data.change, spec.dose_levels)
+    });
 
     warnings.extend(design_warnings(spec, &prepared.treated, &prepared.comparison, baseline_smd, &parallel_trend));
-    let verdict = verdict(spec, &treated, &comparison, did_test.as_ref());
-    let headline = headline(&verdict, did_test.as_ref(), relative_effect, minimum_detectable_effect);
+    let verdict = match &event_study {
+        Some(study) => staggered_verdict(spec, study),
+        None => verdict(spec, &treated, &comparison, did_test.as_ref()),
+    };
+    let (main, relative) = match &event_study {
+        Some(study) => (study.overall, study.relative_effect),
+        None => (did_test, relative_effect),
+    };
+    let headline = headline(spec, &verdict, main.as_ref(), relative, minimum_detectable_effect);
     Ok(ImpactReport {
         verdict,
         headline,
@@ -192,13 +244,17 @@ pub fn analyze(spec: &ImpactSpec, data: &ImpactData) -> Result<ImpactReport, Imp
         baseline_smd,
         parallel_trend,
         warnings,
+        adjusted,
+        event_study,
+        dose_response,
     })
 }
 
 /// Per-person window means of one group, as parallel lists over the persons that have them.
 #[derive(Debug, Default)]
-struct GroupData {
-    /// Pre and post means and post − pre, for persons with data in both windows.
+struct GroupData<'a> {
+    /// Persons with data in both windows, and their pre and post means and post − pre.
+    persons: Vec<&'a str>,
     pre: Vec<f64>,
     post: Vec<f64>,
     change: Vec<f64>,
@@ -206,10 +262,10 @@ struct GroupData {
     earlier_change: Vec<f64>,
 }
 
-impl GroupData {
-    fn collect(cohort: &Cohort, windows: &Windows) -> GroupData {
+impl<'a> GroupData<'a> {
+    fn collect(cohort: &Cohort<'a>, windows: &Windows) -> GroupData<'a> {
         let mut data = GroupData::default();
-        for series in cohort.persons.values() {
+        for (&person, series) in &cohort.persons {
             let (mut earlier, mut pre, mut post) = (Vec::new(), Vec::new(), Vec::new());
             for &(timestamp, value) in &series.points {
                 match windows.classify(offset(timestamp, series.reference_us)) {
@@ -221,6 +277,7 @@ impl GroupData {
             }
             let (earlier, pre, post) = (stats::mean(&earlier), stats::mean(&pre), stats::mean(&post));
             if let Some((pre, post)) = pre.zip(post).filter(|(pre, post)| (post - pre).is_finite()) {
+                data.persons.push(person);
                 data.pre.push(pre);
                 data.post.push(post);
                 data.change.push(post - pre);
@@ -230,6 +287,10 @@ impl GroupData {
             }
         }
         data
+    }
+
+    fn pairs(&self) -> Vec<(f64, f64)> {
+        self.pre.iter().copied().zip(self.post.iter().copied()).collect()
     }
 
     fn figures(&self, cohort: &Cohort) -> GroupFigures {
@@ -317,17 +378,53 @@ fn design_warnings(
                 format::number(smd)
             ),
         ));
+        warnings.push(Warning::new(
+            WarningCode::AdjustmentUnreliable,
+            "The adjusted (ANCOVA) estimate assumes that persons with equal pre-period KPI are comparable, as \
+             in a randomised rollout; with groups this different before the intervention it is pulled toward \
+             their baseline gap, so rely on the difference in differences."
+                .into(),
+        ));
     }
     let dates = |cohort: &Cohort| cohort.persons.values().map(|s| s.reference_us).collect::<BTreeSet<i64>>();
-    if dates(treated).len() > 1 && dates(comparison).len() <= 1 {
+    if spec.staggered.is_none() && dates(treated).len() > 1 && dates(comparison).len() <= 1 {
         warnings.push(Warning::new(
             WarningCode::StaggeredDates,
             "Treated persons have different treatment dates but the comparison group shares one date, so \
-             seasonal changes cancel only partly. Give comparison persons dates that match the treated ones."
+             seasonal changes cancel only partly. Set `staggered` to compare each training cohort with the \
+             persons not yet trained at the same time, or give comparison persons matched dates."
                 .into(),
         ));
     }
     warnings
+}
+
+fn staggered_verdict(spec: &ImpactSpec, study: &EventStudy) -> Verdict {
+    let min = spec.min_persons_per_group;
+    if study.treated_persons < min || study.comparison_persons < min {
+        return Verdict::InsufficientData {
+            reason: format!(
+                "the group-time comparisons after training hold {} treated and {} comparison persons with data \
+                 in the period before their training and after it; at least {min} of each are needed \
+                 (min_persons_per_group)",
+                study.treated_persons, study.comparison_persons
+            ),
+        };
+    }
+    effect_verdict(spec, study.overall.as_ref())
+}
+
+fn effect_verdict(spec: &ImpactSpec, test: Option<&TTest>) -> Verdict {
+    match test {
+        None => Verdict::InsufficientData {
+            reason: "the per-person changes do not vary in either group, so their uncertainty cannot be \
+                     estimated"
+                .into(),
+        },
+        Some(test) if test.ci_contains_zero() => Verdict::NoDetectableEffect,
+        Some(test) if spec.direction.is_improvement(test.diff) => Verdict::Improved,
+        Some(_) => Verdict::Worsened,
+    }
 }
 
 fn verdict(spec: &ImpactSpec, treated: &GroupFigures, comparison: &GroupFigures, did: Option<&TTest>) -> Verdict {
@@ -348,47 +445,7 @@ fn verdict(spec: &ImpactSpec, treated: &GroupFigures, comparison: &GroupFigures,
             };
         }
     }
-    match did {
-        None => Verdict::InsufficientData {
-            reason: "the per-person changes do not vary in either group, so their uncertainty cannot be \
-                     estimated"
-                .into(),
-        },
-        Some(test) if test.ci_contains_zero() => Verdict::NoDetectableEffect,
-        Some(test) if spec.direction.is_improvement(test.diff) => Verdict::Improved,
-        Some(_) => Verdict::Worsened,
-    }
-}
-
-fn headline(verdict: &Verdict, did: Option<&TTest>, relative: Option<f64>, mde: Option<f64>) -> String {
-    let label = verdict.label();
-    let Some(test) = did.filter(|_| !matches!(verdict, Verdict::InsufficientData { .. })) else {
-        return match verdict {
-            Verdict::InsufficientData { reason } => format!("{label}: {reason}."),
-            _ => format!("{label}."),
-        };
-    };
-    let change = format!(
-        "relative to the comparison group, the KPI changed by {} per person (95% CI {} to {}, {})",
-        format::signed(test.diff),
-        format::number(test.ci_low),
-        format::number(test.ci_high),
-        format::p_value(test.p_value)
-    );
-    match verdict {
-        Verdict::NoDetectableEffect => {
-            let power = mde.map_or(String::new(), |mde| {
-                format!("; these groups detect reliably only effects of about ±{} or more", format::number(mde))
-            });
-            format!("{label}: {change}, an interval that includes zero{power}.")
-        }
-        _ => {
-            let relative = relative.map_or(String::new(), |r| {
-                format!(", {} against the expected value without the intervention", format::percent(r))
-            });
-            format!("{label}: {change}{relative}.")
-        }
-    }
+    effect_verdict(spec, did)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ fn group(prefix: &str, n: usize, base: f64, change: f64) -> Vec<Observation> {
 }
 
 fn data(treated: Vec<Observation>, comparison: Vec<Observation>) -> ImpactData {
-    ImpactData { treated, comparison, treatment_dates_us: BTreeMap::new() }
+    ImpactData { treated, comparison, ..Default::default() }
 }
 
 /// Every number in the report, to prove none is NaN or infinite.
@@ -220,7 +220,7 @@ fn per_person_treatment_dates_move_each_persons_windows() {
         dates.insert(id, at(shift));
     }
     let comparison = group("c", 6, 10.0, 0.0);
-    let input = ImpactData { treated, comparison, treatment_dates_us: dates };
+    let input = ImpactData { treated, comparison, treatment_dates_us: dates, ..Default::default() };
     let report = analyze(&spec(KpiDirection::HigherIsBetter), &input).unwrap();
     assert_eq!(report.treated.pre_mean, Some(10.0), "day −40 falls outside the 30-day pre window");
     assert_eq!(report.verdict, Verdict::Improved);

@@ -58,7 +58,7 @@ impl Scale {
     }
 
     /// Round tick values (1, 2 or 5 × 10ᵏ apart) inside the domain, about `count` of them.
-    fn ticks(&self, count: usize) -> Vec<f64> {
+    pub(crate) fn ticks(&self, count: usize) -> Vec<f64> {
         let (low, high) = self.domain;
         let raw = (high - low) / count.max(1) as f64;
         let magnitude = 10f64.powf(raw.log10().floor());
@@ -81,7 +81,7 @@ impl Scale {
 }
 
 /// `x="…"`-style coordinate text: two decimals are plenty for pixels.
-fn px(value: f64) -> String {
+pub(crate) fn px(value: f64) -> String {
     format!("{value:.2}")
 }
 
@@ -312,7 +312,7 @@ pub(crate) fn effect_chart(report: &ImpactReport) -> String {
     svg
 }
 
-fn axes(svg: &mut String, x: &Scale, y: &Scale, height: f64) {
+pub(crate) fn axes(svg: &mut String, x: &Scale, y: &Scale, height: f64) {
     let (left, right) = (x.range.0, x.range.1);
     let (bottom, top) = (y.range.0, y.range.1);
     let _ = write!(

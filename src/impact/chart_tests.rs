@@ -53,6 +53,7 @@ pub(crate) fn example(direction: KpiDirection, effect: f64) -> (ImpactReport, Tr
         treated: observations("t", effect),
         comparison: observations("c", 0.0),
         treatment_dates_us: BTreeMap::new(),
+        ..Default::default()
     };
     (analyze(&spec, &data).unwrap(), trend_series(&spec, &data, 7).unwrap())
 }

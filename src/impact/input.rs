@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::analysis::{Warning, WarningCode};
+use super::dose::DEFAULT_DOSE_LEVELS;
+use super::staggered::StaggeredSpec;
 
 /// One day in microseconds, the unit of every timestamp here.
 pub const DAY_US: i64 = 86_400_000_000;
@@ -17,6 +19,8 @@ pub const MAX_WINDOW_DAYS: u32 = 36_525;
 /// interval starts to mean something (df ≥ 4 per group, t₀.₉₇₅ ≈ 2.8 instead of 12.7 at n = 2);
 /// it is a floor against nonsense, not a guarantee of power: read the MDE.
 pub const DEFAULT_MIN_PERSONS_PER_GROUP: usize = 5;
+/// Most dose levels a dose-response table shows.
+pub const MAX_DOSE_LEVELS: u32 = 50;
 
 /// Whether a larger KPI value is good (sales, CSAT) or bad (handle time, error rate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -94,6 +98,20 @@ pub struct ImpactSpec {
     /// Fewest persons with data in both windows, per group, for a verdict.
     #[serde(default = "default_min_persons")]
     pub min_persons_per_group: usize,
+    /// The KPI's unit ("seconds"), for headlines; none: "units".
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Persons treated at their own dates: also estimate group-time effects and an event
+    /// study (`staggered`); the per-person windows above still give the fixed-date figures.
+    #[serde(default)]
+    pub staggered: Option<StaggeredSpec>,
+    /// Top dose level of the dose-response table (doses at or above it are pooled).
+    #[serde(default = "default_dose_levels")]
+    pub dose_levels: u32,
+}
+
+fn default_dose_levels() -> u32 {
+    DEFAULT_DOSE_LEVELS
 }
 
 fn default_min_persons() -> usize {
@@ -112,6 +130,9 @@ impl ImpactSpec {
             earlier_pre_days: None,
             selected_by_kpi: false,
             min_persons_per_group: DEFAULT_MIN_PERSONS_PER_GROUP,
+            unit: None,
+            staggered: None,
+            dose_levels: DEFAULT_DOSE_LEVELS,
         }
     }
 
@@ -139,6 +160,15 @@ impl ImpactSpec {
                 format!("must be at least 2, since a variance needs two persons (got {})", self.min_persons_per_group),
             ));
         }
+        if !(1..=MAX_DOSE_LEVELS).contains(&self.dose_levels) {
+            return Err(ImpactError::invalid(
+                "dose_levels",
+                format!("must be between 1 and {MAX_DOSE_LEVELS} (got {})", self.dose_levels),
+            ));
+        }
+        if let Some(staggered) = &self.staggered {
+            staggered.validate()?;
+        }
         Ok(())
     }
 
@@ -164,6 +194,10 @@ pub struct ImpactData {
     /// Persons without one use `ImpactSpec::intervention_us`; persons with neither are left out.
     #[serde(default)]
     pub treatment_dates_us: BTreeMap<String, i64>,
+    /// Per treated person, how much of the intervention they got (modules completed, nudges
+    /// acted on), for the dose-response table; empty: no table.
+    #[serde(default)]
+    pub doses: BTreeMap<String, u32>,
 }
 
 /// Spec and data together, for callers that receive both in one document.
@@ -374,6 +408,7 @@ mod tests {
             treated: vec![observation("a", 1, 1.0), observation("b", 1, f64::NAN), observation("c", 1, 2.0)],
             comparison: vec![observation("a", 1, 3.0), observation("d", 1, 4.0)],
             treatment_dates_us: BTreeMap::from([("a".to_string(), 0)]),
+            ..Default::default()
         };
         let prepared = prepare(&spec, &data);
         assert_eq!(prepared.treated.persons.keys().copied().collect::<Vec<_>>(), ["a"]);

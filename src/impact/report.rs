@@ -8,6 +8,7 @@ use super::analysis::{ImpactReport, TrendCheckStatus, Verdict};
 use super::chart::{effect_chart, trend_chart};
 use super::format::{escape, number, p_value, percent, signed};
 use super::input::KpiDirection;
+use super::report_sections::{self as sections, Sections};
 use super::roi::RoiReport;
 use super::stats::TTest;
 use super::trend::TrendSeries;
@@ -32,6 +33,18 @@ pub struct RoiSection<'a> {
 /// Render the full HTML document. `title` names the study (e.g. "Handle time after the
 /// de-escalation module"); every text is escaped.
 pub fn render_html(report: &ImpactReport, trend: &TrendSeries, title: &str, roi: Option<RoiSection<'_>>) -> String {
+    render_html_with(report, trend, title, roi, &Sections::default())
+}
+
+/// The report with the sections of an analysis of several KPIs (claim, guardrails, many
+/// comparisons); staggered, adjusted and dose figures come from `report` itself.
+pub fn render_html_with(
+    report: &ImpactReport,
+    trend: &TrendSeries,
+    title: &str,
+    roi: Option<RoiSection<'_>>,
+    extra: &Sections<'_>,
+) -> String {
     let mut html = String::new();
     let kind = match &report.verdict {
         Verdict::InsufficientData { .. } => "insufficient_data",
@@ -42,11 +55,13 @@ pub fn render_html(report: &ImpactReport, trend: &TrendSeries, title: &str, roi:
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width, initial-scale=1\"><title>{title}</title><style>{STYLE}</style></head>\
+         content=\"width=device-width, initial-scale=1\"><title>{title}</title><style>{STYLE}{extra_style}</style></head>\
          <body><main><h1>{title}</h1><p class=\"headline {kind}\">{headline}</p>",
         title = escape(title),
         headline = escape(&report.headline),
+        extra_style = sections::STYLE,
     );
+    sections::claim(&mut html, extra.claim);
     if !report.warnings.is_empty() {
         html.push_str("<h2>Before you rely on this</h2><ul class=\"warnings\">");
         for warning in &report.warnings {
@@ -56,9 +71,16 @@ pub fn render_html(report: &ImpactReport, trend: &TrendSeries, title: &str, roi:
     }
     let _ = write!(html, "<h2>KPI over time</h2>{}", trend_chart(report, trend));
     let _ = write!(html, "<h2>Effect</h2>{}", effect_chart(report));
+    sections::event_study(&mut html, report);
     group_table(&mut html, report);
     effect_table(&mut html, report);
+    sections::adjusted(&mut html, report);
+    sections::dose(&mut html, report);
+    sections::guardrails(&mut html, &extra.guardrails);
+    sections::multiplicity(&mut html, "Many KPIs: adjusted p-values", extra.multiplicity);
+    sections::multiplicity(&mut html, "Many cohorts: adjusted p-values", extra.cohort_multiplicity);
     if let Some(section) = roi {
+        sections::roi_warning(&mut html, extra.roi_warning);
         roi_table(&mut html, &section);
     }
     notes(&mut html, report);
@@ -187,7 +209,7 @@ fn notes(html: &mut String, report: &ImpactReport) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chart::tests::{elements, example};
+    use super::super::chart::tests::{attr, elements, example};
     use super::*;
 
     #[test]
@@ -200,7 +222,8 @@ mod tests {
         assert_eq!(html.matches("<svg ").count(), 2);
         assert_eq!(html.matches("</svg>").count(), 2);
         assert!(html.contains("<p class=\"headline improved\">Improved: "));
-        assert_eq!(elements(&html, "table").len(), 2);
+        let tables: Vec<&str> = elements(&html, "table").into_iter().map(|t| attr(t, "class")).collect();
+        assert_eq!(tables, ["groups", "figures", "adjusted"], "groups, figures and the ANCOVA beside the DiD");
         for external in ["<script", "src=", "href=", "@import", "url("] {
             assert!(!html.contains(external), "no external asset or script: {external}");
         }

@@ -90,7 +90,9 @@ pub struct TTest {
 }
 
 impl TTest {
-    fn from_parts(diff: f64, se: f64, df: f64) -> Option<TTest> {
+    /// A test from an estimate, its standard error and degrees of freedom; `None` unless all
+    /// are finite and the SE and df positive.
+    pub fn from_parts(diff: f64, se: f64, df: f64) -> Option<TTest> {
         if !(diff.is_finite() && se.is_finite() && se > 0.0 && df.is_finite() && df > 0.0) {
             return None;
         }

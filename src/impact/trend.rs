@@ -118,6 +118,7 @@ mod tests {
             ],
             comparison: vec![observation("d", -14, 5.0), observation("d", 13, 5.0)],
             treatment_dates_us: BTreeMap::new(),
+            ..Default::default()
         };
 
         let trend = trend_series(&spec, &data, 7).unwrap();
@@ -141,6 +142,7 @@ mod tests {
             ],
             comparison: vec![],
             treatment_dates_us: BTreeMap::from([("a".into(), 10 * DAY_US), ("b".into(), 50 * DAY_US)]),
+            ..Default::default()
         };
         let trend = trend_series(&spec, &data, 7).unwrap();
         assert_eq!(trend.origin_us, None);

@@ -28,6 +28,17 @@ const BASELINE_SD: f64 = 40.0;
 const WEEKLY_NOISE_SD: f64 = 25.0;
 /// Everyone gets a little quicker with experience, trained or not.
 const TREND_PER_WEEK: f64 = -0.5;
+/// Customer satisfaction (0–100 points): each agent's level, weekly noise, and what the
+/// course does to it (nothing noticeable: the guardrail should hold within 2 points).
+const CSAT_MEAN: f64 = 85.0;
+const CSAT_SD: f64 = 4.0;
+const CSAT_NOISE_SD: f64 = 3.0;
+const CSAT_EFFECT: f64 = -0.3;
+/// Training waves: agents complete the course in one of these weeks from the programme start.
+const WAVES: std::ops::Range<i64> = -1..6;
+/// The course's modules; each trained agent completes 1 to 4 of them, and each module adds to
+/// the effect: the effect is `effect × (0.7 + 0.12 × modules)`, 1 × effect at the mean 2.5.
+pub const DEMO_MODULES: u32 = 4;
 /// Course licence plus four hours off the phones, per participant.
 const COST_PER_PARTICIPANT: f64 = 400.0;
 /// Yearly value per agent of one second less handling time: about 5,000 calls a year at
@@ -35,14 +46,15 @@ const COST_PER_PARTICIPANT: f64 = 400.0;
 const VALUE_PER_SECOND: f64 = 40.0;
 
 /// What to generate. `effect` is the true change of the KPI caused by the course, in
-/// seconds (negative: quicker, which is better).
+/// seconds (negative: quicker, which is better), reached from the second week after an
+/// agent's training (half of it in the week of training).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DemoSpec {
     pub seed: u64,
     pub agents: usize,
     pub effect: f64,
-    /// The programme start (a Monday): courses are completed in the week before and the
-    /// week after it.
+    /// The programme start (a Monday): agents are trained in waves, from the week before it
+    /// to six weeks after it.
     pub start: NaiveDate,
     pub weeks_before: u32,
     pub weeks_after: u32,
@@ -57,7 +69,7 @@ impl Default for DemoSpec {
             effect: -30.0,
             start: NaiveDate::from_ymd_opt(2024, 4, 29).expect("a valid date"),
             weeks_before: 8,
-            weeks_after: 8,
+            weeks_after: 13,
             treated_share: 0.5,
         }
     }
@@ -72,6 +84,9 @@ pub struct DemoTruth {
     pub agents: Vec<String>,
     /// Each trained agent's key and course completion time.
     pub completions: BTreeMap<String, DateTime<Utc>>,
+    /// Each trained agent's key and the number of modules they completed.
+    pub modules: BTreeMap<String, u32>,
+    pub csat_effect: f64,
 }
 
 impl DemoTruth {
@@ -97,11 +112,12 @@ pub fn demo_kpi() -> KpiDefinition {
     }
 }
 
-fn csat_kpi() -> KpiDefinition {
+/// The demo's guardrail KPI.
+pub fn csat_kpi() -> KpiDefinition {
     KpiDefinition {
         id: DEMO_CSAT_KPI.into(),
         name: Some("Customer satisfaction".into()),
-        unit: Some("percent".into()),
+        unit: Some("points".into()),
         direction: Some(Direction::HigherIsBetter),
     }
 }
@@ -149,6 +165,7 @@ pub fn generate_demo(spec: &DemoSpec) -> DemoData {
             }),
             team: format!("team-{}", (index % 6) + 1),
             baseline: normal(&mut rng, BASELINE_MEAN, BASELINE_SD),
+            csat: normal(&mut rng, CSAT_MEAN, CSAT_SD),
         })
         .collect();
 
@@ -156,35 +173,55 @@ pub fn generate_demo(spec: &DemoSpec) -> DemoData {
         agents.iter().enumerate().map(|(index, a)| (a.baseline + normal(&mut rng, 0.0, BASELINE_SD), index)).collect();
     nomination.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut completed: Vec<Option<DateTime<Utc>>> = vec![None; agents.len()];
+    let mut modules: Vec<u32> = vec![0; agents.len()];
     for &(_, index) in nomination.iter().take(treated_count(spec)) {
         let minutes = rng.gen_range(9 * 60..17 * 60);
-        let day = rng.gen_range(-7..7);
+        // A weekday of the agent's training wave.
+        let day = 7 * rng.gen_range(WAVES) + rng.gen_range(0..5);
         completed[index] = Some(start + Duration::days(day) + Duration::minutes(minutes));
+        modules[index] = rng.gen_range(1..=DEMO_MODULES);
     }
 
     let mut statements = Vec::new();
     let weeks = -(spec.weeks_before as i64)..spec.weeks_after as i64;
-    for (agent, completion) in agents.iter().zip(&completed) {
+    for ((agent, completion), &modules) in agents.iter().zip(&completed).zip(&modules) {
         for (step, week) in weeks.clone().enumerate() {
             let monday = start + Duration::weeks(week);
-            // The weekly figure is reported on Friday at five.
+            // The weekly figures are reported on Friday at five.
             let timestamp = monday + Duration::days(4) + Duration::hours(17);
-            let trained = completion.is_some_and(|done| timestamp >= done);
+            // Weeks since training: 0 in the week of training (half the effect), then all of it.
+            let ramp = completion.filter(|done| timestamp >= *done).map_or(0.0, |done| {
+                let weeks_since = (timestamp - done).num_days() / 7;
+                if weeks_since == 0 {
+                    0.5
+                } else {
+                    1.0
+                }
+            });
+            let dose = 0.7 + 0.12 * f64::from(modules);
             let value = agent.baseline
                 + TREND_PER_WEEK * step as f64
                 + normal(&mut rng, 0.0, WEEKLY_NOISE_SD)
-                + if trained { spec.effect } else { 0.0 };
-            let observation = KpiObservation {
-                actor: agent.actor.clone(),
-                value: (value * 10.0).round() / 10.0,
-                timestamp,
-                period: Some(monday.format("%G-W%V").to_string()),
-                team: Some(agent.team.clone()),
-            };
-            statements.push(kpi_statement(&demo_kpi(), &observation));
+                + ramp * dose * spec.effect;
+            let csat = agent.csat + normal(&mut rng, 0.0, CSAT_NOISE_SD) + ramp * CSAT_EFFECT;
+            let period = Some(monday.format("%G-W%V").to_string());
+            for (kpi, value) in [(demo_kpi(), value), (csat_kpi(), csat.clamp(0.0, 100.0))] {
+                let observation = KpiObservation {
+                    actor: agent.actor.clone(),
+                    value: (value * 10.0).round() / 10.0,
+                    timestamp,
+                    period: period.clone(),
+                    team: Some(agent.team.clone()),
+                };
+                statements.push(kpi_statement(&kpi, &observation));
+            }
         }
         statements.extend(noise(&mut rng, agent, start, spec));
         if let Some(done) = completion {
+            for module in 1..=modules {
+                let at = *done - Duration::minutes(30 * i64::from(modules - module + 1));
+                statements.push(learning(&mut rng, &agent.actor, VERB_COMPLETED, &module_id(module), at));
+            }
             statements.push(learning(
                 &mut rng,
                 &agent.actor,
@@ -199,7 +236,15 @@ pub fn generate_demo(spec: &DemoSpec) -> DemoData {
 
     let keys: Vec<String> = agents.iter().map(|a| ifi_key(&a.actor).unwrap_or_default()).collect();
     let completions = keys.iter().zip(&completed).filter_map(|(key, done)| Some((key.clone(), (*done)?))).collect();
-    let truth = DemoTruth { effect: spec.effect, trend_per_week: TREND_PER_WEEK, agents: keys, completions };
+    let modules = keys.iter().zip(&modules).filter(|(_, m)| **m > 0).map(|(key, m)| (key.clone(), *m)).collect();
+    let truth = DemoTruth {
+        effect: spec.effect,
+        trend_per_week: TREND_PER_WEEK,
+        agents: keys,
+        completions,
+        modules,
+        csat_effect: CSAT_EFFECT,
+    };
     DemoData { statements, truth }
 }
 
@@ -207,27 +252,20 @@ struct Agent {
     actor: Value,
     team: String,
     baseline: f64,
+    csat: f64,
 }
 
-/// Statements the analysis must not mistake for the training or the KPI: monthly
-/// satisfaction scores, an unrelated course, and some launches of the course that were
-/// never completed.
+/// The activity id of one of the course's modules.
+pub fn module_id(module: u32) -> String {
+    format!("{DEMO_COURSE}/module-{module}")
+}
+
+/// Statements the analysis must not mistake for the training: an unrelated course, and some
+/// launches of the course that were never completed.
 fn noise(rng: &mut StdRng, agent: &Agent, start: DateTime<Utc>, spec: &DemoSpec) -> Vec<Value> {
     let mut statements = Vec::new();
     let first = start - Duration::weeks(spec.weeks_before.into());
     let last = start + Duration::weeks(spec.weeks_after.into());
-    let mut month_end = first + Duration::weeks(4);
-    while month_end <= last {
-        let observation = KpiObservation {
-            actor: agent.actor.clone(),
-            value: normal(rng, 85.0, 5.0).clamp(0.0, 100.0).round(),
-            timestamp: month_end,
-            period: None,
-            team: Some(agent.team.clone()),
-        };
-        statements.push(kpi_statement(&csat_kpi(), &observation));
-        month_end += Duration::weeks(4);
-    }
     let span_minutes = (last - first).num_minutes();
     if rng.gen_bool(0.3) {
         let when = first + Duration::minutes(rng.gen_range(0..span_minutes));
@@ -288,6 +326,25 @@ earlier_pre_days = 21
 post_lag_days = 7
 post_days = 42
 
+[staggered]
+# Agents were trained in waves over seven weeks: compare each wave, week by week, with the
+# agents not trained yet (and those never trained), from 4 weeks before to 8 weeks after.
+comparison = "not_yet_treated"
+period_days = 7
+periods_before = 4
+periods_after = 8
+
+[[guardrails]]
+# Customer satisfaction must not drop by 2 points or more.
+kpi = "{csat}"
+margin = 2.0
+
+[dose]
+# Modules of the course each agent completed.
+verb = "{completed}"
+activity_prefix = "{course}/module-"
+levels = {modules}
+
 [roi]
 currency = "EUR"
 # Fully loaded: course licence and four hours off the phones for each of {treated} participants.
@@ -304,6 +361,8 @@ months_per_period = 12
         kpi = DEMO_KPI,
         completed = VERB_COMPLETED,
         course = DEMO_COURSE,
+        csat = DEMO_CSAT_KPI,
+        modules = DEMO_MODULES,
         cost = treated as f64 * COST_PER_PARTICIPANT,
         value = VALUE_PER_SECOND,
     )
@@ -355,42 +414,74 @@ mod tests {
     }
 
     #[test]
-    fn the_treated_half_completed_the_course_around_the_start_and_got_the_effect() {
+    fn the_treated_half_completed_the_course_in_waves_and_got_the_effect() {
         let spec = small();
         let data = generate_demo(&spec);
         let start = midnight_utc(spec.start);
 
         assert_eq!(data.truth.completions.len(), 20);
+        let mut waves = std::collections::BTreeSet::new();
         for done in data.truth.completions.values() {
-            assert!(*done >= start - Duration::weeks(1) && *done < start + Duration::weeks(1), "{done}");
+            assert!(*done >= start - Duration::weeks(1) && *done < start + Duration::weeks(6), "{done}");
+            waves.insert((*done - start).num_days().div_euclid(7));
         }
+        assert!(waves.len() >= 4, "staggered waves: {waves:?}");
+        assert!(data.truth.modules.values().all(|m| (1..=DEMO_MODULES).contains(m)));
+        let module_completions = data
+            .statements
+            .iter()
+            .filter(|s| s["object"]["id"].as_str().is_some_and(|id| id.starts_with(&format!("{DEMO_COURSE}/module-"))))
+            .count();
+        assert_eq!(module_completions as u32, data.truth.modules.values().sum::<u32>());
         let completions: Vec<&Value> = data
             .statements
             .iter()
             .filter(|s| s["verb"]["id"] == VERB_COMPLETED && s["object"]["id"] == DEMO_COURSE)
             .collect();
         assert_eq!(completions.len(), 20);
-        let aht: Vec<_> =
-            data.statements.iter().filter_map(read_kpi_statement).filter(|o| o.kpi_id == DEMO_KPI).collect();
-        assert_eq!(aht.len(), 40 * 16);
+        let observations: Vec<_> = data.statements.iter().filter_map(read_kpi_statement).collect();
+        let aht: Vec<_> = observations.iter().filter(|o| o.kpi_id == DEMO_KPI).collect();
+        let csat = observations.iter().filter(|o| o.kpi_id == DEMO_CSAT_KPI).count();
+        assert_eq!((aht.len(), csat), (40 * 21, 40 * 21), "weekly handling time and satisfaction");
 
-        // Difference in differences over the demo windows recovers the effect roughly.
-        let (pre, post) = demo_windows(&spec);
-        let mean = |treated: bool, window: Window| {
-            let values: Vec<f64> = aht
-                .iter()
-                .filter(|o| {
-                    data.truth.is_treated(&o.actor_key) == treated && window.contains_micros(o.timestamp_micros)
-                })
-                .map(|o| o.value)
-                .collect();
-            values.iter().sum::<f64>() / values.len() as f64
+        // Before the first wave the trained agents are slower (nominated for long times); from
+        // the second week after their own training they are faster by about the effect.
+        let (pre, _) = demo_windows(&spec);
+        let mean = |values: Vec<f64>| values.iter().sum::<f64>() / values.len() as f64;
+        let before = |treated: bool| {
+            mean(
+                aht.iter()
+                    .filter(|o| {
+                        data.truth.is_treated(&o.actor_key) == treated && pre.contains_micros(o.timestamp_micros)
+                    })
+                    .map(|o| o.value)
+                    .collect(),
+            )
         };
-        let treated_change = mean(true, post) - mean(true, pre);
-        let control_change = mean(false, post) - mean(false, pre);
-        let estimate = treated_change - control_change;
-        assert!((estimate - spec.effect).abs() < 10.0, "estimate {estimate}");
-        assert!(mean(true, pre) > mean(false, pre), "nominated for long times");
+        assert!(before(true) > before(false), "nominated for long times");
+        const WEEK_US: i64 = 7 * 86_400_000_000;
+        let changes: Vec<f64> = data
+            .truth
+            .completions
+            .iter()
+            .map(|(agent, done)| {
+                let weeks = |from: i64, to: i64| {
+                    mean(
+                        aht.iter()
+                            .filter(|o| &o.actor_key == agent)
+                            .filter(|o| {
+                                (from..to).contains(&(o.timestamp_micros - done.timestamp_micros()).div_euclid(WEEK_US))
+                            })
+                            .map(|o| o.value)
+                            .collect(),
+                    )
+                };
+                weeks(1, 5) - weeks(-4, 0)
+            })
+            .collect();
+        // Own change over five weeks: the effect plus five weeks of everyone's trend, plus noise.
+        let expected = spec.effect + TREND_PER_WEEK * 5.0;
+        assert!((mean(changes.clone()) - expected).abs() < 10.0, "mean change {}", mean(changes));
     }
 
     #[test]
@@ -403,5 +494,8 @@ mod tests {
         assert_eq!(request.treated.activity.as_deref(), Some(DEMO_COURSE));
         assert_eq!((request.windows.pre_days, request.windows.post_days), (28, 42));
         assert_eq!(request.roi.unwrap().program_cost, 60_000.0);
+        assert_eq!(request.staggered.unwrap().periods_after, 8);
+        assert_eq!((request.guardrails[0].kpi.as_str(), request.guardrails[0].margin), (DEMO_CSAT_KPI, 2.0));
+        assert_eq!(request.dose.unwrap().levels, Some(DEMO_MODULES));
     }
 }

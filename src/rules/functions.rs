@@ -135,6 +135,13 @@ fn register_intents(engine: &mut Engine) {
             record(&ctx, |_, _| Intent::assign(actor, activity, reason))
         },
     );
+    FuncRegistration::new("award").with_volatility(true).register_into_engine(
+        engine,
+        |ctx: NativeCallContext, actor: Map, achievement: &str| -> RhaiResult<()> {
+            let actor = intent_json(&ctx, Dynamic::from_map(actor))?;
+            record(&ctx, |_, _| Intent::award(actor, achievement))
+        },
+    );
 }
 
 /// The named top-level properties of a statement map, as JSON (absent ones left out).

@@ -22,6 +22,8 @@ pub enum Intent {
     Notify { target: String, message: NotifyMessage },
     /// Ask the LMS (or any system behind a webhook) to assign an activity to a learner.
     Assign { actor: Value, actor_id: String, activity: String, reason: String },
+    /// Award an Open Badges credential for a defined achievement (see `credentials`).
+    Award { actor: Value, actor_id: String, achievement: String },
 }
 
 /// A notification's content, in the shape each destination needs.
@@ -140,6 +142,17 @@ impl Intent {
         }
         Ok(Self::Assign { actor, actor_id, activity: activity.to_string(), reason: reason.to_string() })
     }
+
+    /// A credential for `achievement` (an achievement id) to `actor` (an identified Agent).
+    pub fn award(actor: Value, achievement: &str) -> Result<Self, String> {
+        let actor_id = ifi_key(&actor).ok_or("award: the actor must be an agent with mbox, openid or account")?;
+        if !crate::credentials::achievement::is_achievement_id(achievement) {
+            return Err(format!(
+                "award: achievement {achievement:?} must be an achievement id (lowercase letters, digits, '-', '_')"
+            ));
+        }
+        Ok(Self::Award { actor, actor_id, achievement: achievement.to_string() })
+    }
 }
 
 #[cfg(test)]
@@ -212,5 +225,15 @@ mod tests {
         assert!(Intent::assign(actor.clone(), "http://example.com/course", "low score").is_ok());
         assert!(Intent::assign(json!({"name": "Ada"}), "http://example.com/course", "").is_err());
         assert!(Intent::assign(actor, "not an iri", "").is_err());
+    }
+
+    #[test]
+    fn awards_need_an_identified_actor_and_an_achievement_id() {
+        let actor = json!({"mbox": "mailto:ada@example.com"});
+
+        let award = Intent::award(actor.clone(), "sql-basics").unwrap();
+        assert!(matches!(award, Intent::Award { ref actor_id, .. } if actor_id == "mbox:mailto:ada@example.com"));
+        assert!(Intent::award(json!({"name": "Ada"}), "sql-basics").unwrap_err().contains("actor"));
+        assert!(Intent::award(actor, "../etc/passwd").unwrap_err().contains("achievement id"));
     }
 }

@@ -9,10 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::impact_study::{self, Cohorts, DoseRequest, GuardrailAnswer, GuardrailRequest, KpiAnswer, RoiInterval};
 use crate::error::{ApiError, ErrorCode};
+use crate::impact::claim::Claim;
+use crate::impact::multiplicity::Multiplicity;
+use crate::impact::staggered::StaggeredSpec;
 use crate::impact::{
-    analyze, roi, trend_series, ImpactData, ImpactReport, ImpactSpec, KpiDirection, Observation, RoiInput, RoiReport,
-    TrendSeries,
+    analyze, trend_series, ImpactError, ImpactReport, ImpactSpec, KpiDirection, Observation, RoiReport, TrendSeries,
 };
 use crate::kpi::profile::{read_kpi_definition, read_kpi_statement, VERB_MEASURED};
 use crate::storage::{IndexTerm, InterventionQuery, StatementQuery, Store};
@@ -50,6 +53,52 @@ pub struct ImpactRequest {
     pub min_persons_per_group: Option<usize>,
     #[serde(default)]
     pub roi: Option<RoiSpec>,
+    /// Persons trained at their own dates: group-time effects and an event study, compared
+    /// with the not yet (or never) trained.
+    #[serde(default)]
+    pub staggered: Option<StaggeredSpec>,
+    /// KPIs that must not get worse, each with its non-inferiority margin.
+    #[serde(default)]
+    pub guardrails: Vec<GuardrailRequest>,
+    /// More KPIs to look at; adjusted for many comparisons with the primary and guardrails.
+    #[serde(default)]
+    pub secondary: Vec<String>,
+    /// How much of the intervention each treated person got, for a dose-response table.
+    #[serde(default)]
+    pub dose: Option<DoseRequest>,
+}
+
+impl ImpactRequest {
+    /// Parses the JSON of `POST /api/impact` (or a rule's map); the error starts with the path
+    /// of the field at fault (`windows.pre_days: invalid type: string "4", expected u32 …`).
+    pub fn from_json(bytes: &[u8]) -> Result<ImpactRequest, String> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let request = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
+        deserializer.end().map_err(|e| e.to_string())?;
+        Ok(request)
+    }
+
+    /// Parses a rule's `impact(#{...})` map, naming the field at fault like `from_json`.
+    pub fn from_value(value: Value) -> Result<ImpactRequest, String> {
+        serde_path_to_error::deserialize(value).map_err(path_error)
+    }
+
+    /// Parses a TOML spec file (`fluency impact --spec`), naming the field at fault.
+    pub fn from_toml(text: &str) -> Result<ImpactRequest, String> {
+        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(path_error)
+    }
+}
+
+/// "path: message", or just the message for a problem with the document as a whole.
+fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> String {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    let message = message.trim();
+    if path == "." || path.is_empty() {
+        message.to_string()
+    } else {
+        format!("{path}: {message}")
+    }
 }
 
 /// Persons selected by their statements (earliest matching `timestamp` in the range is
@@ -139,6 +188,32 @@ pub struct ImpactAnswer {
     pub roi: Option<RoiReport>,
     pub currency: Option<String>,
     pub trend: TrendSeries,
+    /// What was left out because it would describe fewer than `min_group_size` people
+    /// (`governance::suppression`); empty when nothing was.
+    #[serde(default)]
+    pub suppressed: Vec<String>,
+    /// The IFI keys of everyone in either group, for the audit log (never sent).
+    #[serde(skip)]
+    pub persons: Vec<String>,
+    /// The claim the analysis supports, primary KPI and guardrails together.
+    #[serde(default)]
+    pub claim: Option<Claim>,
+    #[serde(default)]
+    pub guardrails: Vec<GuardrailAnswer>,
+    #[serde(default)]
+    pub secondary: Vec<KpiAnswer>,
+    /// Holm and Benjamini–Hochberg over every KPI's main test, when there are several.
+    #[serde(default)]
+    pub multiplicity: Option<Multiplicity>,
+    /// The same over the training cohorts' effects of a staggered design.
+    #[serde(default)]
+    pub cohort_multiplicity: Option<Multiplicity>,
+    /// The ROI at both ends of the effect's 95% CI.
+    #[serde(default)]
+    pub roi_interval: Option<RoiInterval>,
+    /// Set when the effect the ROI rests on is not statistically significant.
+    #[serde(default)]
+    pub roi_warning: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
@@ -150,11 +225,11 @@ pub struct KpiSummary {
     pub observations: usize,
 }
 
-fn invalid(field: &str, rule: impl std::fmt::Display) -> ApiError {
+pub(super) fn invalid(field: &str, rule: impl std::fmt::Display) -> ApiError {
     ApiError::invalid_parameter(field, rule)
 }
 
-fn time(field: &str, text: &Option<String>) -> Result<Option<Micros>, ApiError> {
+pub(super) fn time(field: &str, text: &Option<String>) -> Result<Option<Micros>, ApiError> {
     let Some(text) = text else { return Ok(None) };
     let instant =
         parse_timestamp(text).ok_or_else(|| invalid(field, format!("{text:?} must be an ISO 8601 timestamp")))?;
@@ -212,61 +287,73 @@ pub async fn run_impact_within(
     if let Some(min) = request.min_persons_per_group {
         spec.min_persons_per_group = min;
     }
-    spec.validate().map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("windows: {e}")))?;
+    spec.unit = definition.as_ref().and_then(|d| d.unit.clone());
+    spec.staggered = request.staggered.clone();
+    if let Some(levels) = request.dose.as_ref().and_then(|d| d.levels) {
+        spec.dose_levels = levels;
+    }
+    spec.validate().map_err(spec_error)?;
+    impact_study::validate(request)?;
 
     let mut comparison_dates = comparison_dates;
     let compared = comparison_dates.len();
     comparison_dates.retain(|person| !opted_out.contains(person));
     let excluded_persons = excluded_treated + compared - comparison_dates.len();
-    let mut data = ImpactData::default();
-    for observation in &observations {
-        if treated.contains_key(&observation.person) {
-            data.treated.push(observation.clone());
-        } else if comparison_dates.contains(&observation.person) {
-            data.comparison.push(observation.clone());
-        }
-    }
-    data.treatment_dates_us = treated.clone().into_iter().collect();
-    let report = analyze(&spec, &data).map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
-    let trend = trend_series(&spec, &data, TREND_PERIOD_DAYS)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
-    let roi = match (&request.roi, report.difference_in_differences) {
-        (Some(money), Some(effect)) => Some(
-            roi(&RoiInput {
-                effect_per_person_per_period: effect,
-                direction,
-                value_per_unit: money.value_per_unit,
-                persons: report.treated.persons_analyzed as u64,
-                periods: money.periods,
-                months_per_period: money.months_per_period,
-                costs: money.program_cost,
-            })
-            .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("roi: {e}")))?,
-        ),
-        _ => None,
+    let doses = match &request.dose {
+        Some(dose) => impact_study::doses(store, dose, &limit).await?,
+        None => BTreeMap::new(),
     };
+    let cohorts = Cohorts { treated: &treated, comparison: &comparison_dates, doses: &doses };
+    let data = cohorts.data(&observations);
+    let report = analyze(&spec, &data).map_err(spec_error)?;
+    let trend = trend_series(&spec, &data, TREND_PERIOD_DAYS).map_err(spec_error)?;
+    let money = impact_study::money(request.roi.as_ref(), &report, direction)?;
     let name = definition.as_ref().and_then(|d| d.name.clone());
+    let kpi = KpiSummary {
+        id: request.kpi.clone(),
+        name: name.clone(),
+        unit: definition.and_then(|d| d.unit),
+        direction,
+        observations: observations.len(),
+    };
+    let others = impact_study::other_kpis(store, request, &spec, &cohorts, &limit).await?;
+    let (guardrails, secondary) = others;
+    let conclusions = impact_study::conclude(&kpi, &report, &guardrails, &secondary);
     Ok(ImpactAnswer {
         title: request.title.clone().or(name.clone()).unwrap_or_else(|| request.kpi.clone()),
-        kpi: KpiSummary {
-            id: request.kpi.clone(),
-            name,
-            unit: definition.and_then(|d| d.unit),
-            direction,
-            observations: observations.len(),
-        },
+        kpi,
         treated_persons: treated.len(),
         comparison_persons: comparison_dates.len(),
         excluded_persons,
         report,
-        roi,
+        roi: money.roi,
         currency: request.roi.as_ref().and_then(|r| r.currency.clone()),
         trend,
+        suppressed: Vec::new(),
+        persons: treated.keys().chain(comparison_dates.iter()).cloned().collect(),
+        claim: Some(conclusions.claim),
+        guardrails,
+        secondary,
+        multiplicity: conclusions.multiplicity,
+        cohort_multiplicity: conclusions.cohort_multiplicity,
+        roi_interval: money.interval,
+        roi_warning: money.warning,
     })
 }
 
+/// A spec error, named by the request field that holds the value.
+pub(super) fn spec_error(error: ImpactError) -> ApiError {
+    let ImpactError::Invalid { field, rule } = error;
+    let path = match field {
+        "pre_days" | "post_days" | "post_lag_days" | "earlier_pre_days" => format!("windows.{field}"),
+        "dose_levels" => "dose.levels".to_string(),
+        other => other.to_string(),
+    };
+    invalid(&path, rule)
+}
+
 /// How many statements each read of one analysis may return.
-struct ReadLimit {
+pub(super) struct ReadLimit {
     cap: usize,
 }
 
@@ -275,9 +362,13 @@ impl ReadLimit {
         Self { cap }
     }
 
+    pub(super) fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// The refusal of a read of `what` that matched more than the cap: an analysis of part
     /// of the data would look like one of all of it.
-    fn exceeded(&self, what: &str) -> ApiError {
+    pub(super) fn exceeded(&self, what: &str) -> ApiError {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
             format!(
@@ -291,7 +382,7 @@ impl ReadLimit {
 
 /// Visits the statements matching `terms`, oldest first, in pages, one at a time (none is
 /// kept), refusing the read when more than `limit.cap` match.
-async fn each_statement(
+pub(super) async fn each_statement(
     store: &dyn Store,
     terms: Vec<IndexTerm>,
     what: &str,
@@ -316,7 +407,11 @@ async fn each_statement(
     }
 }
 
-async fn kpi_observations(store: &dyn Store, kpi: &str, limit: &ReadLimit) -> Result<Vec<Observation>, ApiError> {
+pub(super) async fn kpi_observations(
+    store: &dyn Store,
+    kpi: &str,
+    limit: &ReadLimit,
+) -> Result<Vec<Observation>, ApiError> {
     let terms = vec![IndexTerm::Verb(VERB_MEASURED.into()), IndexTerm::Activity(kpi.into())];
     let mut observations = Vec::new();
     each_statement(store, terms, "the KPI's observations", limit, |statement| {
@@ -328,7 +423,10 @@ async fn kpi_observations(store: &dyn Store, kpi: &str, limit: &ReadLimit) -> Re
     Ok(observations)
 }
 
-async fn kpi_definition(store: &dyn Store, kpi: &str) -> Result<Option<crate::kpi::profile::KpiDefinition>, ApiError> {
+pub(super) async fn kpi_definition(
+    store: &dyn Store,
+    kpi: &str,
+) -> Result<Option<crate::kpi::profile::KpiDefinition>, ApiError> {
     let found = store.find_activity_definitions(&[kpi.to_string()]).await?;
     Ok(found
         .into_iter()

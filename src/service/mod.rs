@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod documents;
 pub mod impact;
+pub mod impact_study;
 pub mod rules;
 pub mod statements;
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::{Access, Principal, ReadReach};
 use crate::error::{ApiError, ErrorCode};
+use crate::governance::erased::ErasedIdentities;
 use crate::storage::blobs::AttachmentStore;
 use crate::storage::{IndexTerm, NewStatement, StatementBatch, StatementQuery, StorageError, Store, StoredStatement};
 use crate::validation;
@@ -53,12 +54,49 @@ pub struct StatementService {
     committed: watch::Sender<Micros>,
     max_page_size: usize,
     stored_counter: Option<prometheus::IntCounter>,
+    /// Statements naming an erased person are refused or flagged here.
+    erased: Option<Arc<ErasedIdentities>>,
+    /// Held (shared) from writing a batch's attachment files until the batch is stored,
+    /// and (alone) while erasure removes files no statement uses: a file being written for
+    /// a new statement is never taken away under it.
+    attachment_files: tokio::sync::RwLock<()>,
 }
 
 impl StatementService {
     pub fn new(store: Arc<dyn Store>, blobs: Arc<AttachmentStore>, max_page_size: usize) -> Self {
         let committed = watch::Sender::new(0);
-        Self { store, blobs, committed, max_page_size, stored_counter: None }
+        let attachment_files = tokio::sync::RwLock::new(());
+        Self { store, blobs, committed, max_page_size, stored_counter: None, erased: None, attachment_files }
+    }
+
+    /// Checks every incoming statement against the erased (see `governance::erased`).
+    pub fn guarding_erased(mut self, erased: Arc<ErasedIdentities>) -> Self {
+        self.erased = Some(erased);
+        self
+    }
+
+    pub fn erased(&self) -> Option<&Arc<ErasedIdentities>> {
+        self.erased.as_ref()
+    }
+
+    /// Deletes the attachment files with these hashes that no stored statement carries;
+    /// returns how many it deleted.
+    pub async fn remove_unused_attachments(&self, hashes: &[String]) -> Result<u64, ApiError> {
+        let _alone = self.attachment_files.write().await;
+        let mut removed = 0;
+        for hash in hashes {
+            if self.store.attachment_in_use(hash).await? {
+                continue;
+            }
+            let blobs = self.blobs.clone();
+            let hash = hash.clone();
+            let gone = tokio::task::spawn_blocking(move || blobs.remove(&hash))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            removed += u64::from(gone);
+        }
+        Ok(removed)
     }
 
     /// Counts every statement committed through this service into `counter`.
@@ -108,7 +146,14 @@ impl StatementService {
                 }
             }
         };
+        if let Some(erased) = &self.erased {
+            erased.check(&statements)?;
+        }
         let data = super::attachments::check_parts(&statements, parts, in_batch)?;
+        let _files_in_use = match data.is_empty() {
+            true => None,
+            false => Some(self.attachment_files.read().await),
+        };
         self.store_attachment_data(data).await?;
         let context = PrepareContext { version, authority: &principal.authority, statement_id: put_id };
         let prepared: Vec<Prepared> = statements.into_iter().map(|s| prepare_statement(s, &context)).collect();

@@ -57,6 +57,8 @@ pub enum OutboxKind {
     Emit,
     /// An assignment posted to the configured assignment target.
     Assign,
+    /// An Open Badges credential issued by the LRS itself.
+    Award,
 }
 
 impl OutboxKind {
@@ -65,11 +67,12 @@ impl OutboxKind {
             Self::Notify => "notify",
             Self::Emit => "emit",
             Self::Assign => "assign",
+            Self::Award => "award",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Notify, Self::Emit, Self::Assign].into_iter().find(|kind| kind.as_str() == text)
+        [Self::Notify, Self::Emit, Self::Assign, Self::Award].into_iter().find(|kind| kind.as_str() == text)
     }
 }
 

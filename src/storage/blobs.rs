@@ -75,6 +75,19 @@ impl AttachmentStore {
         file_name(sha2).is_ok_and(|name| self.path(&name).is_file())
     }
 
+    /// Deletes the bytes stored under `sha2`, durably; false when none were stored.
+    pub fn remove(&self, sha2: &str) -> anyhow::Result<bool> {
+        let path = self.path(&file_name(sha2)?);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                sync_dir(path.parent().context("blob paths have a shard directory")?)?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("removing attachment {}", path.display())),
+        }
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(&name[..2]).join(name)
     }

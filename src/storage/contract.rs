@@ -11,7 +11,9 @@ use super::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
-use super::people::{ConsentRecord, PersonRecord, TeamCount};
+use super::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
+use super::erasure::{ErasedRecords, ErasedStatements, ErasureJob, Tombstone};
+use super::people::{AgentDocument, ConsentRecord, MentioningRecords, PersonRecord, TeamCount};
 use super::skills::{EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit};
 use serde_json::Value;
 use uuid::Uuid;
@@ -386,6 +388,85 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every team with its number of members, by name.
     async fn teams(&self) -> StoreResult<Vec<TeamCount>>;
+
+    /// Every State and Agent Profile document stored under one of these agent keys.
+    async fn documents_of_agents(&self, keys: &[String]) -> StoreResult<Vec<AgentDocument>>;
+
+    /// Rule-state entries (by key or value) and outbox items (by intent) whose text
+    /// contains one of `needles`.
+    async fn records_mentioning(&self, needles: &[String]) -> StoreResult<MentioningRecords>;
+
+    /// Records a transparency-report link: the SHA-256 (hex) of its token, whom it shows,
+    /// until when; expired links are removed on the way.
+    async fn insert_report_link(&self, token_hash: &str, person: &str, expires: Micros) -> StoreResult<()>;
+
+    /// Whom the link with this token hash shows, and until when.
+    async fn find_report_link(&self, token_hash: &str) -> StoreResult<Option<(String, Micros)>>;
+
+    // ---- Erasure (see `storage::erasure`; each step may be repeated) ----
+
+    /// Records the job (replacing one with its id) and its tombstones, atomically.
+    async fn begin_erasure(&self, job: ErasureJob) -> StoreResult<()>;
+
+    /// Jobs recorded and not finished, oldest first.
+    async fn pending_erasures(&self) -> StoreResult<Vec<ErasureJob>>;
+
+    /// Removes up to `limit` statements (voided or not) having an Agent, RelatedAgent or
+    /// Authority term with one of these IFI keys, own or inherited through a StatementRef,
+    /// oldest first, with everything that finds them (index entries, in memory too) and the
+    /// rule runs, outbox entries and interventions they triggered; atomically.
+    async fn erase_statements(&self, keys: &[String], limit: usize) -> StoreResult<ErasedStatements>;
+
+    /// Removes the statements with these ids (voided or not; missing ids are skipped) and
+    /// everything that finds them, atomically: what retention deletes. What they triggered
+    /// stays.
+    async fn delete_statements(&self, ids: &[Uuid]) -> StoreResult<ErasedStatements>;
+
+    /// Removes the job's person's records (see `ErasedRecords`), atomically.
+    async fn erase_records(&self, job: &ErasureJob) -> StoreResult<ErasedRecords>;
+
+    /// Removes the job's record; its tombstones stay.
+    async fn finish_erasure(&self, id: &str) -> StoreResult<()>;
+
+    /// Whether any stored statement carries an attachment with this SHA-2.
+    async fn attachment_in_use(&self, sha2: &str) -> StoreResult<bool>;
+
+    /// Every tombstone, by hash.
+    async fn tombstones(&self) -> StoreResult<Vec<Tombstone>>;
+
+    /// Makes deleted data unrecoverable from the files: no old copy of a deleted row stays
+    /// in a journal or in free space. `rewrite` rewrites the whole store (slow, blocks
+    /// writes); without it only what the backend can do cheaply is done.
+    async fn purge_deleted(&self, rewrite: bool) -> StoreResult<()>;
+
+    /// The files holding the store's data, for a check that erased data is gone.
+    fn data_files(&self) -> Vec<std::path::PathBuf>;
+
+    // ---- Badges (issued credentials): commands ----
+
+    /// A fresh position in the revocation status list, never handed out before (a
+    /// credential that is then not stored leaves an unused bit).
+    async fn reserve_badge_status(&self) -> StoreResult<u64>;
+
+    /// Stores the credential and queues its outbox items, unless one with the same award key
+    /// exists or, for an exclusive commit, the person holds an unrevoked one for the
+    /// achievement: then nothing is written and that one is returned.
+    async fn insert_badge(&self, commit: BadgeCommit) -> StoreResult<BadgeInsert>;
+
+    /// Marks the credential revoked at `at` for `reason`; a revoked one stays as it was.
+    async fn revoke_badge(&self, id: &str, at: Micros, reason: &str) -> StoreResult<RevokeOutcome>;
+
+    // ---- Badges: queries ----
+
+    async fn find_badge(&self, id: &str) -> StoreResult<Option<BadgeRecord>>;
+
+    async fn find_badge_by_award(&self, award_key: &str) -> StoreResult<Option<BadgeRecord>>;
+
+    /// Newest first, at most `filter.limit`.
+    async fn query_badges(&self, filter: &BadgeFilter) -> StoreResult<Vec<BadgeRecord>>;
+
+    /// The status positions in `from..until` of revoked credentials, ascending.
+    async fn revoked_badge_positions(&self, from: u64, until: u64) -> StoreResult<Vec<u64>>;
 }
 
 /// The most statements a history summary reads: rules stay cheap on prolific learners.

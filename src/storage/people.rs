@@ -37,3 +37,39 @@ pub struct ConsentRecord {
     pub nudges_opt_out: bool,
     pub updated: Micros,
 }
+
+/// A document stored under a person's agent key (State or Agent Profile).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AgentDocument {
+    /// `state` or `agent_profile`.
+    pub kind: String,
+    /// The activity of a State document.
+    pub activity_id: Option<String>,
+    pub registration: Option<String>,
+    pub id: String,
+    pub updated: Micros,
+}
+
+/// Records whose text names a person: rule-state entries and outbox items (notifications,
+/// assignments, emitted statements).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MentioningRecords {
+    pub rule_state: Vec<RuleStateEntry>,
+    pub outbox: Vec<MentioningOutboxItem>,
+}
+
+/// A rule-state entry, by rule and key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RuleStateEntry {
+    pub rule: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MentioningOutboxItem {
+    pub rule: String,
+    pub kind: String,
+    pub target: Option<String>,
+    pub status: String,
+    pub created: Micros,
+}

@@ -25,6 +25,16 @@ async fn the_description_is_openapi_3_1_and_passes_a_validator() {
     let file = tempfile::NamedTempFile::with_suffix(".json").unwrap();
     std::fs::write(file.path(), document.to_string()).unwrap();
 
+    let installed = std::process::Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !installed {
+        let reason = "openapi-spec-validator is missing: pip install -r tests/openapi-requirements.txt";
+        assert!(std::env::var_os("CI").is_none(), "{reason} (.ci/run does this before cargo test)");
+        eprintln!("SKIPPED: validating the OpenAPI document ({reason}; CI runs it)");
+        return;
+    }
     let validated = std::process::Command::new("python3")
         .args(["-m", "openapi_spec_validator", "--schema", "3.1"])
         .arg(file.path())
@@ -183,6 +193,10 @@ async fn every_documented_operation_answers_as_described() {
             .query("agent", json!({"mbox": "mailto:someone@example.com"}).to_string()),
         call(Method::GET, "/api/people/report").query("agent", agent.clone()),
         call(Method::GET, "/api/people/report").query("agent", agent).query("format", "html"),
+        call(Method::POST, "/api/people/report-link").json(json!({"agent": {"mbox": "mailto:someone@example.com"}})),
+        call(Method::GET, "/api/people/report/shared").query("token", "not-a-link"),
+        call(Method::POST, "/api/retention/run").query("dry_run", "true"),
+        call(Method::DELETE, "/api/people").query("agent", json!({"mbox": "mailto:someone@example.com"}).to_string()),
         call(Method::GET, "/api/audit").query("limit", "10"),
         call(Method::GET, "/api/audit/verify"),
         call(Method::GET, "/api/rules/{name}").path("/api/rules/no-such-rule"),

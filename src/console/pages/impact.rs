@@ -239,6 +239,10 @@ fn impact_request(form: &Form) -> Result<ImpactRequest, String> {
         selected_by_kpi: false,
         min_persons_per_group: None,
         roi,
+        staggered: None,
+        guardrails: Vec::new(),
+        secondary: Vec::new(),
+        dose: None,
     })
 }
 
@@ -266,7 +270,7 @@ pub async fn post_impact(
     let runtime = tokio::runtime::Handle::current();
     let running = wanted.clone();
     let answer = web::block(move || runtime.block_on(run_impact_within(&*store, &running, most))).await;
-    let answer = match answer {
+    let mut answer = match answer {
         Ok(Ok(answer)) => answer,
         Ok(Err(error)) => {
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -277,7 +281,10 @@ pub async fn post_impact(
             return refuse(StatusCode::INTERNAL_SERVER_ERROR, Some(&session), "The analysis failed unexpectedly.")
         }
     };
-    let details = json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons});
+    crate::governance::suppression::suppress_small_groups(&mut answer, state.settings.min_group_size);
+    let pseudonyms = state.eraser.erased.pseudonyms();
+    let people: Vec<String> = answer.persons.iter().map(|p| pseudonyms.person_label(p)).collect();
+    let details = json!({"treated": answer.treated_persons, "comparison": answer.comparison_persons, "people": people});
     if let Err(error) = crate::governance::record(
         &**state.statements.store(),
         &session.viewer.actor,

@@ -126,19 +126,32 @@ impl RuleHost for StoreHost {
     }
 
     fn impact(&self, request: &Value) -> Result<Value, HostError> {
-        let request: ImpactRequest = serde_json::from_value(request.clone())
+        let request = ImpactRequest::from_value(request.clone())
             .map_err(|e| HostError(format!("impact: not an impact request: {e}")))?;
-        let answer = self
+        let mut answer = self
             .bounded(run_impact(&*self.store, &request))?
             .map_err(|e| HostError(format!("impact: {}", e.message)))?;
-        // The trend series is for charts; scripts get the figures.
+        crate::governance::suppression::suppress_small_groups(&mut answer, crate::skills::queries::MIN_GROUP);
+        // The trend series and the group-time cells are for charts and audits; scripts get the
+        // figures (and stay within the sandbox's map size).
+        let mut report = serde_json::to_value(&answer.report).map_err(|e| HostError(format!("impact: {e}")))?;
+        if let Some(study) = report.get_mut("event_study").and_then(Value::as_object_mut) {
+            study.remove("cells");
+        }
+        let guardrails: Vec<Value> = answer
+            .guardrails
+            .iter()
+            .map(|g| json!({"kpi": g.kpi.id, "margin": g.margin, "status": g.non_inferiority.status}))
+            .collect();
         Ok(json!({
             "title": answer.title,
             "kpi": answer.kpi,
             "treated_persons": answer.treated_persons,
             "comparison_persons": answer.comparison_persons,
-            "report": answer.report,
+            "report": report,
             "roi": answer.roi,
+            "claim": answer.claim,
+            "guardrails": guardrails,
         }))
     }
 

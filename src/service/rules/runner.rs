@@ -283,6 +283,7 @@ pub(super) fn record(commit: &mut RulesCommit, outcome: RuleOutcome, now: Micros
             for intent in evaluated.intents {
                 let (kind, target) = match &intent.intent {
                     Intent::EmitStatement { .. } => (OutboxKind::Emit, None),
+                    Intent::Award { .. } => (OutboxKind::Award, None),
                     Intent::Notify { target, .. } => (OutboxKind::Notify, Some(target.clone())),
                     Intent::Assign { actor, actor_id, activity, reason } => {
                         commit.interventions.push(Intervention {

@@ -12,13 +12,36 @@ use uuid::Uuid;
 use super::reads::{driving_order, split_at_watermark, statements_sql, stored_statement, StoredRange};
 use super::unindexed::Unindexed;
 use crate::storage::automation::{
-    HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxKind, OutboxStatus, OutboxUpdate,
-    RuleRun, RulesCommit,
+    HistoryCount, HistoryFilter, Intervention, InterventionQuery, NewOutboxItem, OutboxItem, OutboxKind, OutboxStatus,
+    OutboxUpdate, RuleRun, RulesCommit,
 };
 use crate::storage::contract::{IndexTerm, StoredStatement, HISTORY_SCAN_LIMIT};
 use crate::xapi::time::Micros;
 
 // ---- Writer side ----
+
+/// Queues outbox items; an item whose key is queued already stays as it is (idempotent).
+pub(super) fn queue_outbox(conn: &Connection, items: &[NewOutboxItem]) -> anyhow::Result<()> {
+    let mut outbox = conn.prepare_cached(
+        "INSERT OR IGNORE INTO outbox
+         (key, rule, trigger, kind, target, intent, created, status, attempts, next_attempt, last_error, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?7, NULL, ?7)",
+    )?;
+    for item in items {
+        outbox
+            .execute(params![
+                item.key,
+                item.rule,
+                item.trigger.as_bytes(),
+                item.kind.as_str(),
+                item.target,
+                item.intent.to_string(),
+                item.created
+            ])
+            .context("queueing an outbox item")?;
+    }
+    Ok(())
+}
 
 pub(super) fn commit_rules(conn: &Connection, commit: &RulesCommit) -> anyhow::Result<()> {
     if let Some(through) = commit.evaluated_through {
@@ -51,24 +74,7 @@ pub(super) fn commit_rules(conn: &Connection, commit: &RulesCommit) -> anyhow::R
         }
         .context("writing rule state")?;
     }
-    let mut outbox = conn.prepare_cached(
-        "INSERT OR IGNORE INTO outbox
-         (key, rule, trigger, kind, target, intent, created, status, attempts, next_attempt, last_error, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?7, NULL, ?7)",
-    )?;
-    for item in &commit.outbox {
-        outbox
-            .execute(params![
-                item.key,
-                item.rule,
-                item.trigger.as_bytes(),
-                item.kind.as_str(),
-                item.target,
-                item.intent.to_string(),
-                item.created
-            ])
-            .context("queueing an outbox item")?;
-    }
+    queue_outbox(conn, &commit.outbox)?;
     let mut intervention =
         conn.prepare_cached("INSERT OR IGNORE INTO interventions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?;
     for record in &commit.interventions {

@@ -77,6 +77,12 @@ impl InsertContext {
         Ok((Self { definitions: RecentValues::default(), agents: RecentValues::default(), index }, shared))
     }
 
+    /// Forgets the remembered agents and definitions (an erasure removed some rows).
+    pub(super) fn forget_recent(&mut self) {
+        self.definitions.clear();
+        self.agents.clear();
+    }
+
     /// Forgets what a rolled-back transaction read or wrote.
     pub(super) fn rolled_back(&mut self) {
         self.definitions.clear();

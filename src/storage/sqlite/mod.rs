@@ -4,10 +4,12 @@
 
 mod audit;
 mod automation;
+mod badges;
 mod checkpoint;
 mod consistency;
 mod credentials;
 mod documents;
+mod erasure;
 mod insert;
 mod page_cache;
 mod people;
@@ -39,11 +41,13 @@ use crate::storage::automation::{
     HistoryCount, HistoryFilter, Intervention, InterventionQuery, OutboxItem, OutboxStatus, OutboxUpdate, RuleRun,
     RulesCommit,
 };
+use crate::storage::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StatementBatch, StatementPage, StatementQuery,
     Store, StoreResult, StoredStatement,
 };
-use crate::storage::people::{ConsentRecord, PersonRecord, TeamCount};
+use crate::storage::erasure::{ErasedRecords, ErasedStatements, ErasureJob, Tombstone};
+use crate::storage::people::{AgentDocument, ConsentRecord, MentioningRecords, PersonRecord, TeamCount};
 use crate::storage::skills::{
     EstimateFilter, EstimateRecord, EvidenceRecord, EvidenceVolume, ItemRecord, SkillsCommit,
 };
@@ -101,6 +105,7 @@ pub struct SqliteStore {
     unindexed: SharedUnindexed,
     consistency: Arc<Consistency>,
     stats: Arc<WriteStats>,
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -126,7 +131,8 @@ impl SqliteStore {
         )?;
         let checkpointer = Checkpointer::start(&settings.path)?;
         tracing::info!(path = %settings.path.display(), last_stored, "Opened the SQLite store.");
-        Ok(Self { writer, _checkpointer: checkpointer, _lock: lock, pool, unindexed, consistency, stats })
+        let path = settings.path;
+        Ok(Self { writer, _checkpointer: checkpointer, _lock: lock, pool, unindexed, consistency, stats, path })
     }
 
     /// Counters of the write path (transactions and jobs), e.g. to export as metrics.
@@ -382,6 +388,109 @@ impl Store for SqliteStore {
 
     async fn teams(&self) -> StoreResult<Vec<TeamCount>> {
         self.read(people::teams).await
+    }
+
+    async fn documents_of_agents(&self, keys: &[String]) -> StoreResult<Vec<AgentDocument>> {
+        let keys = keys.to_vec();
+        self.read(move |conn| people::documents_of_agents(conn, &keys)).await
+    }
+
+    async fn records_mentioning(&self, needles: &[String]) -> StoreResult<MentioningRecords> {
+        let needles = needles.to_vec();
+        self.read(move |conn| people::records_mentioning(conn, &needles)).await
+    }
+
+    async fn begin_erasure(&self, job: ErasureJob) -> StoreResult<()> {
+        let job = Box::new(job);
+        self.writer.submit(|reply| Job::BeginErasure(job, reply)).await
+    }
+
+    async fn pending_erasures(&self) -> StoreResult<Vec<ErasureJob>> {
+        self.read(erasure::pending_erasures).await
+    }
+
+    async fn erase_statements(&self, keys: &[String], limit: usize) -> StoreResult<ErasedStatements> {
+        let keys = keys.to_vec();
+        self.writer.submit(|reply| Job::EraseStatements(keys, limit.max(1), reply)).await
+    }
+
+    async fn delete_statements(&self, ids: &[Uuid]) -> StoreResult<ErasedStatements> {
+        let ids = ids.to_vec();
+        self.writer.submit(|reply| Job::DeleteStatements(ids, reply)).await
+    }
+
+    async fn erase_records(&self, job: &ErasureJob) -> StoreResult<ErasedRecords> {
+        let job = Box::new(job.clone());
+        self.writer.submit(|reply| Job::EraseRecords(job, reply)).await
+    }
+
+    async fn finish_erasure(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.writer.submit(|reply| Job::FinishErasure(id, reply)).await
+    }
+
+    async fn insert_report_link(&self, token_hash: &str, person: &str, expires: Micros) -> StoreResult<()> {
+        let (hash, person) = (token_hash.to_owned(), person.to_owned());
+        self.writer.submit(|reply| Job::InsertReportLink(hash, person, expires, reply)).await
+    }
+
+    async fn find_report_link(&self, token_hash: &str) -> StoreResult<Option<(String, Micros)>> {
+        let hash = token_hash.to_owned();
+        self.read(move |conn| erasure::find_report_link(conn, &hash)).await
+    }
+
+    async fn attachment_in_use(&self, sha2: &str) -> StoreResult<bool> {
+        let sha2 = sha2.to_owned();
+        self.read(move |conn| erasure::attachment_in_use(conn, &sha2)).await
+    }
+
+    async fn tombstones(&self) -> StoreResult<Vec<Tombstone>> {
+        self.read(erasure::tombstones).await
+    }
+
+    async fn purge_deleted(&self, rewrite: bool) -> StoreResult<()> {
+        self.writer.submit(|reply| Job::Purge(rewrite, reply)).await
+    }
+
+    fn data_files(&self) -> Vec<PathBuf> {
+        let with_suffix = |suffix: &str| {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        vec![self.path.clone(), with_suffix("-wal")]
+    }
+
+    async fn reserve_badge_status(&self) -> StoreResult<u64> {
+        self.writer.submit(Job::ReserveBadgeStatus).await
+    }
+
+    async fn insert_badge(&self, commit: BadgeCommit) -> StoreResult<BadgeInsert> {
+        self.writer.submit(|reply| Job::InsertBadge(Box::new(commit), reply)).await
+    }
+
+    async fn revoke_badge(&self, id: &str, at: Micros, reason: &str) -> StoreResult<RevokeOutcome> {
+        let revocation = Box::new((id.to_owned(), at, reason.to_owned()));
+        self.writer.submit(|reply| Job::RevokeBadge(revocation, reply)).await
+    }
+
+    async fn find_badge(&self, id: &str) -> StoreResult<Option<BadgeRecord>> {
+        let id = id.to_owned();
+        self.read(move |conn| badges::find_badge(conn, &id)).await
+    }
+
+    async fn find_badge_by_award(&self, award_key: &str) -> StoreResult<Option<BadgeRecord>> {
+        let key = award_key.to_owned();
+        self.read(move |conn| badges::find_badge_by_award(conn, &key)).await
+    }
+
+    async fn query_badges(&self, filter: &BadgeFilter) -> StoreResult<Vec<BadgeRecord>> {
+        let filter = filter.clone();
+        self.read(move |conn| badges::query_badges(conn, &filter)).await
+    }
+
+    async fn revoked_badge_positions(&self, from: u64, until: u64) -> StoreResult<Vec<u64>> {
+        self.read(move |conn| badges::revoked_badge_positions(conn, from, until)).await
     }
 }
 

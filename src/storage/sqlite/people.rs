@@ -4,7 +4,9 @@
 use anyhow::Context;
 use rusqlite::{params, Connection, Row};
 
-use crate::storage::people::{ConsentRecord, PersonRecord, TeamCount};
+use crate::storage::people::{
+    AgentDocument, ConsentRecord, MentioningOutboxItem, MentioningRecords, PersonRecord, RuleStateEntry, TeamCount,
+};
 
 const COLUMNS: &str = "SELECT person, name, team, manager, role, updated FROM people";
 
@@ -88,4 +90,66 @@ pub(super) fn consents(conn: &Connection) -> anyhow::Result<Vec<ConsentRecord>> 
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// Reads every document (no index by agent: reports are rare, document tables small).
+pub(super) fn documents_of_agents(conn: &Connection, keys: &[String]) -> anyhow::Result<Vec<AgentDocument>> {
+    let mut select = conn.prepare_cached(
+        "SELECT kind, activity_id, registration, id, updated FROM documents WHERE agent = ?1 ORDER BY kind, activity_id, id",
+    )?;
+    let mut found = Vec::new();
+    for key in keys.iter().filter(|key| !key.is_empty()) {
+        let rows = select.query_map([key], |row| {
+            let text = |i: usize| -> rusqlite::Result<Option<String>> {
+                Ok(Some(row.get::<_, String>(i)?).filter(|t| !t.is_empty()))
+            };
+            Ok(AgentDocument {
+                kind: row.get(0)?,
+                activity_id: text(1)?,
+                registration: text(2)?,
+                id: row.get(3)?,
+                updated: row.get(4)?,
+            })
+        })?;
+        found.extend(rows.collect::<Result<Vec<_>, _>>()?);
+    }
+    Ok(found)
+}
+
+pub(super) fn records_mentioning(conn: &Connection, needles: &[String]) -> anyhow::Result<MentioningRecords> {
+    let mut records = MentioningRecords::default();
+    let mut state = conn.prepare_cached(
+        "SELECT rule, key FROM rule_state WHERE instr(key, ?1) > 0 OR instr(value, ?1) > 0 ORDER BY rule, key",
+    )?;
+    let mut outbox = conn.prepare_cached(
+        "SELECT key, rule, kind, target, status, created FROM outbox WHERE instr(intent, ?1) > 0 ORDER BY created",
+    )?;
+    let mut seen = std::collections::HashSet::new();
+    for needle in needles.iter().filter(|needle| !needle.is_empty()) {
+        for entry in state.query_map([needle], |row| Ok(RuleStateEntry { rule: row.get(0)?, key: row.get(1)? }))? {
+            let entry = entry?;
+            if !records.rule_state.contains(&entry) {
+                records.rule_state.push(entry);
+            }
+        }
+        let rows = outbox.query_map([needle], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                MentioningOutboxItem {
+                    rule: row.get(1)?,
+                    kind: row.get(2)?,
+                    target: row.get(3)?,
+                    status: row.get(4)?,
+                    created: row.get(5)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (key, item) = row?;
+            if seen.insert(key) {
+                records.outbox.push(item);
+            }
+        }
+    }
+    Ok(records)
 }

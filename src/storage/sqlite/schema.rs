@@ -283,8 +283,56 @@ CREATE TABLE audit_log (
 );
 ";
 
+/// Version 9: erasure (see `storage::erasure`).
+///
+/// * `erasure_jobs`: erasures recorded and not yet finished (the job as JSON); removed when
+///   done, so an interrupted erasure is resumed when the store opens.
+/// * `tombstones`: keyed hashes of erased identifiers, to catch replays.
+/// * `report_links`: the SHA-256 of each transparency-report link's token, whom it shows
+///   and until when.
+const SCHEMA_V9: &str = "
+CREATE TABLE report_links (
+    token_hash TEXT PRIMARY KEY,
+    person TEXT NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE erasure_jobs (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL
+);
+CREATE TABLE tombstones (
+    hash TEXT PRIMARY KEY,
+    erased INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Version 10: issued Open Badges credentials (`storage::badges`). `active_key` is set while
+/// a credential of a non-repeatable achievement is unrevoked, so a person holds at most one;
+/// `badge_status_counter` hands out revocation status list positions.
+const SCHEMA_V10: &str = "
+CREATE TABLE badges (
+    id TEXT PRIMARY KEY,
+    person TEXT NOT NULL,
+    achievement TEXT NOT NULL,
+    status_index INTEGER NOT NULL UNIQUE,
+    issued INTEGER NOT NULL,
+    award_key TEXT NOT NULL UNIQUE,
+    active_key TEXT UNIQUE,
+    revoked INTEGER,
+    revocation_reason TEXT,
+    document TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX badges_by_person ON badges (person, issued);
+CREATE INDEX badges_revoked ON badges (status_index) WHERE revoked IS NOT NULL;
+CREATE TABLE badge_status_counter (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    next INTEGER NOT NULL
+);
+";
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8];
+const MIGRATIONS: &[&str] =
+    &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8, SCHEMA_V9, SCHEMA_V10];
 
 /// Opens (creating file and directories) the one connection that writes, and migrates it.
 pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> {
@@ -305,8 +353,11 @@ pub(super) fn open_writer_connection(path: &Path) -> anyhow::Result<Connection> 
     // truncated back to a bounded size after checkpoints. Checkpoints run on a background
     // thread (`checkpoint`); the writer checkpoints only as a fallback when the WAL has
     // grown very large.
+    // secure_delete: a deleted row is overwritten with zeros where it was, so erasure
+    // leaves no copy in the file (see `erasure`).
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
+         PRAGMA secure_delete = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -32768;
          PRAGMA journal_size_limit = 67108864;

@@ -149,6 +149,27 @@ impl Unindexed {
         found
     }
 
+    /// Every unindexed statement stored under any of these keys, ascending, each once.
+    pub(super) fn stored_under(&self, keys: &[i64]) -> Vec<Micros> {
+        let mut found: Vec<Micros> = keys.iter().filter_map(|key| self.postings.get(key)).flatten().copied().collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// Forgets an erased statement's entries.
+    fn remove(&mut self, keys: &[i64], stored: Micros, id: &Uuid) {
+        for key in keys {
+            if let Some(posting) = self.postings.get_mut(key) {
+                posting.retain(|&s| s != stored);
+                if posting.is_empty() {
+                    self.postings.remove(key);
+                }
+            }
+        }
+        self.ids.remove(id);
+    }
+
     fn has_any(&self, keys: &[i64], stored: Micros) -> bool {
         keys.iter().any(|key| self.postings.get(key).is_some_and(|posting| posting.binary_search(&stored).is_ok()))
     }
@@ -165,6 +186,8 @@ pub(super) struct BulkIndexer {
     chunk_statements: usize,
     uncommitted_rows: Vec<(i64, Micros)>,
     uncommitted_ids: HashMap<Uuid, Micros>,
+    /// Statements the open transaction erased: their keys, `stored` and id.
+    uncommitted_removals: Vec<(Vec<i64>, Micros, Uuid)>,
 }
 
 impl BulkIndexer {
@@ -176,6 +199,7 @@ impl BulkIndexer {
             chunk_statements: chunk_statements.max(1),
             uncommitted_rows: Vec::new(),
             uncommitted_ids: HashMap::new(),
+            uncommitted_removals: Vec::new(),
         }
     }
 
@@ -211,20 +235,36 @@ impl BulkIndexer {
         Ok(())
     }
 
+    /// The `stored` of every committed, unindexed statement under any of these keys.
+    pub(super) fn unindexed_under(&self, keys: &[i64]) -> Vec<Micros> {
+        read(&self.shared).stored_under(keys)
+    }
+
+    /// The open transaction erased this statement (stored under `keys`): once it commits,
+    /// reads no longer find it in memory.
+    pub(super) fn remove_on_commit(&mut self, keys: Vec<i64>, stored: Micros, id: Uuid) {
+        self.uncommitted_removals.push((keys, stored, id));
+    }
+
     /// The open transaction committed: its entries become visible to reads.
     pub(super) fn committed(&mut self) {
-        if self.uncommitted_rows.is_empty() && self.uncommitted_ids.is_empty() {
+        let untouched = self.uncommitted_removals.is_empty();
+        if self.uncommitted_rows.is_empty() && self.uncommitted_ids.is_empty() && untouched {
             return;
         }
         let mut shared = self.shared.write().unwrap_or_else(PoisonError::into_inner);
         shared.add(&self.uncommitted_rows, self.uncommitted_ids.drain());
         self.uncommitted_rows.clear();
+        for (keys, stored, id) in self.uncommitted_removals.drain(..) {
+            shared.remove(&keys, stored, &id);
+        }
     }
 
     /// The open transaction rolled back: its entries never existed.
     pub(super) fn rolled_back(&mut self) {
         self.uncommitted_rows.clear();
         self.uncommitted_ids.clear();
+        self.uncommitted_removals.clear();
     }
 
     /// Writes the entries of the oldest unindexed statements (at most `chunk_statements`)

@@ -10,15 +10,18 @@ use std::thread::JoinHandle;
 use anyhow::{anyhow, Context};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use super::consistency::{Consistency, StoredClock};
 use super::insert::{InsertContext, KeyedBatch};
-use super::{audit, automation, credentials, documents, insert, people, skills};
+use super::{audit, automation, badges, credentials, documents, erasure, insert, people, skills};
 use crate::storage::audit::{AuditDraft, AuditEntry};
 use crate::storage::automation::{OutboxUpdate, RulesCommit};
+use crate::storage::badges::{BadgeCommit, BadgeInsert, RevokeOutcome};
 use crate::storage::contract::{
     CredentialRecord, Document, DocumentKey, DocumentScope, Expectation, StorageError, StoreResult,
 };
+use crate::storage::erasure::{ErasedRecords, ErasedStatements, ErasureJob};
 use crate::storage::people::{ConsentRecord, PersonRecord};
 use crate::storage::skills::SkillsCommit;
 use crate::xapi::time::Micros;
@@ -61,6 +64,17 @@ pub(super) enum Job {
     SetConsent(ConsentRecord, Reply<()>),
     UpdateOutbox(String, OutboxUpdate, Reply<bool>),
     RedriveOutbox(String, Micros, Reply<bool>),
+    BeginErasure(Box<ErasureJob>, Reply<()>),
+    EraseStatements(Vec<String>, usize, Reply<ErasedStatements>),
+    DeleteStatements(Vec<Uuid>, Reply<ErasedStatements>),
+    EraseRecords(Box<ErasureJob>, Reply<ErasedRecords>),
+    FinishErasure(String, Reply<()>),
+    InsertReportLink(String, String, Micros, Reply<()>),
+    /// Runs between transactions, never in a group (see `erasure::purge`).
+    Purge(bool, Reply<()>),
+    ReserveBadgeStatus(Reply<u64>),
+    InsertBadge(Box<BadgeCommit>, Reply<BadgeInsert>),
+    RevokeBadge(Box<(String, Micros, String)>, Reply<RevokeOutcome>),
 }
 
 /// A job's reply channel and, once it ran, its result (sent only after COMMIT).
@@ -97,6 +111,8 @@ impl Job {
         match self {
             Self::InsertStatements(batch, _) => batch.len().max(1),
             Self::UpsertPeople(records, _) => records.len().max(1),
+            Self::EraseStatements(_, limit, _) => (*limit).max(1),
+            Self::DeleteStatements(ids, _) => ids.len().max(1),
             Self::AppendAudit(..) | Self::SetConsent(..) => 1,
             _ => 1,
         }
@@ -125,6 +141,31 @@ impl Job {
             Self::RedriveOutbox(key, now, reply) => {
                 reply.keep(automation::redrive_outbox(conn, key, *now).map_err(Into::into))
             }
+            Self::BeginErasure(job, reply) => reply.keep(erasure::begin_erasure(conn, job).map_err(Into::into)),
+            Self::EraseStatements(keys, limit, reply) => {
+                context.forget_recent();
+                reply.keep(erasure::erase_statements(conn, &mut context.index, keys, *limit).map_err(Into::into))
+            }
+            Self::DeleteStatements(ids, reply) => {
+                reply.keep(erasure::delete_statements(conn, &mut context.index, ids).map_err(Into::into))
+            }
+            Self::EraseRecords(job, reply) => {
+                context.forget_recent();
+                reply.keep(erasure::erase_records(conn, job).map_err(Into::into))
+            }
+            Self::FinishErasure(id, reply) => reply.keep(erasure::finish_erasure(conn, id).map_err(Into::into)),
+            Self::InsertReportLink(hash, person, expires, reply) => {
+                reply.keep(erasure::insert_report_link(conn, hash, person, *expires).map_err(Into::into))
+            }
+            Self::Purge(_, reply) => {
+                reply.keep(Err(StorageError::Backend(anyhow!("a purge cannot run inside a transaction"))))
+            }
+            Self::ReserveBadgeStatus(reply) => reply.keep(badges::reserve_badge_status(conn).map_err(Into::into)),
+            Self::InsertBadge(commit, reply) => reply.keep(badges::insert_badge(conn, commit).map_err(Into::into)),
+            Self::RevokeBadge(revocation, reply) => {
+                let (id, at, reason) = &**revocation;
+                reply.keep(badges::revoke_badge(conn, id, *at, reason).map_err(Into::into))
+            }
         }
     }
 
@@ -145,6 +186,16 @@ impl Job {
             Self::SetConsent(_, reply) => reply.fail(error),
             Self::UpdateOutbox(_, _, reply) => reply.fail(error),
             Self::RedriveOutbox(_, _, reply) => reply.fail(error),
+            Self::BeginErasure(_, reply) => reply.fail(error),
+            Self::EraseStatements(_, _, reply) => reply.fail(error),
+            Self::DeleteStatements(_, reply) => reply.fail(error),
+            Self::EraseRecords(_, reply) => reply.fail(error),
+            Self::FinishErasure(_, reply) => reply.fail(error),
+            Self::InsertReportLink(_, _, _, reply) => reply.fail(error),
+            Self::Purge(_, reply) => reply.fail(error),
+            Self::ReserveBadgeStatus(reply) => reply.fail(error),
+            Self::InsertBadge(_, reply) => reply.fail(error),
+            Self::RevokeBadge(_, reply) => reply.fail(error),
         }
     }
 
@@ -165,6 +216,16 @@ impl Job {
             Self::SetConsent(_, reply) => reply.send(failure),
             Self::UpdateOutbox(_, _, reply) => reply.send(failure),
             Self::RedriveOutbox(_, _, reply) => reply.send(failure),
+            Self::BeginErasure(_, reply) => reply.send(failure),
+            Self::EraseStatements(_, _, reply) => reply.send(failure),
+            Self::DeleteStatements(_, reply) => reply.send(failure),
+            Self::EraseRecords(_, reply) => reply.send(failure),
+            Self::FinishErasure(_, reply) => reply.send(failure),
+            Self::InsertReportLink(_, _, _, reply) => reply.send(failure),
+            Self::Purge(_, reply) => reply.send(failure),
+            Self::ReserveBadgeStatus(reply) => reply.send(failure),
+            Self::InsertBadge(_, reply) => reply.send(failure),
+            Self::RevokeBadge(_, reply) => reply.send(failure),
         }
     }
 }
@@ -186,7 +247,8 @@ impl WriterHandle {
         context: InsertContext,
     ) -> anyhow::Result<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = Writer { conn, clock, consistency, stats, max_group_statements, receiver, context };
+        let writer =
+            Writer { conn, clock, consistency, stats, max_group_statements, receiver, context, deferred: None };
         let thread = std::thread::Builder::new()
             .name("fluency-sqlite-writer".into())
             .spawn(move || writer.run())
@@ -223,12 +285,22 @@ struct Writer {
     max_group_statements: usize,
     receiver: mpsc::Receiver<Job>,
     context: InsertContext,
+    /// A job that must run outside any transaction, taken from the queue during a group.
+    deferred: Option<Job>,
 }
 
 impl Writer {
     fn run(mut self) {
-        while let Some(first) = self.receiver.blocking_recv() {
-            self.commit_group(first);
+        while let Some(first) = self.deferred.take().or_else(|| self.receiver.blocking_recv()) {
+            match first {
+                Job::Purge(rewrite, mut reply) => {
+                    self.stats.jobs.fetch_add(1, Relaxed);
+                    reply.keep(erasure::purge(&self.conn, rewrite).map_err(Into::into));
+                    reply.send(None);
+                    continue;
+                }
+                first => self.commit_group(first),
+            }
             // After answering the group: the bulk write delays only the jobs queued behind it.
             if let Err(error) = self.context.index.flush_if_due(&self.conn, self.clock.last()) {
                 tracing::error!(error = ?error, "Writing the term index failed; will try again.");
@@ -298,6 +370,10 @@ impl Writer {
                     break;
                 }
                 match self.receiver.try_recv() {
+                    Ok(job @ Job::Purge(..)) => {
+                        self.deferred = Some(job);
+                        break;
+                    }
                     Ok(job) => group.push(job),
                     Err(_) => break,
                 }
@@ -411,6 +487,7 @@ mod tests {
             max_group_statements: 1000,
             receiver,
             context,
+            deferred: None,
         };
         writer.run();
         GroupRun {

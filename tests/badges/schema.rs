@@ -1,0 +1,1 @@
+//! 1EdTech's JSON Schema.
