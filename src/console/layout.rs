@@ -8,10 +8,11 @@ use super::roles::Need;
 use super::session::Session;
 
 /// The navigation: path, label, and what seeing it needs.
-const PAGES: [(&str, &str, Need); 6] = [
+const PAGES: [(&str, &str, Need); 7] = [
     ("/console", "Overview", Need::Overview),
     ("/console/impact", "Impact", Need::Analyse),
     ("/console/skills", "Skills", Need::Teams),
+    ("/console/initiatives", "Initiatives", Need::Curate),
     ("/console/rules", "Rules", Need::Administer),
     ("/console/deliveries", "Deliveries", Need::Administer),
     ("/console/audit", "Audit log", Need::Administer),
