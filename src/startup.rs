@@ -137,7 +137,8 @@ impl Application {
         }
         let reloading = watch_consent(store.clone(), consent.clone(), skills.clone(), stopping.clone());
         background.push(tokio::spawn(reloading));
-        let console = crate::console::start(&settings, &statements, stopping.clone(), &mut background)?;
+        let stored = metrics.statements_stored.clone();
+        let console = crate::console::start(&settings, &statements, stored, stopping.clone(), &mut background)?;
         let state = web::Data::new(AppState {
             auth: Authenticator::new(store.clone(), settings.public_url.clone(), settings.auth_failures_per_minute),
             statements: statements.clone(),

@@ -155,9 +155,17 @@ async fn the_transparency_report_lists_what_is_held_about_a_person_and_why() {
     assert_eq!(report["consent"]["data"]["nudges"], false);
     assert_eq!(report["skills"]["data"]["skills"][0]["skill"], "https://skills.example.com/sql");
     assert_eq!(report["administrative_actions"]["data"][0]["action"], "consent.set");
-    for section in
-        ["consent", "statements", "skills", "interventions", "documents", "rule_state", "notifications", "analyses"]
-    {
+    for section in [
+        "consent",
+        "statements",
+        "skills",
+        "interventions",
+        "documents",
+        "rule_state",
+        "notifications",
+        "credentials",
+        "analyses",
+    ] {
         assert!(report[section]["purpose"].as_str().is_some_and(|p| !p.is_empty()), "{section} says what it is for");
     }
     assert_eq!(page.status(), 200);

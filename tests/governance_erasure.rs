@@ -7,13 +7,15 @@
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "support/scan.rs"]
+mod scan;
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use helpers::{eventually, TestApp};
 use reqwest::Method;
+use scan::scan;
 use serde_json::{json, Value};
 use sha1::Digest;
 
@@ -38,34 +40,6 @@ fn statement(actor: Value, verb: &str, object: Value) -> Value {
 
 fn quiz(n: u32) -> Value {
     json!({"id": format!("https://lms.example.com/sql/quiz-{n}")})
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-/// The needles found anywhere under `dir`, with the file they were found in.
-fn scan(dir: &Path, needles: &[&[u8]]) -> Vec<(String, PathBuf)> {
-    let mut found = Vec::new();
-    for file in files_under(dir) {
-        let bytes = std::fs::read(&file).unwrap();
-        for needle in needles {
-            if bytes.windows(needle.len()).any(|window| window == *needle) {
-                found.push((String::from_utf8_lossy(needle).into_owned(), file.clone()));
-            }
-        }
-    }
-    found
 }
 
 async fn post_with_attachments(app: &TestApp, actor: Value, payloads: &[&[u8]]) -> reqwest::Response {
@@ -262,12 +236,16 @@ async fn erasing_twice_is_harmless_and_bad_requests_name_the_field() {
     let second: Value = app.api(Method::DELETE, &path).send().await.unwrap().json().await.unwrap();
     assert_eq!((first["statements"].as_u64(), second["statements"].as_u64()), (Some(1), Some(0)), "{first} {second}");
 
+    assert_eq!(app.post_statements(&json!([statement(someone(2), "passed", quiz(1))])).await.status(), 200);
+    let page: Value = app.get_statements(&[("limit", "1")]).await.json().await.unwrap();
+    let admin_account = page["statements"][0]["authority"].to_string();
     for (query, field) in [
         (vec![], "agent"),
         (vec![("agent", "not json")], "agent"),
         (vec![("agent", r#"{"mbox": "ada@example.com"}"#)], "agent.mbox"),
         (vec![("agent", r#"{"objectType": "Person", "mbox": "mailto:a@x.org"}"#)], "agent.mbox"),
         (vec![("agent", r#"{"mbox": "mailto:a@x.org"}"#), ("dry", "1")], "dry"),
+        (vec![("agent", &admin_account)], "agent.account"),
     ] {
         let response = app.api(Method::DELETE, "people").query(&query).send().await.unwrap();
         assert_eq!(response.status(), 400, "{query:?}");

@@ -87,6 +87,8 @@ fn agent_json(text: &str) -> anyhow::Result<Value> {
 
 pub async fn erase(settings: Settings, args: EraseArgs) -> anyhow::Result<()> {
     let subject = subject_of(&agent_json(&args.agent)?).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    crate::governance::subject::refuse_credential_accounts(&subject, &settings.public_url)
+        .map_err(|e| anyhow::anyhow!("--{e}"))?;
     let store =
         open_store(&settings).context("erasing needs the store alone: stop the server, or use DELETE /api/people")?;
     let erased = open_erased(&settings, &store).await?;

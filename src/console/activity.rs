@@ -2,7 +2,9 @@
 //! day statements (by `timestamp`), each learner's last active day, statements per source
 //! (the authority), and the KPIs, verbs and activities seen, which the impact form offers.
 //! Started with the server; it reads what is already stored, then follows each commit,
-//! after the commit and off the ingestion path.
+//! after the commit and off the ingestion path, and like skills inference it waits while
+//! statements arrive in a burst (for at most 30 s), so counting does not take the cores
+//! ingestion needs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -13,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::kpi::profile::VERB_MEASURED;
+use crate::skills::runner::{Load, BUSY_WINDOW};
 use crate::storage::Store;
 use crate::xapi::agent::ifi_key;
 use crate::xapi::time::{parse_timestamp, to_micros, Micros};
@@ -172,13 +175,20 @@ impl Activity {
     }
 
     /// Counts what is stored, then every commit, until `stopping`.
-    pub async fn follow(
+    pub(crate) async fn follow(
         self: Arc<Self>,
         store: Arc<dyn Store>,
         mut committed: watch::Receiver<Micros>,
+        mut load: Load,
         mut stopping: watch::Receiver<bool>,
     ) {
         loop {
+            while load.should_wait() {
+                tokio::select! {
+                    _ = tokio::time::sleep(BUSY_WINDOW) => {}
+                    _ = stopping.changed() => return,
+                }
+            }
             if let Err(error) = self.catch_up(&*store).await {
                 tracing::error!(error = %error, "Counting statements for the console failed; retrying on the next commit.");
             }

@@ -8,10 +8,11 @@ use super::roles::Need;
 use super::session::Session;
 
 /// The navigation: path, label, and what seeing it needs.
-const PAGES: [(&str, &str, Need); 6] = [
+const PAGES: [(&str, &str, Need); 7] = [
     ("/console", "Overview", Need::Overview),
     ("/console/impact", "Impact", Need::Analyse),
     ("/console/skills", "Skills", Need::Teams),
+    ("/console/initiatives", "Initiatives", Need::Curate),
     ("/console/rules", "Rules", Need::Administer),
     ("/console/deliveries", "Deliveries", Need::Administer),
     ("/console/audit", "Audit log", Need::Administer),
@@ -110,7 +111,7 @@ pub fn count(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push('\u{202f}');
         }
         out.push(digit);

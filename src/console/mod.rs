@@ -7,9 +7,14 @@
 //! the Content-Security-Policy forbids them all). Pages live in `pages/`; `fluency serve`
 //! mounts them through `startup`. docs/console.md describes what each role sees.
 
+// Guards answer early with the page to send (`Result<_, HttpResponse>`): boxing it would
+// only add an allocation to the refusals.
+#![allow(clippy::result_large_err)]
+
 mod activity;
 mod analyses;
 mod guard;
+pub mod initiatives;
 mod layout;
 pub mod oidc;
 mod pages;
@@ -40,11 +45,12 @@ pub struct Console {
     pub public_origin: String,
 }
 
-/// Builds the console and starts counting statements for its overview; `None` when
-/// `console.enabled` is false.
+/// Builds the console and starts counting statements for its overview (waiting out bursts
+/// of ingestion, seen in the `stored` counter); `None` when `console.enabled` is false.
 pub fn start(
     settings: &Settings,
     statements: &Arc<StatementService>,
+    stored: prometheus::IntCounter,
     stopping: watch::Receiver<bool>,
     background: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<Option<web::Data<Console>>> {
@@ -59,9 +65,11 @@ pub fn start(
         None => None,
     };
     let activity = Arc::new(activity::Activity::default());
+    let load = crate::skills::runner::Load::new(stored);
     background.push(tokio::spawn(activity.clone().follow(
         statements.store().clone(),
         statements.watch_committed(),
+        load,
         stopping,
     )));
     Ok(Some(web::Data::new(Console {

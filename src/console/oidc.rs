@@ -241,7 +241,8 @@ impl OidcClient {
             None => None,
         };
         let Some(jwk) = found else { return Ok(None) };
-        if jwk.common.key_algorithm.is_some_and(|declared| format!("{declared:?}") != format!("{alg:?}")) {
+        let declared = jwk.common.key_algorithm.map(|declared| declared.to_string().parse::<Algorithm>().ok());
+        if declared.is_some_and(|declared| declared != Some(alg)) {
             return Err(SignInError::Token(format!("the key is for another algorithm than {alg:?}")));
         }
         DecodingKey::from_jwk(jwk).map(Some).map_err(|e| SignInError::Provider(format!("jwks: unusable key: {e}")))

@@ -135,3 +135,14 @@ async fn the_authorization_request_carries_a_pkce_challenge_state_and_nonce() {
     assert!(params["scope"].split(' ').any(|s| s == "openid"));
     assert!(request.verifier.len() >= 43, "RFC 7636 wants at least 43 characters");
 }
+
+#[tokio::test]
+async fn a_token_whose_algorithm_differs_from_its_key_s_declared_one_is_refused() {
+    let mut provider = signer("k1");
+    provider.jwk["alg"] = json!("RS512");
+    let client = client(&[&provider]);
+
+    let refused = client.validate(&sign(&provider, "k1", &claims(json!({}))), "n-1").await;
+
+    assert!(matches!(refused, Err(SignInError::Token(_))), "{refused:?}");
+}

@@ -34,6 +34,8 @@ pub enum Need {
     Analyse,
     /// Listing teams, seeing those one may.
     Teams,
+    /// Launching initiatives: administrators, and leaders for their teams.
+    Curate,
     /// Rules and other administration.
     Administer,
 }
@@ -45,6 +47,7 @@ impl Viewer {
             Need::Overview => self.admin || self.analyst || self.all_teams || leads,
             Need::Analyse => self.admin || self.analyst || leads,
             Need::Teams => self.admin || self.all_teams || leads,
+            Need::Curate => self.admin || leads,
             Need::Administer => self.admin,
         }
     }
@@ -60,7 +63,7 @@ impl Viewer {
         if self.admin {
             names.push("administrator".to_string());
         }
-        if self.analyst {
+        if self.analyst && !self.admin {
             names.push("analyst".to_string());
         }
         if self.all_teams && !self.admin && !self.analyst {

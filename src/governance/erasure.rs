@@ -33,6 +33,9 @@ const STATEMENTS_PER_STEP: usize = 500;
 /// How long the erasure waits for the runners to pass what was stored while it ran.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 const SETTLE_POLL: Duration = Duration::from_millis(50);
+/// A purge held back by readers is tried this many times, this far apart.
+const PURGE_ATTEMPTS: u32 = 10;
+const PURGE_RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ErasureReport {
@@ -75,8 +78,10 @@ impl Eraser {
     /// Erases the person named by `subject`; `requested_by` is a credential key or `cli`.
     pub async fn erase(&self, subject: Subject, requested_by: &str) -> Result<ErasureReport, ApiError> {
         let pseudonyms = self.erased.pseudonyms();
+        let names = self.names(&subject.keys).await?;
         let job = ErasureJob {
             id: uuid::Uuid::new_v4().to_string(),
+            names,
             tombstones: subject.keys.iter().map(|key| pseudonyms.hash(key)).collect(),
             keys: subject.keys,
             needles: subject.needles,
@@ -105,14 +110,16 @@ impl Eraser {
         };
         let mut report = ErasureReport { id: job.id.clone(), person: label, resumed, ..Default::default() };
         self.erased.add(&job.tombstones);
-        let mut needles = job.needles.clone();
+        let needles: Vec<String> = job.needles.iter().chain(&job.names).cloned().collect();
         if !job.purging {
             self.consent.exclude(&job.keys);
-            needles.extend(self.names(&job.keys).await?);
             let mut attachments = self.erase_statements(&job, &mut report).await?;
             self.settle().await?;
             attachments.extend(self.erase_statements(&job, &mut report).await?);
             report.records = self.store().erase_records(&job).await?;
+            // A statement that passed the tombstone check just before the erasure began may
+            // land only now.
+            attachments.extend(self.erase_statements(&job, &mut report).await?);
             attachments.sort();
             attachments.dedup();
             report.attachment_files = self.statements.remove_unused_attachments(&attachments).await?;
@@ -120,12 +127,13 @@ impl Eraser {
                 restart();
             }
             // From here the record names nobody: the purge removes the old copies of it too.
-            let purging = ErasureJob { keys: Vec::new(), needles: Vec::new(), purging: true, ..job.clone() };
+            let purging =
+                ErasureJob { keys: Vec::new(), needles: Vec::new(), names: Vec::new(), purging: true, ..job.clone() };
             self.store().begin_erasure(purging).await?;
         }
         self.purge(&needles, &mut report).await?;
         self.store().finish_erasure(&job.id).await?;
-        self.store().purge_deleted(false).await?;
+        self.purge_with_retries(false).await?;
         let details = json!({
             "statements": report.statements, "triggered": report.triggered,
             "attachment_files": report.attachment_files, "records": report.records,
@@ -188,20 +196,36 @@ impl Eraser {
     /// Purges freed space, then scans the store's files for the person; rewrites the store
     /// when something is still found.
     async fn purge(&self, needles: &[String], report: &mut ErasureReport) -> Result<(), ApiError> {
-        self.store().purge_deleted(false).await?;
+        self.purge_with_retries(false).await?;
         if needles.is_empty() {
             return Ok(());
         }
         let mut found = self.scan(needles).await?;
         if !found.is_empty() {
             tracing::info!(remaining = found.len(), "Erased data left copies in free space; rewriting the store.");
-            self.store().purge_deleted(true).await?;
+            self.purge_with_retries(true).await?;
             report.rewritten = true;
             found = self.scan(needles).await?;
         }
         report.verified = Some(found.is_empty());
         report.still_found = found;
         Ok(())
+    }
+
+    /// Long reads can hold the journal for a while: a purge they held back is tried again.
+    async fn purge_with_retries(&self, rewrite: bool) -> Result<(), ApiError> {
+        let mut attempt = 1;
+        loop {
+            match self.store().purge_deleted(rewrite).await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < PURGE_ATTEMPTS => {
+                    tracing::warn!(error = %error, attempt, "Purging after an erasure failed; trying again.");
+                    tokio::time::sleep(PURGE_RETRY).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     async fn scan(&self, needles: &[String]) -> Result<Vec<String>, ApiError> {

@@ -13,8 +13,8 @@ use super::consent::Consent;
 use crate::skills::queries::Profile;
 use crate::skills::SkillsService;
 use crate::storage::{
-    AgentDocument, AuditEntry, IndexTerm, Intervention, InterventionQuery, MentioningOutboxItem, PersonRecord,
-    RuleStateEntry, StatementQuery, Store, StoreResult,
+    AgentDocument, AuditEntry, BadgeFilter, BadgeRecord, IndexTerm, Intervention, InterventionQuery,
+    MentioningOutboxItem, PersonRecord, RuleStateEntry, StatementQuery, Store, StoreResult,
 };
 use crate::xapi::time::{format_micros, Micros};
 
@@ -52,6 +52,8 @@ pub struct TransparencyReport {
     pub rule_state: Section<Vec<RuleStateEntry>>,
     pub notifications: Section<Vec<MentioningOutboxItem>>,
     pub skills: Section<Option<Profile>>,
+    /// Credentials issued to them, revoked ones too.
+    pub credentials: Section<Vec<BadgeRecord>>,
     /// The impact analyses they were in (`impact.run` entries of the audit log).
     pub analyses: Section<Vec<AuditEntry>>,
     pub administrative_actions: Section<Vec<AuditEntry>>,
@@ -79,6 +81,9 @@ pub async fn report(
         _ => None,
     };
     let (analyses, audit) = about(store, &[person, audit_label]).await?;
+    let filter =
+        BadgeFilter { person: Some(person.to_string()), include_revoked: true, limit: 1000, ..Default::default() };
+    let credentials = store.query_badges(&filter).await?;
     Ok(TransparencyReport {
         person: person.to_string(),
         at: now,
@@ -91,6 +96,7 @@ pub async fn report(
         rule_state: Section { purpose: "What rules remember about you between statements (counters, last nudge), by rule and key.", data: mentioning.rule_state },
         notifications: Section { purpose: "Notifications, assignments and statements rules queued about you, and whether they were delivered.", data: mentioning.outbox },
         skills: Section { purpose: "Skill levels inferred from your statements, each with the statements that moved it: team maps, talent search and role gaps.", data: profile },
+        credentials: Section { purpose: "Micro-credentials (Open Badges) issued to you, which anyone you show them to can verify; revoked ones say so.", data: credentials },
         analyses: Section { purpose: "Impact analyses you were part of (as treated or comparison), from the audit log: group figures, never yours alone.", data: analyses },
         administrative_actions: Section { purpose: "Administrative actions about you (consent changes), from the audit log.", data: audit },
     })
@@ -191,6 +197,9 @@ table{border-collapse:collapse}th,td{text-align:left;padding:4px 10px;border-bot
                 h2 { "Notifications" }
                 p.purpose { (report.notifications.purpose) }
                 ul { @for n in &report.notifications.data { li { (n.rule) ": " (n.kind) ", " (n.status) ", " (format_micros(n.created)) } } }
+                h2 { "Credentials" }
+                p.purpose { (report.credentials.purpose) }
+                ul { @for c in &report.credentials.data { li { (c.achievement) ", " (format_micros(c.issued)) @if c.revoked.is_some() { " (revoked)" } } } }
                 h2 { "Analyses" }
                 p.purpose { (report.analyses.purpose) }
                 ul { @for a in &report.analyses.data { li { (a.draft.target) ", " (format_micros(a.draft.at)) } } }

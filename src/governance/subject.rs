@@ -98,6 +98,20 @@ pub fn subject_of(agent: &Value) -> Result<Subject, String> {
     Ok(subject)
 }
 
+/// Refuses a subject naming an account of this LRS (`public_url`): that is a credential,
+/// the authority of every statement it sent, and erasing it would erase them all.
+pub fn refuse_credential_accounts(subject: &Subject, public_url: &str) -> Result<(), String> {
+    let home = public_url.trim_end_matches('/');
+    let prefixes = [format!("account:[{}", Value::from(home)), format!("account:[{}", Value::from(format!("{home}/")))];
+    match subject.keys.iter().any(|key| prefixes.iter().any(|prefix| key.starts_with(&format!("{prefix},")))) {
+        true => Err(format!(
+            "agent.account: names a credential of this LRS ({home}), the authority of the statements it sent, \
+             not a person; revoke the credential instead"
+        )),
+        false => Ok(()),
+    }
+}
+
 /// The person an IFI key names (`xapi::agent::ifi_key`'s output), as a Subject.
 pub fn subject_of_key(key: &str) -> Result<Subject, String> {
     let (property, value) = key.split_once(':').ok_or("person: not an identifier key")?;
@@ -143,6 +157,14 @@ mod tests {
             assert_eq!(subject_of_key(&key).unwrap(), subject_of(&agent).unwrap());
         }
         assert!(subject_of_key("nonsense").is_err());
+    }
+
+    #[test]
+    fn a_credential_account_of_this_lrs_is_not_a_person() {
+        let lms = subject_of(&json!({"account": {"homePage": "http://lrs.example.com", "name": "lms"}})).unwrap();
+        assert!(refuse_credential_accounts(&lms, "http://lrs.example.com/").unwrap_err().starts_with("agent.account"));
+        let person = subject_of(&json!({"account": {"homePage": "https://lms.example.com", "name": "ada"}})).unwrap();
+        assert!(refuse_credential_accounts(&person, "http://lrs.example.com").is_ok());
     }
 
     #[test]

@@ -85,7 +85,9 @@ async fn get_did_document(state: web::Data<AppState>) -> HttpResponse {
     )
 }
 
-async fn list_achievements(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/badges/achievements", tag = "credentials", security(("basic" = [])),
+    responses((status = 200, description = "Every achievement defined", body = serde_json::Value), super::openapi::Refusals))]
+pub(super) async fn list_achievements(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -96,7 +98,10 @@ async fn list_achievements(request: HttpRequest, state: web::Data<AppState>) -> 
     )
 }
 
-async fn get_achievement(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/badges/achievements/{id}", tag = "credentials",
+    params(("id" = String, Path, description = "The achievement's id")),
+    responses((status = 200, description = "The OB 3.0 Achievement, public", content((serde_json::Value = "application/ld+json"))), super::openapi::Refusals))]
+pub(super) async fn get_achievement(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
     respond(
         async {
             let service = service(&state)?;
@@ -113,7 +118,10 @@ async fn get_achievement(state: web::Data<AppState>, id: web::Path<String>) -> H
     )
 }
 
-async fn put_achievement(
+#[utoipa::path(put, path = "/api/badges/achievements/{id}", tag = "credentials", security(("basic" = [])),
+    params(("id" = String, Path, description = "The achievement's id")), request_body = serde_json::Value,
+    responses((status = 200, description = "The achievement as stored", body = serde_json::Value), super::openapi::Refusals))]
+pub(super) async fn put_achievement(
     request: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -158,7 +166,15 @@ struct AwardBody {
     idempotency_key: Option<String>,
 }
 
-async fn post_award(request: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(post, path = "/api/badges/awards", tag = "credentials", security(("basic" = [])),
+    request_body = serde_json::Value,
+    responses((status = 201, description = "A credential was issued", body = serde_json::Value),
+        (status = 200, description = "The credential issued before for the same award", body = serde_json::Value), super::openapi::Refusals))]
+pub(super) async fn post_award(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;
@@ -179,7 +195,13 @@ async fn post_award(request: HttpRequest, state: web::Data<AppState>, payload: w
     )
 }
 
-async fn list_awards(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/badges/awards", tag = "credentials", security(("basic" = [])),
+    params(("agent" = Option<String>, Query, description = "The holder, an xAPI Agent as JSON"),
+        ("achievement" = Option<String>, Query, description = "An achievement id"),
+        ("include_revoked" = Option<bool>, Query, description = "Revoked credentials too"),
+        ("limit" = Option<u32>, Query, description = "Most credentials listed")),
+    responses((status = 200, description = "Issued credentials, newest first", body = serde_json::Value), super::openapi::Refusals))]
+pub(super) async fn list_awards(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             authorize(&state, &request, Access::Administer).await?;
@@ -225,11 +247,17 @@ async fn find_credential(state: &AppState, id: &str) -> Result<crate::storage::B
     service(state)?.find(id).await.map_err(ApiError::internal)?.ok_or_else(not_found)
 }
 
-async fn get_credential(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/badges/credentials/{id}", tag = "credentials",
+    params(("id" = String, Path, description = "The credential's id")),
+    responses((status = 200, description = "The signed OpenBadgeCredential, public", content((serde_json::Value = "application/ld+json"))), super::openapi::Refusals))]
+pub(super) async fn get_credential(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
     respond(async { Ok(ld_json(&find_credential(&state, &id).await?.document)) }.await)
 }
 
-async fn get_baked_svg(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/badges/credentials/{id}/badge.svg", tag = "credentials",
+    params(("id" = String, Path, description = "The credential's id")),
+    responses((status = 200, description = "The badge image with the credential baked in", content((String = "image/svg+xml"))), super::openapi::Refusals))]
+pub(super) async fn get_baked_svg(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
     respond(
         async {
             let badge = find_credential(&state, &id).await?;
@@ -248,7 +276,11 @@ struct RevokeBody {
     reason: String,
 }
 
-async fn post_revoke(
+#[utoipa::path(post, path = "/api/badges/credentials/{id}/revoke", tag = "credentials", security(("basic" = [])),
+    params(("id" = String, Path, description = "The credential's id")), request_body = serde_json::Value,
+    responses((status = 200, description = "The revoked credential", body = serde_json::Value),
+        (status = 409, description = "It was revoked already", body = super::openapi::ErrorBody), super::openapi::Refusals))]
+pub(super) async fn post_revoke(
     request: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -271,7 +303,10 @@ async fn post_revoke(
     )
 }
 
-async fn get_status_list(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/badges/status/{key}/{list}", tag = "credentials",
+    params(("key" = String, Path, description = "The issuer key"), ("list" = String, Path, description = "The list number")),
+    responses((status = 200, description = "The signed Bitstring Status List credential, public", content((serde_json::Value = "application/ld+json"))), super::openapi::Refusals))]
+pub(super) async fn get_status_list(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
     respond(
         async {
             let (key, list) = path.into_inner();
@@ -286,7 +321,9 @@ async fn get_status_list(state: web::Data<AppState>, path: web::Path<(String, St
     )
 }
 
-async fn post_verify(state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+#[utoipa::path(post, path = "/api/badges/verify", tag = "credentials", request_body = serde_json::Value,
+    responses((status = 200, description = "Each check and whether it held", body = serde_json::Value), super::openapi::Refusals))]
+pub(super) async fn post_verify(state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
     respond(
         async {
             let body = super::read_body(payload, MAX_VERIFY_BYTES).await?;
@@ -300,7 +337,9 @@ async fn post_verify(state: web::Data<AppState>, payload: web::Payload) -> HttpR
     )
 }
 
-async fn post_rotate_key(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(post, path = "/api/badges/keys/rotate", tag = "credentials", security(("basic" = [])),
+    responses((status = 200, description = "The new current issuer key", body = serde_json::Value), super::openapi::Refusals))]
+pub(super) async fn post_rotate_key(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond(
         async {
             let principal = authorize(&state, &request, Access::Administer).await?;

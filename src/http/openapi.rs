@@ -13,7 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, OpenApi, ToSchema};
 
-use super::{admin, audit, people, report_links, skills};
+use super::{admin, audit, badges, people, report_links, skills};
 
 const STYLESHEET: &str = include_str!("../console/assets/console.css");
 
@@ -33,6 +33,9 @@ const STYLESHEET: &str = include_str!("../console/assets/console.css");
         audit::get_audit, audit::get_verify,
         people::get_consent, people::put_consent, people::get_report, people::erase,
         report_links::create_link, report_links::shared_report, audit::run_retention,
+        badges::list_achievements, badges::get_achievement, badges::put_achievement, badges::post_award,
+        badges::list_awards, badges::get_credential, badges::get_baked_svg, badges::post_revoke,
+        badges::get_status_list, badges::post_verify, badges::post_rotate_key,
         get_openapi, get_docs,
     ),
     components(schemas(ErrorBody)),
@@ -43,6 +46,7 @@ const STYLESHEET: &str = include_str!("../console/assets/console.css");
         (name = "impact", description = "Impact analyses (scope analytics or admin)"),
         (name = "skills", description = "Skills inference (scope skills; changes need admin)"),
         (name = "governance", description = "Consent, transparency reports and the audit log (scope admin)"),
+        (name = "credentials", description = "Open Badges 3.0 credentials (changes need admin; credentials, achievements and status lists are public)"),
         (name = "description", description = "This description"),
     )
 )]

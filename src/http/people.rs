@@ -61,6 +61,9 @@ pub(super) async fn erase(request: HttpRequest, state: web::Data<AppState>) -> H
                 ApiError::invalid_parameter("agent", format!("must be an Agent or Person as JSON ({e})"))
             })?;
             let subject = crate::governance::subject::subject_of(&agent)
+                .and_then(|s| {
+                    crate::governance::subject::refuse_credential_accounts(&s, &state.settings.public_url).map(|()| s)
+                })
                 .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e))?;
             let report = state.eraser.erase(subject, &principal.key).await?;
             Ok(Reply::json(200, &serde_json::to_value(report).map_err(ApiError::internal)?))

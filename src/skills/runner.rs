@@ -41,12 +41,13 @@ const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// Ingest counts as a burst above this many statements a second...
 const BUSY_RATE: f64 = 2_000.0;
 /// ...measured over this window.
-const BUSY_WINDOW: Duration = Duration::from_millis(500);
+pub(crate) const BUSY_WINDOW: Duration = Duration::from_millis(500);
 /// The longest inference waits for a burst to end before working through it anyway.
 const MAX_DEFER: Duration = Duration::from_secs(30);
 
-/// Whether statements are arriving in a burst, from the count of statements stored.
-struct Load {
+/// Whether statements are arriving in a burst, from the count of statements stored (also
+/// used by the console's overview, which waits likewise).
+pub(crate) struct Load {
     stored: prometheus::IntCounter,
     sample: (tokio::time::Instant, u64),
     busy: bool,
@@ -54,13 +55,13 @@ struct Load {
 }
 
 impl Load {
-    fn new(stored: prometheus::IntCounter) -> Self {
+    pub(crate) fn new(stored: prometheus::IntCounter) -> Self {
         let count = stored.get();
         Self { stored, sample: (tokio::time::Instant::now(), count), busy: false, busy_since: None }
     }
 
     /// True while inference should wait: a burst is on and has not lasted `MAX_DEFER`.
-    fn should_wait(&mut self) -> bool {
+    pub(crate) fn should_wait(&mut self) -> bool {
         let (at, count) = self.sample;
         if at.elapsed() >= BUSY_WINDOW {
             let now = (tokio::time::Instant::now(), self.stored.get());

@@ -10,7 +10,7 @@ use super::automation::NewOutboxItem;
 use crate::xapi::time::Micros;
 
 /// One issued credential.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BadgeRecord {
     /// The credential's id (the last segment of its URL): random, unguessable.
     pub id: String,

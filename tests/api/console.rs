@@ -400,3 +400,82 @@ async fn the_deliveries_and_audit_pages_are_for_administrators_and_refuse_forged
     assert_eq!(analyst.get("/console/audit").await.status(), 403);
     assert_eq!(analyst.get("/console/deliveries").await.status(), 403);
 }
+
+#[tokio::test]
+async fn an_initiative_launched_for_a_team_nudges_only_its_members_and_links_to_its_impact() {
+    // Arrange: two people in Support, one elsewhere, a KPI the console has seen.
+    let app = TestApp::spawn().await;
+    let kpi = "https://helpdesk.example.com/kpi/average-handling-time";
+    let course = "https://lms.example.com/courses/de-escalation";
+    let person = |mbox: &str, team: &str| fluency::storage::PersonRecord {
+        person: format!("mbox:{mbox}"),
+        team: Some(team.into()),
+        ..Default::default()
+    };
+    app.statements
+        .store()
+        .upsert_people(vec![
+            person("mailto:ann@example.com", "Support"),
+            person("mailto:bob@example.com", "Support"),
+            person("mailto:cy@example.com", "Sales"),
+        ])
+        .await
+        .unwrap();
+    let observation = |mbox: &str, seconds: f64| {
+        serde_json::json!({"actor": {"mbox": mbox}, "verb": {"id": "https://w3id.org/fluency/xapi/verbs/measured"},
+            "object": {"id": kpi}, "result": {"score": {"raw": seconds}}})
+    };
+    let course_seen = serde_json::json!({"actor": {"mbox": "mailto:cy@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/launched"}, "object": {"id": course}});
+    app.post_statements(&serde_json::json!([observation("mailto:ann@example.com", 300.0), course_seen])).await;
+    let mut browser = Browser::new(&app);
+    let csrf = browser.sign_in(ADMIN_KEY, ADMIN_SECRET).await;
+    eventually(10, "the console to see the KPI", || async {
+        browser_page(&app, &browser, "/console/initiatives").await.contains(kpi).then_some(())
+    })
+    .await;
+    let launch = |team: &'static str, reason: &'static str| {
+        vec![
+            ("team", team),
+            ("kpi", kpi),
+            ("worse", "above"),
+            ("threshold", "400"),
+            ("activity", course),
+            ("reason", reason),
+        ]
+    };
+
+    // Act
+    let mut fields = launch("Support", "Handling time above 400 s");
+    fields.push(("csrf", &csrf));
+    let launched = browser.post("/console/initiatives", &fields).await;
+    let mut empty = launch("Nobody", "x");
+    empty.push(("csrf", &csrf));
+    let refused = browser.post("/console/initiatives", &empty).await;
+    let refused_status = refused.status();
+    let refused_page = refused.text().await.unwrap();
+    for (mbox, seconds) in
+        [("mailto:ann@example.com", 450.0), ("mailto:bob@example.com", 350.0), ("mailto:cy@example.com", 500.0)]
+    {
+        assert_eq!(app.post_statements(&observation(mbox, seconds)).await.status(), 200);
+    }
+
+    // Assert
+    assert_eq!(launched.status(), 303);
+    assert_eq!(refused_status, 400);
+    assert!(refused_page.contains("team: nobody is in this team"), "{refused_page}");
+    let rules = app.api_json("rules").await;
+    let name = rules["rules"][0]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("initiative-"), "{rules}");
+    let nudged = eventually(10, "the initiative's intervention", || async {
+        let list = app.api_json(&format!("interventions?rule={name}")).await["interventions"].as_array().cloned()?;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    let actors: Vec<&str> = nudged.iter().map(|i| i["actor_id"].as_str().unwrap()).collect();
+    assert_eq!(actors, ["mbox:mailto:ann@example.com"], "only Ann is in Support and above the threshold");
+    let listing = browser.get("/console/initiatives").await.text().await.unwrap();
+    assert!(listing.contains(&format!("/console/impact?treated_rule={name}")), "{listing}");
+    let form = browser.get(&format!("/console/impact?treated_rule={name}")).await.text().await.unwrap();
+    assert!(form.contains(&format!("<option value=\"{name}\" selected>")), "the impact form is preset");
+}

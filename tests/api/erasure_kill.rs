@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{basic, ADMIN_KEY, ADMIN_SECRET};
 use crate::process::{start_with_config, Server};
+use crate::scan::scan;
 
 const ADA: &str = "ada.killed.erasure@example.com";
 const STATEMENTS: usize = 3_000;
@@ -67,22 +68,6 @@ async fn erasure_recorded(client: &reqwest::Client, server: &Server) -> bool {
     audit["entries"].as_array().unwrap().iter().any(|e| e["action"] == "people.erase")
 }
 
-fn files_holding_ada(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if std::fs::read(&path).unwrap().windows(ADA.len()).any(|w| w == ADA.as_bytes()) {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erasure_killed_at_any_point_completes_on_restart() {
     let client = reqwest::Client::new();
@@ -128,11 +113,7 @@ async fn an_erasure_killed_at_any_point_completes_on_restart() {
         }
         assert_eq!(ada_statements(&client, &server).await, 0, "run {run}: no statement of Ada is left");
         server.kill();
-        assert_eq!(
-            files_holding_ada(dir.path()),
-            Vec::<std::path::PathBuf>::new(),
-            "run {run} (killed after {delay:?})"
-        );
+        assert_eq!(scan(dir.path(), &[ADA.as_bytes()]), vec![], "run {run} (killed after {delay:?})");
     }
     assert!(
         interrupted_after_recording >= RUNS / 3,

@@ -15,4 +15,6 @@ mod process;
 #[path = "../support/receiver.rs"]
 mod receiver;
 mod rules;
+#[path = "../support/scan.rs"]
+mod scan;
 mod statements;

@@ -25,6 +25,16 @@ async fn the_description_is_openapi_3_1_and_passes_a_validator() {
     let file = tempfile::NamedTempFile::with_suffix(".json").unwrap();
     std::fs::write(file.path(), document.to_string()).unwrap();
 
+    let installed = std::process::Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !installed {
+        let reason = "openapi-spec-validator is missing: pip install -r tests/openapi-requirements.txt";
+        assert!(std::env::var_os("CI").is_none(), "{reason} (.ci/run does this before cargo test)");
+        eprintln!("SKIPPED: validating the OpenAPI document ({reason}; CI runs it)");
+        return;
+    }
     let validated = std::process::Command::new("python3")
         .args(["-m", "openapi_spec_validator", "--schema", "3.1"])
         .arg(file.path())
@@ -151,6 +161,21 @@ async fn every_documented_operation_answers_as_described() {
     let name = "kpi-triggered-assignment";
     let rule_path = format!("/api/rules/{name}");
 
+    // A credential, for the paths that name one.
+    let achievement = json!({"id": "sql", "name": "SQL", "description": "Queries.", "criteria": "Passed.",
+        "image": "https://badges.example.com/sql.png", "achievement_type": "Badge", "tags": []});
+    let put = app.api(Method::PUT, "badges/achievements/sql").json(&achievement).send().await.unwrap();
+    assert_eq!(put.status(), 200);
+    let award = json!({"agent": {"mbox": "mailto:agent001@helpdesk.example.com"}, "achievement": "sql"});
+    let awarded: Value =
+        app.api(Method::POST, "badges/awards").json(&award).send().await.unwrap().json().await.unwrap();
+    let credential_id = awarded["id"].as_str().unwrap().to_string();
+    let credential_path = format!("/api/badges/credentials/{credential_id}");
+    let credential: Value =
+        app.client.get(format!("{}{credential_path}", app.address)).send().await.unwrap().json().await.unwrap();
+    let status_url = credential["credentialStatus"]["statusListCredential"].as_str().unwrap().to_string();
+    let status_path = status_url[status_url.find("/api/badges/status/").unwrap()..].to_string();
+
     // In an order where each call finds what it needs.
     let calls = vec![
         call(Method::PUT, "/api/skills/framework/{file}")
@@ -191,6 +216,20 @@ async fn every_documented_operation_answers_as_described() {
         call(Method::GET, "/api/audit/verify"),
         call(Method::GET, "/api/rules/{name}").path("/api/rules/no-such-rule"),
         call(Method::DELETE, "/api/rules/{name}").path(&rule_path),
+        call(Method::GET, "/api/badges/achievements"),
+        call(Method::GET, "/api/badges/achievements/{id}").path("/api/badges/achievements/sql"),
+        call(Method::PUT, "/api/badges/achievements/{id}").path("/api/badges/achievements/sql").json(achievement),
+        call(Method::POST, "/api/badges/awards")
+            .json(json!({"agent": {"mbox": "mailto:agent002@helpdesk.example.com"}, "achievement": "sql"})),
+        call(Method::GET, "/api/badges/awards").query("achievement", "sql"),
+        call(Method::GET, "/api/badges/credentials/{id}").path(&credential_path),
+        call(Method::GET, "/api/badges/credentials/{id}/badge.svg").path(&format!("{credential_path}/badge.svg")),
+        call(Method::GET, "/api/badges/status/{key}/{list}").path(&status_path),
+        call(Method::POST, "/api/badges/verify").json(credential),
+        call(Method::POST, "/api/badges/credentials/{id}/revoke")
+            .path(&format!("{credential_path}/revoke"))
+            .json(json!({"reason": "awarded by mistake"})),
+        call(Method::POST, "/api/badges/keys/rotate"),
         call(Method::GET, "/api/openapi.json"),
         call(Method::GET, "/api/docs"),
     ];

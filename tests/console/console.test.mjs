@@ -32,6 +32,8 @@ const ACCOUNTS = {
 };
 const RULE = "kpi-triggered-assignment";
 const FCR_KPI = "https://crm.example.com/kpi/first-call-resolution";
+const DEMO_KPI = "https://helpdesk.example.com/kpi/average-handling-time";
+const DEMO_COURSE = "https://lms.example.com/courses/de-escalation";
 
 let work, fluency, fluencyUrl, provider, providerServer, issuer, driver;
 
@@ -194,9 +196,12 @@ async function open(path) {
 }
 
 async function signInWithProvider(login) {
-  // A fresh provider session, so the previous person is not signed in again.
-  await driver.get(`${issuer}/.well-known/openid-configuration`);
-  await driver.manage().deleteAllCookies();
+  // Fresh sessions at the provider and here, so the previous person is not signed in again.
+  // (Under /console, where the console's cookies are visible.)
+  for (const page of [`${issuer}/.well-known/openid-configuration`, `${fluencyUrl}/console/none`]) {
+    await driver.get(page);
+    await driver.manage().deleteAllCookies();
+  }
   await driver.get(`${fluencyUrl}/console/sign-in`);
   await checkAccessibility("sign-in");
   await driver.findElement(By.linkText("Sign in with the test provider")).click();
@@ -237,6 +242,62 @@ test("a leader signs in through the provider and sees only their team", async ()
   await checkAccessibility("team (leader)");
   const rules = await open("/console/rules");
   assert.match(rules, /does not include this page/);
+
+  // The leader launches an initiative for their team; another team is not theirs to nudge.
+  await open("/console/initiatives");
+  const offered = await driver.findElements(By.css("#team option"));
+  assert.deepEqual(await Promise.all(offered.map((o) => o.getAttribute("value"))), ["Team 1"]);
+  await checkAccessibility("initiatives");
+  const fill = async () => {
+    await driver.findElement(By.css(`#kpi option[value='${DEMO_KPI}']`)).click();
+    await driver.findElement(By.css("#worse option[value='above']")).click();
+    await driver.findElement(By.id("threshold")).sendKeys("400");
+    await driver.findElement(By.css(`#activity option[value='${DEMO_COURSE}']`)).click();
+    await driver.findElement(By.id("reason")).sendKeys("Your handling time is above 400 s");
+  };
+  await fill();
+  await driver.executeScript(`
+    const forged = document.createElement("option");
+    forged.value = forged.textContent = "Team 2";
+    document.getElementById("team").append(forged);
+    forged.selected = true;`);
+  await driver.findElement(By.xpath("//button[text()='Launch the initiative']")).click();
+  await waitFor("the forged team to be refused", async () => /only for the teams you lead/.test(await driver.findElement(By.css("body")).getText()));
+  await open("/console/initiatives");
+  await fill();
+  await driver.findElement(By.xpath("//button[text()='Launch the initiative']")).click();
+  await waitFor("the initiative to be listed", async () => /Initiative for Team 1/.test(await driver.findElement(By.css("main")).getText()));
+  await screenshot("initiatives");
+  // A member of Team 1 (every sixth demo agent from the first) who never took the course:
+  // the rule leaves alone those who took it in the last 30 days.
+  const member = await waitFor("a member of Team 1 without the course", async () => {
+    for (let index = 1; index <= 120; index += 6) {
+      const mbox = `mailto:agent${String(index).padStart(3, "0")}@helpdesk.example.com`;
+      const query = new URLSearchParams({ agent: JSON.stringify({ mbox }), verb: "http://adlnet.gov/expapi/verbs/completed", activity: DEMO_COURSE });
+      const answer = await api(`/xapi/statements?${query}`, { headers: { "X-Experience-API-Version": "1.0.3" } });
+      if ((await answer.json()).statements.length === 0) return mbox;
+    }
+  });
+  await postStatement({
+    actor: { objectType: "Agent", mbox: member },
+    verb: { id: "https://w3id.org/fluency/xapi/verbs/measured", display: { "en-US": "measured" } },
+    object: { objectType: "Activity", id: DEMO_KPI },
+    result: { score: { raw: 520 } },
+  });
+  const query = new URLSearchParams({ agent: JSON.stringify({ mbox: member }) });
+  const nudged = await waitFor("the initiative to nudge the member", async () => {
+    const answer = await (await api(`/api/interventions?${query}`)).json();
+    return answer.interventions.find((i) => i.rule.startsWith("initiative-"));
+  }).catch(async (error) => {
+    const rules = await (await api("/api/rules")).json();
+    const name = rules.rules.find((r) => r.name.startsWith("initiative-"))?.name;
+    const detail = name && (await (await api(`/api/rules/${name}`)).json());
+    throw new Error(`${error.message}: ${JSON.stringify(detail?.recent_runs ?? rules)}`);
+  });
+  assert.equal(nudged.activity, DEMO_COURSE);
+  await driver.findElement(By.linkText("See its impact")).click();
+  await driver.wait(until.urlContains("/console/impact?treated_rule="), 5000);
+  assert.equal(await driver.findElement(By.css("#treated_rule")).getAttribute("value"), nudged.rule);
   await signOut();
 });
 

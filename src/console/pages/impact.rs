@@ -30,7 +30,12 @@ pub async fn get_impact(request: HttpRequest, console: web::Data<Console>, state
         Ok(session) => session,
         Err(answer) => return answer,
     };
-    html(StatusCode::OK, impact_page(&session, &console, &state, &HashMap::new(), None))
+    // Links may preset the form (an initiative's "see its impact").
+    let preset: HashMap<String, String> = form_urlencoded::parse(request.query_string().as_bytes())
+        .filter(|(name, _)| ["kpi", "treated_rule", "treated_verb", "treated_activity"].contains(&name.as_ref()))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    html(StatusCode::OK, impact_page(&session, &console, &state, &preset, None))
 }
 
 fn impact_page(
@@ -64,7 +69,7 @@ fn impact_page(
     )
 }
 
-fn select(
+pub(super) fn select(
     name: &str,
     label: &str,
     options: &[(String, String)],

@@ -3,6 +3,7 @@
 mod audit;
 mod deliveries;
 mod impact;
+mod initiatives;
 mod overview;
 mod rule_edit;
 mod rules;
@@ -30,6 +31,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/impact", web::post().to(impact::post_impact))
         .route("/impact/{id}", web::get().to(impact::get_analysis))
         .route("/impact/{id}/export", web::get().to(impact::get_export))
+        .route("/initiatives", web::get().to(initiatives::get_initiatives))
+        .route("/initiatives", web::post().to(initiatives::post_initiative))
         .route("/rules", web::get().to(rules::get_rules))
         .route("/rules/{name}", web::get().to(rules::get_rule))
         .route("/rules/{name}/enabled", web::post().to(rules::post_enabled))

@@ -122,10 +122,8 @@ pub(super) fn query_badges(conn: &Connection, filter: &BadgeFilter) -> anyhow::R
     }
     values.push((filter.limit as i64).into());
     let sql = format!("{COLUMNS} WHERE {} ORDER BY issued DESC, id LIMIT ?", conditions.join(" AND "));
-    let rows = conn
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(values), badge_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows =
+        conn.prepare_cached(&sql)?.query_map(params_from_iter(values), badge_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 

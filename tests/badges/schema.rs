@@ -1,1 +1,0 @@
-//! 1EdTech's JSON Schema.
