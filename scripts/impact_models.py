@@ -255,9 +255,10 @@ def status(p_held, p_worse):
 
 
 def dose(pairs, doses, comparison_changes, top):
-    treated = [(max(doses.get(p, 1), 1), post - pre) for p, pre, post in pairs["treated"]]
+    treated = [(doses.get(p, 0), post - pre) for p, pre, post in pairs["treated"]]
     levels = []
-    for level in range(1, top + 1):
+    first = 0 if any(d == 0 for d, _ in treated) else 1
+    for level in range(first, top + 1):
         changes = [c for d, c in treated if (d >= top if level == top else d == level)]
         levels.append({"dose": level, "persons": len(changes),
                        "test": welch_figures(changes, comparison_changes) if len(changes) >= 2 else None})

@@ -55,3 +55,26 @@ fn the_demo_report_states_the_claim_with_its_guardrail_and_draws_the_trend_effec
     assert!(html.contains("<table class=\"roi\">") && html.contains("EUR"), "the ROI of the demo's money section");
     assert!(!html.contains("NaN") && !html.contains("inf\""));
 }
+
+#[test]
+fn a_mistaken_spec_file_is_refused_naming_the_field_and_its_line() {
+    let workspace = tempfile::tempdir().unwrap();
+    let spec = workspace.path().join("typo.toml");
+    let text = "kpi = \"https://example.com/kpi/aht\"\n[treated]\nverb = \"http://adlnet.gov/expapi/verbs/completed\"\n\
+                [windows]\npre_days = 28\npost_days = 42\n[[guardrails]]\nkpi = \"https://example.com/kpi/csat\"\nmargin = \"two\"\n";
+    std::fs::write(&spec, text).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_fluency"))
+        .arg("--data-dir")
+        .arg(workspace.path().join("data"))
+        .args(["impact", "--spec", spec.to_str().unwrap()])
+        .env("FLUENCY_LOG", "warn")
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("is not an impact spec: guardrails[0].margin: "), "{stderr}");
+    assert!(stderr.contains("line 9, column 10"), "the TOML error points at the value: {stderr}");
+    assert!(stderr.contains("expected f64"), "and says what was expected: {stderr}");
+}

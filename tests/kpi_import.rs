@@ -187,9 +187,11 @@ fn the_demo_is_deterministic_and_has_treated_and_untreated_agents() {
     assert_eq!(completers, treated, "exactly the treated agents completed the course");
     let observations: Vec<_> =
         first.statements.iter().filter_map(read_kpi_statement).filter(|o| o.kpi_id == DEMO_KPI).collect();
+    let weeks = (spec.weeks_before + spec.weeks_after) as usize;
+    assert_eq!(weeks, 21, "8 weeks before the programme start and 13 from it");
     for agent in &first.truth.agents {
-        let weeks = observations.iter().filter(|o| &o.actor_key == agent).count();
-        assert_eq!(weeks, 16, "{agent} has one observation a week, treated or not");
+        let observed = observations.iter().filter(|o| &o.actor_key == agent).count();
+        assert_eq!(observed, weeks, "{agent} has one observation a week, treated or not");
     }
 }
 

@@ -18,6 +18,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use generator::Generator;
+
+// The server's allocator, so the in-process rows (`--badges`) allocate as the server does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use measure::{Client, Stats};
 
 #[derive(Parser, Debug)]

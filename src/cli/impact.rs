@@ -8,11 +8,10 @@ use clap::Args;
 
 use crate::config::Settings;
 use crate::impact::format::p_value;
-use crate::impact::report::RoiSection;
-use crate::impact::report_sections::{GuardrailSection, Sections};
-use crate::impact::{render_html_with, Verdict};
+use crate::impact::Verdict;
 use crate::kpi::command::Destination;
 use crate::service::impact::{run_impact, ImpactAnswer, ImpactRequest};
+use crate::service::impact_study::render_answer_html;
 use crate::startup::open_store;
 
 #[derive(Debug, Args)]
@@ -45,25 +44,7 @@ pub async fn impact(settings: Settings, args: ImpactArgs) -> anyhow::Result<()> 
     crate::governance::suppression::suppress_small_groups(&mut answer, settings.min_group_size);
     print!("{}", summary(&answer));
     let out = args.out.unwrap_or_else(|| report_path(&args.spec));
-    let roi = answer.roi.as_ref().map(|roi| RoiSection { roi, currency: answer.currency.as_deref().unwrap_or("") });
-    let sections = Sections {
-        claim: answer.claim.as_ref(),
-        guardrails: answer
-            .guardrails
-            .iter()
-            .map(|g| GuardrailSection {
-                name: g.kpi.name.as_deref().unwrap_or(&g.kpi.id),
-                unit: g.kpi.unit.as_deref().unwrap_or("units"),
-                report: &g.report,
-                result: &g.non_inferiority,
-            })
-            .collect(),
-        multiplicity: answer.multiplicity.as_ref(),
-        cohort_multiplicity: answer.cohort_multiplicity.as_ref(),
-        roi_warning: answer.roi_warning.as_deref(),
-    };
-    std::fs::write(&out, render_html_with(&answer.report, &answer.trend, &answer.title, roi, &sections))
-        .with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(&out, render_answer_html(&answer)).with_context(|| format!("writing {}", out.display()))?;
     println!("\nReport: {}", out.display());
     Ok(())
 }
@@ -140,6 +121,13 @@ pub fn summary(answer: &ImpactAnswer) -> String {
         lines.extend(super::impact_lines::dose(dose, unit));
     }
     lines.extend(super::impact_lines::guardrails(&answer.guardrails));
+    for other in &answer.secondary {
+        lines.push(format!(
+            "Secondary {}: {}",
+            other.kpi.name.as_deref().unwrap_or(&other.kpi.id),
+            other.report.headline
+        ));
+    }
     for (title, family) in [("KPIs", &answer.multiplicity), ("cohorts", &answer.cohort_multiplicity)] {
         if let Some(family) = family {
             lines.extend(super::impact_lines::multiplicity(title, family));
@@ -147,7 +135,7 @@ pub fn summary(answer: &ImpactAnswer) -> String {
     }
     lines.push(format!(
         "Relative effect: {}",
-        report.relative_effect.map_or("n/a".into(), |r| format!("{:+.1}%", r * 100.0))
+        report.main_relative_effect().map_or("n/a".into(), |r| format!("{:+.1}%", r * 100.0))
     ));
     lines.push(format!(
         "Hedges' g: {}; minimum detectable effect: {} {unit}",

@@ -24,8 +24,9 @@ pub fn event_study(study: &EventStudy, unit: &str) -> Vec<String> {
         ),
         format!("  placebo before training: {}", interval(study.pre_trend.as_ref(), unit)),
     ];
-    let periods = if study.period_days == 7 { "weeks" } else { "periods" };
+    let (one, many) = if study.period_days == 7 { ("week", "weeks") } else { ("period", "periods") };
     for point in &study.curve {
+        let periods = if point.event.abs() == 1 { one } else { many };
         lines.push(format!("  {:>3} {periods} since training: {}", point.event, interval(point.test.as_ref(), unit)));
     }
     lines
@@ -70,12 +71,13 @@ pub fn multiplicity(title: &str, family: &Multiplicity) -> Vec<String> {
             (false, true) => "survives BH only",
             (false, false) => "does not survive",
         };
+        let bare = |p: f64| p_value(p).trim_start_matches("p = ").replace("p < ", "< ");
         lines.push(format!(
-            "  {}: {}, Holm {:.4}, q {:.4}: {survives}",
+            "  {}: {}, Holm {}, q {}: {survives}",
             f.label,
             p_value(f.p_value),
-            f.holm_p_value,
-            f.bh_q_value
+            bare(f.holm_p_value),
+            bare(f.bh_q_value)
         ));
     }
     lines

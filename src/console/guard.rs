@@ -54,6 +54,8 @@ pub fn session_of(request: &HttpRequest, console: &Console) -> Option<Session> {
 }
 
 /// The session, when its viewer has `need`; else the sign-in page (no session) or 403.
+// The refusal is the page to send, built once per refused request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
 pub fn require(request: &HttpRequest, console: &Console, need: Need) -> Result<Session, HttpResponse> {
     let Some(session) = session_of(request, console) else {
         return Err(see_other("/console/sign-in"));
@@ -66,6 +68,7 @@ pub fn require(request: &HttpRequest, console: &Console, need: Need) -> Result<S
 
 /// Refuses a request another site made the browser send: `Sec-Fetch-Site` (when the browser
 /// sends it) must say same-origin, and `Origin` (when present) must be ours.
+#[allow(clippy::result_large_err)]
 pub fn same_origin(request: &HttpRequest, console: &Console) -> Result<(), HttpResponse> {
     let header_text = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = header_text("sec-fetch-site") {

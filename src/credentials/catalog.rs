@@ -120,3 +120,45 @@ fn load(
     check_set(&achievements)?;
     Ok((achievements.into_iter().map(|a| (a.id.clone(), a)).collect(), listing))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(id: &str, requires: &str) -> String {
+        format!(
+            r#"{{"id": "{id}", "name": "N", "description": "D", "criteria": "C", "requires": {{"achievements": [{requires}]}}}}"#
+        )
+    }
+
+    #[test]
+    fn files_changed_on_disk_are_reloaded_and_a_broken_set_keeps_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.json"), definition("a", "")).unwrap();
+        let catalog = AchievementCatalog::open(dir.path().to_path_buf()).unwrap();
+        assert!(!catalog.reload_if_changed().unwrap(), "nothing changed");
+
+        std::fs::write(dir.path().join("b.json"), definition("b", r#""a""#)).unwrap();
+        assert!(catalog.reload_if_changed().unwrap());
+        assert_eq!(catalog.all().keys().collect::<Vec<_>>(), ["a", "b"]);
+
+        std::fs::write(dir.path().join("c.json"), definition("c", r#""missing""#)).unwrap();
+        let error = catalog.reload_if_changed().unwrap_err().to_string();
+        assert!(error.contains("\"missing\" is not a defined achievement"), "{error}");
+        assert_eq!(catalog.all().len(), 2, "the previous set stays in force");
+    }
+
+    #[test]
+    fn a_put_is_checked_with_the_others_and_a_file_must_be_named_by_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = AchievementCatalog::open(dir.path().to_path_buf()).unwrap();
+        let error = catalog.put("b", &definition("b", r#""a""#)).unwrap_err().to_string();
+        assert!(error.contains("\"a\" is not a defined achievement"), "{error}");
+        assert!(!dir.path().join("b.json").exists(), "a refused definition is not written");
+        catalog.put("a", &definition("a", "")).unwrap();
+        catalog.put("b", &definition("b", r#""a""#)).unwrap();
+        std::fs::write(dir.path().join("x.json"), definition("y", "")).unwrap();
+        let error = AchievementCatalog::open(dir.path().to_path_buf()).err().unwrap().to_string();
+        assert!(error.contains("x.json: id: \"y\" must match the file name"), "{error}");
+    }
+}

@@ -3,7 +3,8 @@
 //! `catalog`), issuing (`service`), the credential document (`document`), its Data Integrity
 //! proof (`proof`: `canon` canonicalises with the bundled `contexts`, `keys` signs), the
 //! issuer's DIDs (`issuer`), revocation (`status`), verification (`verify`), the xAPI record
-//! of an award (`earned`), baked SVG images (`baking`) and automatic awards (`stacking`).
+//! of an award (`earned`), baked SVG images (`baking`), automatic awards (`stacking`) and
+//! what anyone may ask without credentials (`public`: status lists, verification).
 //!
 //! An award's way through it: a request (admin API, CLI, a rule's `award` intent through the
 //! outbox, or `stacking` when a person's skill levels or held achievements meet a stack's
@@ -22,6 +23,7 @@ pub mod earned;
 pub mod issuer;
 pub mod keys;
 pub mod proof;
+pub mod public;
 pub mod service;
 pub mod stacking;
 pub mod status;

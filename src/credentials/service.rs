@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::achievement::Achievement;
@@ -16,8 +16,7 @@ use super::catalog::AchievementCatalog;
 use super::document::{identity_object, CredentialDraft, StatusEntry};
 use super::earned::{earned_statement, CREDENTIALS_ACCOUNT};
 use super::issuer::Issuer;
-use super::status::{encode_list, list_credential, locate, LIST_BITS};
-use super::verify::{verify_credential, StatusLookup, Verdict};
+use super::status::locate;
 use crate::auth::{Principal, Scope};
 use crate::governance::ConsentRegistry;
 use crate::rules::intent::{Intent, IntentRecord, NotifyMessage};
@@ -28,6 +27,13 @@ use crate::storage::{
 };
 use crate::xapi::time::{now_micros, Micros};
 use crate::xapi::XapiVersion;
+
+/// Status positions reserved at once: a store write per this many awards. Unused ones (the
+/// process ended) stay 0 in their list, like an unrevoked credential's.
+const POSITION_BLOCK: u64 = 32;
+
+/// Signed status lists kept (per key and list); beyond it the cache starts over.
+pub(super) const MAX_CACHED_LISTS: usize = 256;
 
 /// The `rule` name outbox items of awards carry.
 pub const AWARDS_ORIGIN: &str = "credentials";
@@ -77,19 +83,21 @@ pub enum RevokeError {
 }
 
 /// A signed status list and the revoked indexes it shows.
-type SignedList = (Vec<u64>, Arc<Value>);
+pub(super) type SignedList = (Vec<u64>, Arc<Value>);
 
 pub struct BadgeService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     catalog: Arc<AchievementCatalog>,
-    issuer: Arc<Issuer>,
+    pub(super) issuer: Arc<Issuer>,
     consent: Arc<ConsentRegistry>,
     public_url: String,
     notify: Vec<String>,
     statements: Option<Arc<StatementService>>,
     framework: Option<Arc<crate::skills::FrameworkCatalog>>,
     /// Signed status lists by (key, list), with the revoked positions they show.
-    lists: Mutex<HashMap<(String, u64), SignedList>>,
+    pub(super) lists: Mutex<HashMap<(String, u64), SignedList>>,
+    /// Status positions reserved and not yet used (left unused when the process ends).
+    positions: Mutex<std::ops::Range<u64>>,
     /// How the audit log names holders (never by identifier: see `governance::pseudonym`).
     pseudonyms: Option<crate::governance::pseudonym::Pseudonyms>,
 }
@@ -112,6 +120,7 @@ impl BadgeService {
             statements: None,
             framework: None,
             lists: Mutex::new(HashMap::new()),
+            positions: Mutex::new(0..0),
             pseudonyms: None,
         }
     }
@@ -172,7 +181,7 @@ impl BadgeService {
         format!("{}/api/badges/credentials/{id}", self.public_url)
     }
 
-    fn status_prefix(&self) -> String {
+    pub(super) fn status_prefix(&self) -> String {
         format!("{}/api/badges/status/", self.public_url)
     }
 
@@ -223,7 +232,7 @@ impl BadgeService {
                 return Ok(Awarded { badge: held, created: false });
             }
         }
-        let position = self.store.reserve_badge_status().await.context("reserving a status position")?;
+        let position = self.next_position().await?;
         let badge = self.issue(&request.person, &achievement, position, award_key).await?;
         let commit = BadgeCommit {
             outbox: self.notifications(&badge, &achievement),
@@ -242,6 +251,20 @@ impl BadgeService {
         }
         self.record_earned(&badge, &achievement).await;
         Ok(Awarded { badge, created })
+    }
+
+    /// A fresh status position, from a block reserved ahead (one store write per block).
+    async fn next_position(&self) -> anyhow::Result<u64> {
+        {
+            let mut block = self.positions.lock().expect("positions lock");
+            if let Some(position) = block.next() {
+                return Ok(position);
+            }
+        }
+        let first = self.store.reserve_badge_status(POSITION_BLOCK).await.context("reserving status positions")?;
+        let mut block = self.positions.lock().expect("positions lock");
+        *block = first + 1..first + POSITION_BLOCK;
+        Ok(first)
     }
 
     async fn held(&self, person: &str, achievement: &str) -> anyhow::Result<Option<BadgeRecord>> {
@@ -383,79 +406,12 @@ impl BadgeService {
     pub async fn list(&self, filter: &BadgeFilter) -> anyhow::Result<Vec<BadgeRecord>> {
         Ok(self.store.query_badges(filter).await?)
     }
-
-    /// The signed status list `list` of `multikey`, signed anew only when a bit changed.
-    pub async fn status_list(&self, multikey: &str, list: u64) -> anyhow::Result<Option<Arc<Value>>> {
-        let Ok(key) = self.issuer.key_named(multikey) else { return Ok(None) };
-        let from = list.checked_mul(LIST_BITS).context("list number too large")?;
-        let revoked: Vec<u64> =
-            self.store.revoked_badge_positions(from, from + LIST_BITS).await?.into_iter().map(|p| p - from).collect();
-        let cache_key = (multikey.to_string(), list);
-        if let Some((shown, signed)) = self.lists.lock().expect("status lists lock").get(&cache_key) {
-            if *shown == revoked {
-                return Ok(Some(signed.clone()));
-            }
-        }
-        let url = self.status_list_url(multikey, list);
-        let now = xsd_seconds(now_micros());
-        let document = list_credential(&url, &self.issuer.did_for(&key), &now, encode_list(&revoked));
-        let issuer = self.issuer.clone();
-        let signed = tokio::task::spawn_blocking(move || issuer.sign(document, &key, &now)).await??;
-        let signed = Arc::new(Value::Object(signed));
-        self.lists.lock().expect("status lists lock").insert(cache_key, (revoked, signed.clone()));
-        Ok(Some(signed))
-    }
-
-    /// Verifies any credential; the status is read from the store when the list is ours.
-    pub async fn verify(&self, credential: Value) -> anyhow::Result<Verdict> {
-        let status = self.own_status(&credential).await?;
-        let issuer = self.issuer.clone();
-        let verdict =
-            tokio::task::spawn_blocking(move || verify_credential(&credential, &issuer, &status, chrono::Utc::now()))
-                .await?;
-        Ok(verdict)
-    }
-
-    async fn own_status(&self, credential: &Value) -> anyhow::Result<KnownStatus> {
-        let status = &credential["credentialStatus"];
-        let (Some(list_url), Some(index)) = (
-            status["statusListCredential"].as_str(),
-            status["statusListIndex"].as_str().and_then(|i| i.parse::<u64>().ok()),
-        ) else {
-            return Ok(KnownStatus(None));
-        };
-        let Some(rest) = list_url.strip_prefix(&self.status_prefix()) else { return Ok(KnownStatus(None)) };
-        let Some(list) = rest.split_once('/').and_then(|(_, list)| list.parse::<u64>().ok()) else {
-            return Ok(KnownStatus(None));
-        };
-        if index >= LIST_BITS {
-            return Ok(KnownStatus(Some((list_url.into(), index, Err("statusListIndex is beyond the list".into())))));
-        }
-        let position = list * LIST_BITS + index;
-        let revoked = self.store.revoked_badge_positions(position, position + 1).await?;
-        Ok(KnownStatus(Some((list_url.to_string(), index, Ok(!revoked.is_empty())))))
-    }
-}
-
-/// The status of one of our positions, read before verification.
-struct KnownStatus(Option<(String, u64, Result<bool, String>)>);
-
-impl StatusLookup for KnownStatus {
-    fn revoked(&self, list_url: &str, index: u64) -> Option<Result<bool, String>> {
-        let (url, known_index, answer) = self.0.as_ref()?;
-        (url == list_url && *known_index == index).then(|| answer.clone())
-    }
 }
 
 /// An xsd:dateTime to the second, UTC.
 pub fn xsd_seconds(micros: Micros) -> String {
     let seconds = micros.div_euclid(1_000_000);
     chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// The credential as served: the stored document.
-pub fn served(badge: &BadgeRecord) -> &Map<String, Value> {
-    badge.document.as_object().expect("stored credentials are objects")
 }
 
 /// `award` intents, delivered from the outbox: the intent's key is the award key, so a

@@ -78,8 +78,10 @@ impl Eraser {
     /// Erases the person named by `subject`; `requested_by` is a credential key or `cli`.
     pub async fn erase(&self, subject: Subject, requested_by: &str) -> Result<ErasureReport, ApiError> {
         let pseudonyms = self.erased.pseudonyms();
+        let names = self.names(&subject.keys).await?;
         let job = ErasureJob {
             id: uuid::Uuid::new_v4().to_string(),
+            names,
             tombstones: subject.keys.iter().map(|key| pseudonyms.hash(key)).collect(),
             keys: subject.keys,
             needles: subject.needles,
@@ -108,10 +110,9 @@ impl Eraser {
         };
         let mut report = ErasureReport { id: job.id.clone(), person: label, resumed, ..Default::default() };
         self.erased.add(&job.tombstones);
-        let mut needles = job.needles.clone();
+        let needles: Vec<String> = job.needles.iter().chain(&job.names).cloned().collect();
         if !job.purging {
             self.consent.exclude(&job.keys);
-            needles.extend(self.names(&job.keys).await?);
             let mut attachments = self.erase_statements(&job, &mut report).await?;
             self.settle().await?;
             attachments.extend(self.erase_statements(&job, &mut report).await?);
@@ -126,7 +127,8 @@ impl Eraser {
                 restart();
             }
             // From here the record names nobody: the purge removes the old copies of it too.
-            let purging = ErasureJob { keys: Vec::new(), needles: Vec::new(), purging: true, ..job.clone() };
+            let purging =
+                ErasureJob { keys: Vec::new(), needles: Vec::new(), names: Vec::new(), purging: true, ..job.clone() };
             self.store().begin_erasure(purging).await?;
         }
         self.purge(&needles, &mut report).await?;

@@ -207,13 +207,13 @@ pub fn analyze(spec: &ImpactSpec, data: &ImpactData) -> Result<ImpactReport, Imp
         .and_then(|(t, c)| stats::standardized_mean_difference(&t, &c));
     let parallel_trend = parallel_trend(spec, &treated_data, &comparison_data);
     let adjusted = ancova(&treated_data.pairs(), &comparison_data.pairs(), did_test.as_ref());
-    let event_study = spec.staggered.as_ref().map(|staggered| event_study(staggered, data, &prepared));
+    let event_study = spec.staggered.as_ref().map(|staggered| event_study(staggered, data, &prepared)).transpose()?;
     let dose_response = (!data.doses.is_empty()).then(|| {
         let doses: Vec<(u32, f64)> = treated_data
             .persons
             .iter()
             .zip(&treated_data.change)
-            .map(|(person, change)| (data.doses.get(*person).copied().unwrap_or(1), *change))
+            .map(|(person, change)| (data.doses.get(*person).copied().unwrap_or(0), *change))
             .collect();
         dose_response(&doses, &comparison_data.change, spec.dose_levels)
     });

@@ -28,7 +28,9 @@ pub(crate) fn event_study_chart(study: &EventStudy, unit: &str) -> String {
         r#"<svg class="event-study" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="event-title"><title id="event-title">Effect by periods since training, with 95% confidence intervals</title>"#
     );
     axes(&mut svg, &x, &y, HEIGHT);
-    for tick in tested.iter().map(|(e, _)| *e).chain([-1]) {
+    // At most about 16 labels, so long curves stay legible.
+    let every = (tested.len() / 16 + 1) as i64;
+    for tick in tested.iter().map(|(e, _)| *e).chain([-1]).filter(|e| e.rem_euclid(every) == 0 || *e == -1) {
         let _ = write!(
             svg,
             r#"<text class="tick" x="{}" y="{}" text-anchor="middle">{tick}</text>"#,
@@ -95,4 +97,58 @@ pub(crate) fn event_study_chart(study: &EventStudy, unit: &str) -> String {
     );
     svg.push_str("</svg>");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::impact::chart::tests::{elements, number};
+    use crate::impact::staggered::{EventPoint, StaggeredComparison};
+    use crate::impact::stats::TTest;
+
+    fn study(events: std::ops::Range<i64>) -> EventStudy {
+        let curve = events
+            .filter(|e| *e != -1)
+            .map(|event| EventPoint {
+                event,
+                cohorts: 1,
+                treated_persons: 10,
+                test: TTest::from_parts(if event >= 0 { -5.0 } else { 0.5 }, 1.0, 30.0),
+            })
+            .collect();
+        EventStudy {
+            comparison: StaggeredComparison::NotYetTreated,
+            period_days: 7,
+            overall: None,
+            relative_effect: None,
+            counterfactual_mean: None,
+            pre_trend: None,
+            curve,
+            cohorts: vec![],
+            cells: vec![],
+            treated_persons: 10,
+            comparison_persons: 10,
+            persons: 20,
+        }
+    }
+
+    #[test]
+    fn each_point_has_its_interval_below_zero_when_the_effect_is_negative() {
+        let svg = event_study_chart(&study(-3..5), "seconds");
+
+        let points = elements(&svg, "circle").into_iter().filter(|c| c.contains("event-point")).collect::<Vec<_>>();
+        let bars = elements(&svg, "line").into_iter().filter(|l| l.contains("event-ci")).collect::<Vec<_>>();
+        assert_eq!((points.len(), bars.len()), (7, 7), "events −3, −2, 0 … 4");
+        let zero = number(elements(&svg, "line").into_iter().find(|l| l.contains("class=\"zero\"")).unwrap(), "y1");
+        let after: Vec<f64> = points.iter().skip(2).map(|p| number(p, "cy")).collect();
+        assert!(after.iter().all(|cy| *cy > zero), "SVG y grows downward: negative effects sit below zero");
+        assert!(svg.contains("Weeks since training") && svg.contains("seconds per person"));
+    }
+
+    #[test]
+    fn long_curves_keep_about_sixteen_labels() {
+        let svg = event_study_chart(&study(-40..60), "units");
+        let labels = elements(&svg, "text").into_iter().filter(|t| t.contains("class=\"tick\"")).count();
+        assert!(labels <= 30, "{labels} labels, x and y axes together");
+    }
 }

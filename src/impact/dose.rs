@@ -31,20 +31,22 @@ pub struct DoseResponse {
 }
 
 /// Dose-response from the treated persons' (dose, change) pairs and the comparison changes.
-/// Doses of zero count as one (a treated person got the intervention at least once).
+/// Levels run from 1 to `top`; a level 0 (treated, but e.g. acted on no nudge) comes first
+/// when some treated person has dose 0.
 pub fn dose_response(treated: &[(u32, f64)], comparison: &[f64], top: u32) -> DoseResponse {
     let top = top.max(1);
-    let levels = (1..=top)
+    let first = if treated.iter().any(|(d, _)| *d == 0) { 0 } else { 1 };
+    let levels = (first..=top)
         .map(|dose| {
             let changes: Vec<f64> = treated
                 .iter()
-                .filter(|(d, _)| if dose == top { (*d).max(1) >= top } else { (*d).max(1) == dose })
+                .filter(|(d, _)| if dose == top { *d >= top } else { *d == dose })
                 .map(|(_, change)| *change)
                 .collect();
             DoseLevel { dose, or_more: dose == top, persons: changes.len(), test: stats::welch(&changes, comparison) }
         })
         .collect();
-    let x: Vec<Vec<f64>> = treated.iter().map(|(d, _)| vec![1.0, f64::from((*d).max(1))]).collect();
+    let x: Vec<Vec<f64>> = treated.iter().map(|(d, _)| vec![1.0, f64::from(*d)]).collect();
     let y: Vec<f64> = treated.iter().map(|(_, change)| *change).collect();
     let clusters: Vec<u64> = (0..y.len() as u64).collect();
     let per_unit = fit_clustered(&x, &y, &clusters).and_then(|fit| fit.test(1));
@@ -71,6 +73,15 @@ mod tests {
         let slope = response.per_unit.unwrap();
         assert!((slope.diff + 2.0).abs() < 0.1, "{slope:?}");
         assert!(slope.ci_high < 0.0);
+    }
+
+    #[test]
+    fn persons_without_any_dose_get_their_own_level() {
+        let treated = [(0, 0.1), (0, -0.1), (0, 0.0), (2, -4.0), (2, -4.2), (1, -2.1), (1, -1.9)];
+        let response = dose_response(&treated, &[0.1, -0.1, 0.05], 2);
+        let levels: Vec<(u32, usize)> = response.levels.iter().map(|l| (l.dose, l.persons)).collect();
+        assert_eq!(levels, [(0, 3), (1, 2), (2, 2)]);
+        assert!((response.per_unit.unwrap().diff + 2.0).abs() < 0.2);
     }
 
     #[test]

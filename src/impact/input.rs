@@ -195,7 +195,8 @@ pub struct ImpactData {
     #[serde(default)]
     pub treatment_dates_us: BTreeMap<String, i64>,
     /// Per treated person, how much of the intervention they got (modules completed, nudges
-    /// acted on), for the dose-response table; empty: no table.
+    /// acted on), for the dose-response table; empty: no table. Treated persons left out have
+    /// dose 0.
     #[serde(default)]
     pub doses: BTreeMap<String, u32>,
 }

@@ -96,8 +96,8 @@ fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let mut inverse: Vec<Vec<f64>> = (0..k).map(|i| (0..k).map(|j| f64::from(u8::from(i == j))).collect()).collect();
     for column in 0..k {
         let pivot = (column..k).max_by(|&i, &j| a[i][column].abs().total_cmp(&a[j][column].abs()))?;
-        // Too small to divide by, or NaN: the matrix cannot be inverted.
-        if a[pivot][column].abs().partial_cmp(&(scale * 1e-12)) != Some(std::cmp::Ordering::Greater) {
+        let magnitude = a[pivot][column].abs();
+        if magnitude.is_nan() || magnitude <= scale * 1e-12 {
             return None;
         }
         a.swap(column, pivot);

@@ -80,7 +80,7 @@ pub fn render_html_with(
     sections::multiplicity(&mut html, "Many KPIs: adjusted p-values", extra.multiplicity);
     sections::multiplicity(&mut html, "Many cohorts: adjusted p-values", extra.cohort_multiplicity);
     if let Some(section) = roi {
-        sections::roi_warning(&mut html, extra.roi_warning);
+        sections::roi_caveats(&mut html, extra);
         roi_table(&mut html, &section);
     }
     notes(&mut html, report);

@@ -33,6 +33,8 @@ pub struct Sections<'a> {
     pub multiplicity: Option<&'a Multiplicity>,
     pub cohort_multiplicity: Option<&'a Multiplicity>,
     pub roi_warning: Option<&'a str>,
+    /// ROI % at the two ends of the effect's 95% CI (lowest first).
+    pub roi_interval: Option<(Option<f64>, Option<f64>)>,
 }
 
 fn interval(test: &TTest, unit: &str) -> String {
@@ -56,9 +58,18 @@ pub(crate) fn claim(html: &mut String, claim: Option<&Claim>) {
     }
 }
 
-pub(crate) fn roi_warning(html: &mut String, warning: Option<&str>) {
-    if let Some(warning) = warning {
+pub(crate) fn roi_caveats(html: &mut String, extra: &Sections<'_>) {
+    if let Some(warning) = extra.roi_warning {
         let _ = write!(html, "<p class=\"roi-warning\">{}</p>", escape(warning));
+    }
+    if let Some((low, high)) = extra.roi_interval {
+        let show = |p: Option<f64>| p.map_or("n/a".to_string(), |p| format!("{}%", number(p)));
+        let _ = write!(
+            html,
+            "<p class=\"roi-interval\">Over the effect's 95% confidence interval the ROI runs from {} to {}.</p>",
+            show(low),
+            show(high)
+        );
     }
 }
 
@@ -159,6 +170,15 @@ pub(crate) fn guardrails(html: &mut String, guardrails: &[GuardrailSection<'_>])
     html.push_str("</tbody></table><p class=\"notes\">A guardrail holds when a one-sided test at α = 0.05 shows that it did not worsen by its margin or more: the one-sided 95% bound of its worsening is below the margin.</p>");
 }
 
+/// A p- or q-value for a table cell: "< 0.001" or three decimals.
+fn probability(p: f64) -> String {
+    if p < 0.001 {
+        "&lt; 0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
 pub(crate) fn multiplicity(html: &mut String, title: &str, family: Option<&Multiplicity>) {
     let Some(family) = family else { return };
     let _ = write!(
@@ -176,10 +196,58 @@ pub(crate) fn multiplicity(html: &mut String, title: &str, family: Option<&Multi
             html,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{survives}</td></tr>",
             escape(&f.label),
-            p_value(f.p_value).trim_start_matches("p "),
-            p_value(f.holm_p_value).trim_start_matches("p "),
-            p_value(f.bh_q_value).trim_start_matches("p "),
+            probability(f.p_value),
+            probability(f.holm_p_value),
+            probability(f.bh_q_value),
         );
     }
     html.push_str("</tbody></table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::impact::chart::tests::example;
+    use crate::impact::claim::ClaimVerdict;
+    use crate::impact::guardrail::non_inferiority;
+    use crate::impact::input::KpiDirection;
+    use crate::impact::report::{render_html_with, RoiSection};
+    use crate::impact::roi::{roi, RoiInput};
+
+    #[test]
+    fn the_claim_guardrails_and_roi_caveats_are_shown_and_escaped() {
+        let (report, trend) = example(KpiDirection::HigherIsBetter, 4.0);
+        let claim = Claim { verdict: ClaimVerdict::GuardrailHarmed, sentence: "<b>CSAT</b> fell".into() };
+        let harmed = non_inferiority(TTest::from_parts(-3.0, 0.5, 30.0).as_ref(), KpiDirection::HigherIsBetter, 1.0);
+        let family = Multiplicity::of(vec![("Sales & more".into(), 0.0004), ("CSAT".into(), 0.2)]);
+        let money = roi(&RoiInput {
+            effect_per_person_per_period: 1.0,
+            direction: KpiDirection::HigherIsBetter,
+            value_per_unit: 10.0,
+            persons: 10,
+            periods: 1.0,
+            months_per_period: 12.0,
+            costs: 50.0,
+        })
+        .unwrap();
+        let extra = Sections {
+            claim: Some(&claim),
+            guardrails: vec![GuardrailSection { name: "CSAT <x>", unit: "points", report: &report, result: &harmed }],
+            multiplicity: Some(&family),
+            cohort_multiplicity: None,
+            roi_warning: Some("not significant <really>"),
+            roi_interval: Some((Some(-80.0), Some(300.0))),
+        };
+
+        let html = render_html_with(&report, &trend, "T", Some(RoiSection { roi: &money, currency: "EUR" }), &extra);
+
+        assert!(html.contains("<p class=\"claim guardrail_harmed\">&lt;b&gt;CSAT&lt;/b&gt; fell</p>"), "{html}");
+        assert!(html.contains("<td>CSAT &lt;x&gt;</td>") && html.contains("class=\"status harmed\">harmed</td>"));
+        assert!(html
+            .contains("<td>Sales &amp; more</td><td class=\"num\">&lt; 0.001</td><td class=\"num\">&lt; 0.001</td>"));
+        assert!(html.contains("<p class=\"roi-warning\">not significant &lt;really&gt;</p>"));
+        assert!(html.contains("the ROI runs from -80% to 300%."));
+        assert!(html.find("roi-warning").unwrap() < html.find("<table class=\"roi\">").unwrap(), "caveat first");
+        assert!(!html.contains("<really>") && !html.contains("<b>"));
+    }
 }

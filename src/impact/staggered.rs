@@ -26,6 +26,9 @@ pub const PERIOD_ORIGIN_US: i64 = 4 * DAY_US;
 pub const MAX_EVENT_PERIODS: u32 = 104;
 /// Fewest persons on each side of a group-time cell.
 pub const MIN_CELL_PERSONS: usize = 2;
+/// Most (cell, person) rows of the stacked regression: bounds memory and time (about 16
+/// bytes each) whatever periods and dates a spec asks for. Unit tests lower it to reach it.
+pub const MAX_STACKED_ROWS: usize = if cfg!(test) { 200 } else { 4_000_000 };
 
 /// Who the cohorts are compared with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -161,8 +164,8 @@ struct Unit {
 struct Cell {
     cohort: i64,
     event: i64,
-    /// (unit, change, treated, residual)
-    rows: Vec<(usize, bool, f64)>,
+    /// (unit, treated, residual from its side's mean change)
+    rows: Vec<(u32, bool, f64)>,
     treated: usize,
     comparison: usize,
     att: f64,
@@ -171,7 +174,11 @@ struct Cell {
 
 /// Runs the event study over the prepared treated persons (each at their reference date) and
 /// the comparison observations (never treated; their dates are ignored).
-pub(crate) fn event_study(spec: &StaggeredSpec, data: &ImpactData, prepared: &Prepared) -> EventStudy {
+pub(crate) fn event_study(
+    spec: &StaggeredSpec,
+    data: &ImpactData,
+    prepared: &Prepared,
+) -> Result<EventStudy, ImpactError> {
     let period = i128::from(spec.period_days) * i128::from(DAY_US);
     let index = |t: i64| -> i64 {
         // |t| < 2⁶³ and period ≥ one day, so the quotient fits an i64.
@@ -203,7 +210,15 @@ pub(crate) fn event_study(spec: &StaggeredSpec, data: &ImpactData, prepared: &Pr
     units.extend(never.into_values().map(|points| Unit { cohort: None, means: means(&mut points.into_iter()) }));
 
     let cohorts: BTreeSet<i64> = units.iter().filter_map(|u| u.cohort).collect();
+    // Who has data in each period: a cell then visits only the persons it can use.
+    let mut observed: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (unit_index, unit) in units.iter().enumerate() {
+        for &p in unit.means.keys() {
+            observed.entry(p).or_default().push(unit_index);
+        }
+    }
     let mut cells = Vec::new();
+    let mut stacked_rows = 0usize;
     for &g in &cohorts {
         let base = g - 1;
         for event in -i64::from(spec.periods_before)..i64::from(spec.periods_after) {
@@ -213,7 +228,8 @@ pub(crate) fn event_study(spec: &StaggeredSpec, data: &ImpactData, prepared: &Pr
             let now = g + event;
             let untreated_through = now.max(base);
             let mut rows = Vec::new();
-            for (unit_index, unit) in units.iter().enumerate() {
+            for &unit_index in observed.get(&now).map_or(&[][..], Vec::as_slice) {
+                let unit = &units[unit_index];
                 let treated = match unit.cohort {
                     Some(h) if h == g => true,
                     Some(h) if spec.comparison == StaggeredComparison::NotYetTreated && h > untreated_through => false,
@@ -224,12 +240,22 @@ pub(crate) fn event_study(spec: &StaggeredSpec, data: &ImpactData, prepared: &Pr
                     rows.push((unit_index, treated, after - before));
                 }
             }
+            stacked_rows += rows.len();
+            if stacked_rows > MAX_STACKED_ROWS {
+                return Err(ImpactError::invalid(
+                    "staggered",
+                    format!(
+                        "the design compares more than {MAX_STACKED_ROWS} person-periods across its cohorts; use \
+                         longer periods (period_days) or fewer periods_before/periods_after"
+                    ),
+                ));
+            }
             if let Some(cell) = Cell::new(g, event, rows, &units, now) {
                 cells.push(cell);
             }
         }
     }
-    summarise(spec, &cells, period)
+    Ok(summarise(spec, &cells, period, units.len()))
 }
 
 impl Cell {
@@ -242,8 +268,10 @@ impl Cell {
         let (mean_t, mean_c) = (stats::mean(&t)?, stats::mean(&c)?);
         let levels: Vec<f64> =
             rows.iter().filter(|r| r.1).filter_map(|r| units[r.0].means.get(&now).copied()).collect();
-        let rows =
-            rows.into_iter().map(|(u, treated, d)| (u, treated, d - if treated { mean_t } else { mean_c })).collect();
+        let rows = rows
+            .into_iter()
+            .map(|(u, treated, d)| (u as u32, treated, d - if treated { mean_t } else { mean_c }))
+            .collect();
         Some(Cell {
             cohort,
             event,
@@ -260,6 +288,7 @@ impl Cell {
 struct Stacked {
     correction: f64,
     persons: usize,
+    units: usize,
 }
 
 /// A weighted combination of cell ATTs (weights ∝ treated persons) with its clustered SE.
@@ -269,21 +298,21 @@ fn combine(cells: &[&Cell], stacked: &Stacked) -> Option<TTest> {
         return None;
     }
     let mut estimate = 0.0;
-    let mut influence: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut influence = vec![0.0; stacked.units];
     for cell in cells {
         let weight = cell.treated as f64 / total;
         estimate += weight * cell.att;
         for &(unit, treated, residual) in &cell.rows {
             let share = if treated { residual / cell.treated as f64 } else { -residual / cell.comparison as f64 };
-            *influence.entry(unit).or_default() += weight * share;
+            influence[unit as usize] += weight * share;
         }
     }
-    let variance = stacked.correction * influence.values().map(|v| v * v).sum::<f64>();
+    let variance = stacked.correction * influence.iter().map(|v| v * v).sum::<f64>();
     TTest::from_parts(estimate, variance.sqrt(), stacked.persons as f64 - 1.0)
 }
 
-fn summarise(spec: &StaggeredSpec, cells: &[Cell], period: i128) -> EventStudy {
-    let persons: BTreeSet<usize> = cells.iter().flat_map(|c| c.rows.iter().map(|r| r.0)).collect();
+fn summarise(spec: &StaggeredSpec, cells: &[Cell], period: i128, units: usize) -> EventStudy {
+    let persons: BTreeSet<u32> = cells.iter().flat_map(|c| c.rows.iter().map(|r| r.0)).collect();
     let rows: usize = cells.iter().map(|c| c.rows.len()).sum();
     let stacked = Stacked {
         correction: if persons.len() >= 2 && rows > 2 * cells.len() {
@@ -292,6 +321,7 @@ fn summarise(spec: &StaggeredSpec, cells: &[Cell], period: i128) -> EventStudy {
             f64::NAN
         },
         persons: persons.len(),
+        units,
     };
     let start = |g: i64| (i128::from(PERIOD_ORIGIN_US) + i128::from(g) * period).clamp(0, i128::from(i64::MAX)) as i64;
     let select = |keep: &dyn Fn(&Cell) -> bool| cells.iter().filter(|c| keep(c)).collect::<Vec<&Cell>>();

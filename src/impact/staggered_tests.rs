@@ -145,3 +145,30 @@ fn staggered_settings_outside_their_range_name_their_field() {
         }
     }
 }
+
+#[test]
+fn a_design_larger_than_the_row_budget_is_refused_naming_staggered() {
+    // Ten cohorts of two, twenty never treated, 30 weeks: well over the test budget of rows.
+    let mut treated = Vec::new();
+    let mut cohorts = Vec::new();
+    let prefixes: Vec<String> = (0..10).map(|c| format!("c{c}-")).collect();
+    for (c, prefix) in prefixes.iter().enumerate() {
+        treated.extend(pair(prefix, 0..30, 100.0, shock));
+        cohorts.push((prefix.as_str(), 8 + c as i64));
+    }
+    let mut comparison = Vec::new();
+    for n in 0..10 {
+        comparison.extend(pair(&format!("n{n}-"), 0..30, 90.0, shock));
+    }
+    let data = ImpactData { treated, comparison, treatment_dates_us: dates(&cohorts), ..Default::default() };
+
+    let refused = analyze(&spec(StaggeredComparison::NotYetTreated, 4, 8), &data);
+
+    match refused {
+        Err(ImpactError::Invalid { field, rule }) => {
+            assert_eq!(field, "staggered");
+            assert!(rule.contains("person-periods"), "{rule}");
+        }
+        Ok(report) => panic!("should be refused, got {} cells", report.event_study.unwrap().cells.len()),
+    }
+}

@@ -59,6 +59,8 @@ pub struct DemoSpec {
     pub weeks_before: u32,
     pub weeks_after: u32,
     pub treated_share: f64,
+    /// The true change of customer satisfaction (points) caused by the course.
+    pub csat_effect: f64,
 }
 
 impl Default for DemoSpec {
@@ -71,6 +73,7 @@ impl Default for DemoSpec {
             weeks_before: 8,
             weeks_after: 13,
             treated_share: 0.5,
+            csat_effect: CSAT_EFFECT,
         }
     }
 }
@@ -203,7 +206,7 @@ pub fn generate_demo(spec: &DemoSpec) -> DemoData {
                 + TREND_PER_WEEK * step as f64
                 + normal(&mut rng, 0.0, WEEKLY_NOISE_SD)
                 + ramp * dose * spec.effect;
-            let csat = agent.csat + normal(&mut rng, 0.0, CSAT_NOISE_SD) + ramp * CSAT_EFFECT;
+            let csat = agent.csat + normal(&mut rng, 0.0, CSAT_NOISE_SD) + ramp * spec.csat_effect;
             let period = Some(monday.format("%G-W%V").to_string());
             for (kpi, value) in [(demo_kpi(), value), (csat_kpi(), csat.clamp(0.0, 100.0))] {
                 let observation = KpiObservation {
@@ -243,7 +246,7 @@ pub fn generate_demo(spec: &DemoSpec) -> DemoData {
         agents: keys,
         completions,
         modules,
-        csat_effect: CSAT_EFFECT,
+        csat_effect: spec.csat_effect,
     };
     DemoData { statements, truth }
 }

@@ -1,7 +1,8 @@
 //! The parts of an impact analysis beyond the primary KPI: guardrail and secondary KPIs
 //! analysed over the very same persons and dates, doses per treated person, the Holm and
 //! Benjamini–Hochberg adjustment over every KPI (and every training cohort), the claim, and
-//! the ROI's uncertainty. Called by `impact::run_impact_within`.
+//! the ROI's uncertainty, and the HTML report of a whole answer. Called by
+//! `impact::run_impact_within`; `render_answer_html` by the CLI.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,15 +10,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::impact::{
-    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ImpactRequest, KpiSummary, ReadLimit,
-    RoiSpec,
+    each_statement, invalid, kpi_definition, kpi_observations, spec_error, time, ComparisonGroup, ImpactAnswer,
+    ImpactRequest, KpiSummary, ReadLimit, RoiSpec,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::impact::claim::{claim, Claim, NamedKpi};
 use crate::impact::guardrail::{non_inferiority, NonInferiority};
 use crate::impact::multiplicity::Multiplicity;
+use crate::impact::report::RoiSection;
+use crate::impact::report_sections::{GuardrailSection, Sections};
 use crate::impact::{analyze, roi, ImpactData, ImpactError, ImpactReport, ImpactSpec, KpiDirection, Observation};
-use crate::impact::{RoiInput, RoiReport};
+use crate::impact::{render_html_with, RoiInput, RoiReport};
 use crate::storage::{IndexTerm, InterventionQuery, Store};
 use crate::xapi::agent::ifi_key;
 use crate::xapi::time::{parse_timestamp, to_micros, Micros};
@@ -38,7 +41,9 @@ pub struct GuardrailRequest {
 }
 
 /// Doses: per treated person, the number of distinct activities they have statements of
-/// (modules completed), or the number of interventions a rule recorded for them (nudges).
+/// (modules completed), or the number of interventions a rule recorded for them (nudges),
+/// counting with `verb` only those they acted on (a statement of the verb about the nudge's
+/// activity at or after it).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DoseRequest {
@@ -125,6 +130,13 @@ pub(super) fn validate(request: &ImpactRequest) -> Result<(), ApiError> {
             return Err(invalid(&format!("secondary[{i}]"), format!("{kpi:?} is analysed twice")));
         }
     }
+    if request.staggered.is_some() && request.comparison.group == ComparisonGroup::NotYetTreated {
+        return Err(invalid(
+            "comparison.group",
+            "with `staggered`, put every trained person in `treated` and use not_treated or query: the \
+             staggered design compares each cohort with the persons not yet trained itself",
+        ));
+    }
     if let Some(dose) = &request.dose {
         if dose.verb.is_none() && dose.activity.is_none() && dose.rule.is_none() {
             return Err(invalid("dose", "give a verb and/or an activity, or a rule"));
@@ -135,7 +147,8 @@ pub(super) fn validate(request: &ImpactRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Each person's dose: distinct matching activities, or the rule's interventions.
+/// Each person's dose: distinct matching activities; or the rule's interventions, only those
+/// acted on when a verb is given.
 pub(super) async fn doses(
     store: &dyn Store,
     dose: &DoseRequest,
@@ -145,35 +158,52 @@ pub(super) async fn doses(
     let until = time("dose.until", &dose.until)?.unwrap_or(Micros::MAX);
     let prefix = dose.activity_prefix.as_deref().unwrap_or("");
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    if let Some(rule) = &dose.rule {
-        let query = InterventionQuery {
-            rule: Some(rule.clone()),
-            activity: dose.activity.clone(),
-            limit: limit.cap() + 1,
-            ..Default::default()
-        };
-        let interventions = store.query_interventions(&query).await?;
-        if interventions.len() > limit.cap() {
-            return Err(limit.exceeded("dose (the rule's interventions)"));
-        }
-        for i in interventions.into_iter().filter(|i| (since..=until).contains(&i.recorded)) {
-            seen.entry(i.actor_id).or_default().insert(i.key);
-        }
-    } else {
-        let mut terms: Vec<IndexTerm> = dose.verb.clone().map(IndexTerm::Verb).into_iter().collect();
-        terms.extend(dose.activity.clone().map(IndexTerm::Activity));
+    let mut terms: Vec<IndexTerm> = dose.verb.clone().map(IndexTerm::Verb).into_iter().collect();
+    terms.extend(dose.activity.clone().map(IndexTerm::Activity));
+    // Each (person, activity) with a matching statement, and the latest such statement's time.
+    let mut latest: BTreeMap<(String, String), Micros> = BTreeMap::new();
+    if dose.rule.is_none() || dose.verb.is_some() {
         each_statement(store, terms, "dose", limit, |statement| {
             let person = statement.get("actor").and_then(ifi_key);
             let at =
                 statement.get("timestamp").and_then(Value::as_str).and_then(parse_timestamp).map(|t| to_micros(&t));
             let activity = statement.pointer("/object/id").and_then(Value::as_str).filter(|id| id.starts_with(prefix));
-            if let (Some(person), Some(at), Some(activity)) = (person, at, activity) {
-                if (since..=until).contains(&at) {
-                    seen.entry(person).or_default().insert(activity.to_string());
-                }
+            // since/until bound the statements counted, or else the nudges (below).
+            let in_range = |at: &Micros| dose.rule.is_some() || (since..=until).contains(at);
+            if let (Some(person), Some(at), Some(activity)) = (person, at.filter(in_range), activity) {
+                let time = latest.entry((person, activity.to_string())).or_insert(at);
+                *time = (*time).max(at);
             }
         })
         .await?;
+    }
+    match &dose.rule {
+        Some(rule) => {
+            let query = InterventionQuery {
+                rule: Some(rule.clone()),
+                activity: dose.activity.clone(),
+                limit: limit.cap() + 1,
+                ..Default::default()
+            };
+            let interventions = store.query_interventions(&query).await?;
+            if interventions.len() > limit.cap() {
+                return Err(limit.exceeded("dose (the rule's interventions)"));
+            }
+            for i in interventions.into_iter().filter(|i| (since..=until).contains(&i.recorded)) {
+                // With a verb, a nudge counts only when the person acted on it: a statement of
+                // that verb about the nudge's activity, at or after the nudge.
+                let acted = dose.verb.is_none()
+                    || latest.get(&(i.actor_id.clone(), i.activity.clone())).is_some_and(|at| *at >= i.recorded);
+                if acted {
+                    seen.entry(i.actor_id).or_default().insert(i.key);
+                }
+            }
+        }
+        None => {
+            for (person, activity) in latest.into_keys() {
+                seen.entry(person).or_default().insert(activity);
+            }
+        }
     }
     Ok(seen.into_iter().map(|(person, set)| (person, u32::try_from(set.len()).unwrap_or(u32::MAX))).collect())
 }
@@ -353,4 +383,29 @@ fn roi_error(error: ImpactError) -> ApiError {
         other => format!("roi.{other}"),
     };
     invalid(&path, rule)
+}
+
+/// The HTML report of a whole answer: the primary KPI's figures and charts, with the claim,
+/// guardrails, adjusted p-values and ROI caveats. For every caller that renders an answer
+/// (the CLI; the console can use it too), after small groups are suppressed.
+pub fn render_answer_html(answer: &ImpactAnswer) -> String {
+    let roi = answer.roi.as_ref().map(|roi| RoiSection { roi, currency: answer.currency.as_deref().unwrap_or("") });
+    let sections = Sections {
+        claim: answer.claim.as_ref(),
+        guardrails: answer
+            .guardrails
+            .iter()
+            .map(|g| GuardrailSection {
+                name: g.kpi.name.as_deref().unwrap_or(&g.kpi.id),
+                unit: g.kpi.unit.as_deref().unwrap_or("units"),
+                report: &g.report,
+                result: &g.non_inferiority,
+            })
+            .collect(),
+        multiplicity: answer.multiplicity.as_ref(),
+        cohort_multiplicity: answer.cohort_multiplicity.as_ref(),
+        roi_warning: answer.roi_warning.as_deref(),
+        roi_interval: answer.roi_interval.as_ref().map(|r| (r.roi_percent_low, r.roi_percent_high)),
+    };
+    render_html_with(&answer.report, &answer.trend, &answer.title, roi, &sections)
 }

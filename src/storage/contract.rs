@@ -444,9 +444,9 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- Badges (issued credentials): commands ----
 
-    /// A fresh position in the revocation status list, never handed out before (a
-    /// credential that is then not stored leaves an unused bit).
-    async fn reserve_badge_status(&self) -> StoreResult<u64>;
+    /// `count` fresh positions in the revocation status lists, never handed out before:
+    /// returns the first of them (positions not then used leave unused bits).
+    async fn reserve_badge_status(&self, count: u64) -> StoreResult<u64>;
 
     /// Stores the credential and queues its outbox items, unless one with the same award key
     /// exists or, for an exclusive commit, the person holds an unrevoked one for the

@@ -18,6 +18,10 @@ pub struct ErasureJob {
     /// Texts that mark a rule-state entry or a notification as theirs: the raw identifiers
     /// (an address, a sha1sum, an OpenID, an account as `"name":"..."`).
     pub needles: Vec<String>,
+    /// The names they were known by: looked for by the final scan, never used to select
+    /// what to delete (someone else may share a name).
+    #[serde(default)]
+    pub names: Vec<String>,
     /// Keyed hashes of `keys`, kept after the job so a replay of their statements is caught.
     pub tombstones: Vec<String>,
     pub requested: Micros,

@@ -177,3 +177,108 @@ async fn the_answer_carries_the_claim_guardrail_event_study_and_adjusted_p_value
     );
     assert!(answer["roi_warning"].is_null(), "the effect is significant: {}", answer["roi_warning"]);
 }
+
+#[tokio::test]
+async fn a_harmed_guardrail_turns_the_claim_though_the_primary_kpi_improved() {
+    // Arrange: the course now costs 4 points of satisfaction, twice the 2-point margin.
+    let app = TestApp::spawn().await;
+    let spec = DemoSpec { agents: 120, seed: 8, csat_effect: -4.0, ..DemoSpec::default() };
+    for batch in generate_demo(&spec).statements.chunks(500) {
+        assert_eq!(app.post_statements(&Value::Array(batch.to_vec())).await.status(), 200);
+    }
+    let request: fluency::service::impact::ImpactRequest = toml::from_str(&demo_impact_spec(&spec)).unwrap();
+
+    // Act
+    let response = app.api(Method::POST, "impact").json(&request).send().await.unwrap();
+    let answer: Value = response.json().await.unwrap();
+
+    // Assert
+    assert_eq!(answer["report"]["verdict"]["kind"], "improved", "handling time still improved");
+    assert_eq!(answer["guardrails"][0]["non_inferiority"]["status"], "harmed", "{}", answer["guardrails"][0]);
+    assert_eq!(answer["claim"]["verdict"], "guardrail_harmed");
+    let sentence = answer["claim"]["sentence"].as_str().unwrap();
+    assert!(sentence.starts_with("A guardrail was harmed: Average handling time improved by "), "{sentence}");
+    assert!(sentence.contains("Customer satisfaction worsened by "), "{sentence}");
+}
+
+#[tokio::test]
+async fn nudges_count_as_doses_only_when_acted_on_after_the_nudge() {
+    use chrono::{Duration, Utc};
+    use fluency::kpi::profile::{kpi_statement, Direction, KpiDefinition, KpiObservation};
+
+    // Arrange: a rule that assigns whatever lesson a nudge request names; six persons get three
+    // nudges each; p_i then launches i mod 4 of them (p0 launched one before being nudged,
+    // which does not count, and p1 one it was never nudged to, which does not either).
+    const NUDGE: &str = "http://example.com/verbs/nudge-requested";
+    const LAUNCHED: &str = "http://adlnet.gov/expapi/verbs/launched";
+    let app = TestApp::spawn().await;
+    let rule = format!(
+        "//! name = \"nudge\"\n//! [trigger]\n//! verbs = [\"{NUDGE}\"]\nassign(statement.actor, statement.object.id, \"a nudge\");\n\"assigned\"\n"
+    );
+    assert_eq!(app.put_rule("nudge", &rule).await.status(), 201);
+    let lesson = |k: usize| format!("https://lms.example.com/micro-lessons/{k}");
+    let agent = |who: &str| json!({"objectType": "Agent", "mbox": format!("mailto:{who}@example.com")});
+    let now = Utc::now();
+    let at = |days: i64| fluency::xapi::time::format_utc(&(now + Duration::days(days)).fixed_offset());
+    let nudges: Vec<Value> = (0..6)
+        .flat_map(|p| (0..3).map(move |k| (p, k)))
+        .map(|(p, k)| json!({"actor": agent(&format!("p{p}")), "verb": {"id": NUDGE}, "object": {"id": lesson(k)}}))
+        .collect();
+    assert_eq!(app.post_statements(&Value::Array(nudges)).await.status(), 200);
+    crate::helpers::eventually(15, "eighteen nudges", || async {
+        let found = app.api_json("interventions?rule=nudge").await;
+        (found["interventions"].as_array().map_or(0, Vec::len) == 18).then_some(())
+    })
+    .await;
+    let launch = |p: usize, k: usize, days: i64| json!({"actor": agent(&format!("p{p}")), "verb": {"id": LAUNCHED}, "object": {"id": lesson(k)}, "timestamp": at(days)});
+    let mut launches: Vec<Value> =
+        (0..6).flat_map(|p| (0..p % 4).map(move |k| (p, k))).map(|(p, k)| launch(p, k, 1)).collect();
+    launches.push(launch(0, 0, -10));
+    launches.push(launch(1, 7, 1));
+    assert_eq!(app.post_statements(&Value::Array(launches)).await.status(), 200);
+    let definition = KpiDefinition {
+        id: "https://crm.example.com/kpi/handle-time".into(),
+        name: Some("Handle time".into()),
+        unit: Some("seconds".into()),
+        direction: Some(Direction::LowerIsBetter),
+    };
+    let mut observations = Vec::new();
+    for (who, gain) in
+        (0..6).map(|p| (format!("p{p}"), -5.0 * (p % 4) as f64)).chain((0..6).map(|c| (format!("c{c}"), 0.0)))
+    {
+        for (i, days) in [-20, -13, -6, 3, 10, 17].into_iter().enumerate() {
+            let wobble = [0.4, -0.3, 0.1, -0.2, 0.3, -0.1][(i + who.len()) % 6];
+            let value = 300.0 + wobble + if days > 0 { gain } else { 0.0 };
+            let observation = KpiObservation {
+                actor: agent(&who),
+                value,
+                timestamp: now + Duration::days(days),
+                period: None,
+                team: None,
+            };
+            observations.push(kpi_statement(&definition, &observation));
+        }
+    }
+    assert_eq!(app.post_statements(&Value::Array(observations)).await.status(), 200);
+    let request = json!({
+        "kpi": definition.id,
+        "treated": {"rule": "nudge"},
+        "windows": {"pre_days": 28, "post_days": 28},
+        "min_persons_per_group": 2,
+        "dose": {"rule": "nudge", "verb": LAUNCHED, "levels": 3},
+    });
+
+    // Act
+    let response = app.api(Method::POST, "impact").json(&request).send().await.unwrap();
+    let answer: Value = response.json().await.unwrap();
+
+    // Assert: doses 0, 1, 2, 3, 0, 1.
+    let levels: Vec<(u64, u64)> = answer["report"]["dose_response"]["levels"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|l| (l["dose"].as_u64().unwrap(), l["persons"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(levels, [(0, 2), (1, 2), (2, 1), (3, 1)], "{}", answer["report"]["dose_response"]);
+    assert_eq!(answer["treated_persons"], 6);
+}

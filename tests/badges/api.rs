@@ -95,6 +95,21 @@ async fn an_award_is_issued_once_recorded_in_the_lrs_and_audit_log_and_verifies_
     assert_eq!(again, 201, "after a revocation the achievement can be awarded again");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_awards_of_one_achievement_to_one_person_issue_one_credential() {
+    let app = spawn_app().await;
+    put_achievement(&app, &crate::achievement("sql-basics")).await;
+
+    let awards = (0..8).map(|_| award(&app, "mailto:ada@example.com", "sql-basics"));
+    let results = futures_util::future::join_all(awards).await;
+
+    let created = results.iter().filter(|(status, _)| *status == 201).count();
+    assert_eq!(created, 1, "{results:?}");
+    assert!(results.iter().all(|(_, body)| body["id"] == results[0].1["id"]), "{results:?}");
+    let listed: Value = app.api(Method::GET, "badges/awards").send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn an_idempotency_key_returns_the_first_award_of_a_repeatable_achievement() {
     let app = spawn_app().await;
@@ -329,6 +344,25 @@ async fn hostile_credentials_sent_to_verify_are_refused_with_the_check_that_fail
         let check = check(&verdict, failed);
         assert_eq!(check["passed"], false, "{description}: {verdict}");
         assert!(check["message"].as_str().unwrap().contains(message), "{description}: {verdict}");
+    }
+    let list = credential["credentialStatus"]["statusListCredential"].as_str().unwrap();
+    let (prefix, _) = list.rsplit_once('/').unwrap();
+    for (description, url) in [
+        ("a list far past the newest credential", format!("{prefix}/5")),
+        ("a list number overflowing", format!("{prefix}/99999999999999999999")),
+        (
+            "a key that is not ours",
+            format!("{}/api/badges/status/z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK/0", app.address),
+        ),
+        ("a path escaping the key directory", format!("{}/api/badges/status/..%2Fcurrent/0", app.address)),
+    ] {
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 404, "{description}: {url}");
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], "not_found", "{description}");
+    }
+    for guess in ["0", "../../fluency.db", &"f".repeat(32)] {
+        let response = reqwest::get(format!("{}/api/badges/credentials/{guess}", app.address)).await.unwrap();
+        assert_eq!(response.status(), 404, "{guess}");
     }
     let (status, error) = verify(&app, "{not json".into()).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("malformed_json")));

@@ -6,10 +6,14 @@
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../support/receiver.rs"]
+mod receiver;
 
 mod api;
 mod cli;
+mod did_web;
 mod interop;
+mod notify;
 mod schema;
 mod stacking;
 
@@ -77,6 +81,15 @@ fn interop_dir() -> PathBuf {
 /// Node.js or `node_modules` fails the test; elsewhere it is skipped with the reason, so a
 /// developer without Node can still run the rest (`.ci/run` installs both).
 pub fn verify_with_digital_bazaar(credentials: &[(&str, Value, Option<&str>)]) -> Option<Vec<Value>> {
+    verify_with_digital_bazaar_at(credentials, json!({}))
+}
+
+/// As `verify_with_digital_bazaar`, `origins` mapping public origins to the loopback server
+/// standing for them (did:web documents, status lists).
+pub fn verify_with_digital_bazaar_at(
+    credentials: &[(&str, Value, Option<&str>)],
+    origins: Value,
+) -> Option<Vec<Value>> {
     let dir = interop_dir();
     let ready =
         dir.join("node_modules/@digitalbazaar/vc").exists() && Command::new("node").arg("--version").output().is_ok();
@@ -91,7 +104,7 @@ pub fn verify_with_digital_bazaar(credentials: &[(&str, Value, Option<&str>)]) -
         .map(|(name, credential, now)| json!({"name": name, "credential": credential, "now": now}))
         .collect();
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), json!({"credentials": input}).to_string()).unwrap();
+    std::fs::write(file.path(), json!({"credentials": input, "origins": origins}).to_string()).unwrap();
     let output = Command::new("node").arg("verify.mjs").arg(file.path()).current_dir(&dir).output().unwrap();
     assert!(output.status.success(), "verify.mjs failed: {}", String::from_utf8_lossy(&output.stderr));
     Some(serde_json::from_slice(&output.stdout).unwrap())

@@ -48,19 +48,22 @@ pub async fn status_positions_are_unique_under_concurrent_reservations(h: Harnes
     // Act
     let reservations = (0..40).map(|_| {
         let store = h.store.clone();
-        tokio::spawn(async move { store.reserve_badge_status().await.unwrap() })
+        tokio::spawn(async move {
+            let first = store.reserve_badge_status(3).await.unwrap();
+            [first, first + 1, first + 2]
+        })
     });
     let mut positions = Vec::new();
     for reservation in reservations {
-        positions.push(reservation.await.unwrap());
+        positions.extend(reservation.await.unwrap());
     }
     let h = h.reopen().await;
-    let after_reopening = h.store.reserve_badge_status().await.unwrap();
+    let after_reopening = h.store.reserve_badge_status(1).await.unwrap();
 
     // Assert
     positions.sort();
     positions.dedup();
-    assert_eq!(positions.len(), 40, "no position twice");
+    assert_eq!(positions.len(), 120, "no position twice, blocks included");
     assert!(positions.iter().all(|p| *p < after_reopening), "the counter survives reopening");
 }
 

@@ -24,6 +24,7 @@ fn job() -> ErasureJob {
         id: "job-1".into(),
         keys: vec![ada_key()],
         needles: vec![ADA.into()],
+        names: vec!["Ada".into()],
         tombstones: vec!["f00d".into()],
         requested: 10,
         requested_by: "admin".into(),
@@ -84,7 +85,7 @@ pub async fn an_erasure_job_stays_recorded_until_finished_and_its_tombstones_sta
     h.store.begin_erasure(job()).await.unwrap();
     let h = h.reopen().await;
     assert_eq!(h.store.pending_erasures().await.unwrap(), vec![job()]);
-    let purging = ErasureJob { keys: vec![], needles: vec![], purging: true, ..job() };
+    let purging = ErasureJob { keys: vec![], needles: vec![], names: vec![], purging: true, ..job() };
     h.store.begin_erasure(purging.clone()).await.unwrap();
     assert_eq!(h.store.pending_erasures().await.unwrap(), vec![purging], "the same id is replaced");
 

@@ -2,7 +2,7 @@
 //! items, in the writer's transaction), revocation and the reads. Called by `SqliteStore`.
 
 use anyhow::Context;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, OptionalExtension, Row};
 
 use crate::storage::badges::{BadgeCommit, BadgeFilter, BadgeInsert, BadgeRecord, RevokeOutcome};
 use crate::xapi::time::Micros;
@@ -17,13 +17,15 @@ fn active_key(person: &str, achievement: &str) -> String {
 
 // ---- Writer side ----
 
-pub(super) fn reserve_badge_status(conn: &Connection) -> anyhow::Result<u64> {
+pub(super) fn reserve_badge_status(conn: &Connection, count: u64) -> anyhow::Result<u64> {
+    anyhow::ensure!((1..=1_000_000).contains(&count), "reserve 1 to 1,000,000 status positions, not {count}");
+    let count = count as i64;
     let next: i64 = conn
         .prepare_cached(
-            "INSERT INTO badge_status_counter (id, next) VALUES (1, 1)
-             ON CONFLICT (id) DO UPDATE SET next = next + 1 RETURNING next - 1",
+            "INSERT INTO badge_status_counter (id, next) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET next = next + ?1 RETURNING next - ?1",
         )?
-        .query_row([], |row| row.get(0))
+        .query_row([count], |row| row.get(0))
         .context("reserving a status list position")?;
     Ok(next as u64)
 }
@@ -103,14 +105,25 @@ pub(super) fn find_badge_by_award(conn: &Connection, award_key: &str) -> anyhow:
 }
 
 pub(super) fn query_badges(conn: &Connection, filter: &BadgeFilter) -> anyhow::Result<Vec<BadgeRecord>> {
-    let sql = format!(
-        "{COLUMNS} WHERE (?1 IS NULL OR person = ?1) AND (?2 IS NULL OR achievement = ?2)
-         AND (?3 OR revoked IS NULL) ORDER BY issued DESC, id LIMIT ?4"
-    );
-    let rows = conn
-        .prepare_cached(&sql)?
-        .query_map(params![filter.person, filter.achievement, filter.include_revoked, filter.limit as i64], badge_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    // Only the conditions given, so a person's credentials come from `badges_by_person` and
+    // the newest from `badges_by_issued`, never from a scan.
+    let mut conditions = vec!["1"];
+    let mut values: Vec<SqlValue> = Vec::new();
+    if let Some(person) = &filter.person {
+        conditions.push("person = ?");
+        values.push(person.clone().into());
+    }
+    if let Some(achievement) = &filter.achievement {
+        conditions.push("achievement = ?");
+        values.push(achievement.clone().into());
+    }
+    if !filter.include_revoked {
+        conditions.push("revoked IS NULL");
+    }
+    values.push((filter.limit as i64).into());
+    let sql = format!("{COLUMNS} WHERE {} ORDER BY issued DESC, id LIMIT ?", conditions.join(" AND "));
+    let rows =
+        conn.prepare_cached(&sql)?.query_map(params_from_iter(values), badge_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 

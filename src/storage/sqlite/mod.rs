@@ -461,8 +461,8 @@ impl Store for SqliteStore {
         vec![self.path.clone(), with_suffix("-wal")]
     }
 
-    async fn reserve_badge_status(&self) -> StoreResult<u64> {
-        self.writer.submit(Job::ReserveBadgeStatus).await
+    async fn reserve_badge_status(&self, count: u64) -> StoreResult<u64> {
+        self.writer.submit(|reply| Job::ReserveBadgeStatus(count, reply)).await
     }
 
     async fn insert_badge(&self, commit: BadgeCommit) -> StoreResult<BadgeInsert> {

@@ -72,7 +72,7 @@ pub(super) enum Job {
     InsertReportLink(String, String, Micros, Reply<()>),
     /// Runs between transactions, never in a group (see `erasure::purge`).
     Purge(bool, Reply<()>),
-    ReserveBadgeStatus(Reply<u64>),
+    ReserveBadgeStatus(u64, Reply<u64>),
     InsertBadge(Box<BadgeCommit>, Reply<BadgeInsert>),
     RevokeBadge(Box<(String, Micros, String)>, Reply<RevokeOutcome>),
 }
@@ -160,7 +160,9 @@ impl Job {
             Self::Purge(_, reply) => {
                 reply.keep(Err(StorageError::Backend(anyhow!("a purge cannot run inside a transaction"))))
             }
-            Self::ReserveBadgeStatus(reply) => reply.keep(badges::reserve_badge_status(conn).map_err(Into::into)),
+            Self::ReserveBadgeStatus(count, reply) => {
+                reply.keep(badges::reserve_badge_status(conn, *count).map_err(Into::into))
+            }
             Self::InsertBadge(commit, reply) => reply.keep(badges::insert_badge(conn, commit).map_err(Into::into)),
             Self::RevokeBadge(revocation, reply) => {
                 let (id, at, reason) = &**revocation;
@@ -193,7 +195,7 @@ impl Job {
             Self::FinishErasure(_, reply) => reply.fail(error),
             Self::InsertReportLink(_, _, _, reply) => reply.fail(error),
             Self::Purge(_, reply) => reply.fail(error),
-            Self::ReserveBadgeStatus(reply) => reply.fail(error),
+            Self::ReserveBadgeStatus(_, reply) => reply.fail(error),
             Self::InsertBadge(_, reply) => reply.fail(error),
             Self::RevokeBadge(_, reply) => reply.fail(error),
         }
@@ -223,7 +225,7 @@ impl Job {
             Self::FinishErasure(_, reply) => reply.send(failure),
             Self::InsertReportLink(_, _, _, reply) => reply.send(failure),
             Self::Purge(_, reply) => reply.send(failure),
-            Self::ReserveBadgeStatus(reply) => reply.send(failure),
+            Self::ReserveBadgeStatus(_, reply) => reply.send(failure),
             Self::InsertBadge(_, reply) => reply.send(failure),
             Self::RevokeBadge(_, reply) => reply.send(failure),
         }

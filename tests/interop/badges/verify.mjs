@@ -4,7 +4,10 @@
 // test, which must be on the loopback interface.
 //
 // Input (file named by argv[2]):
-//   {"credentials": [{"name": "...", "credential": {...}, "now": "2030-01-01T00:00:00Z"|null}]}
+//   {"credentials": [{"name": "...", "credential": {...}, "now": "2030-01-01T00:00:00Z"|null}],
+//    "origins": {"https://lrs.example.com": "http://127.0.0.1:8080"}}
+// `origins` maps a public origin to the loopback server that stands for it, for did:web
+// (resolved from <origin>/.well-known/did.json) and status lists.
 // Output (stdout): [{"name": "...", "verified": bool, "errors": ["..."], "status": bool|null}]
 import {readFile} from 'node:fs/promises';
 
@@ -29,6 +32,43 @@ const contexts = new Map([
 const didKey = didKeyDriver();
 didKey.use({multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from});
 
+const input = JSON.parse(await readFile(process.argv[2], 'utf8'));
+const origins = input.origins || {};
+
+async function fetchJson(url) {
+  const parsed = new URL(url);
+  const local = origins[parsed.origin];
+  const target = local ? local + parsed.pathname + parsed.search : url;
+  if(!new URL(target).origin.startsWith('http://127.0.0.1')) {
+    throw new Error(`offline document loader: ${url} is not available`);
+  }
+  const response = await fetch(target);
+  if(!response.ok) {
+    throw new Error(`${url} answered ${response.status}`);
+  }
+  return response.json();
+}
+
+// did:web as its method specification says: did:web:<host>[:path] -> https://<host>[/path]/did.json,
+// /.well-known/did.json without a path.
+async function resolveDidWeb(url) {
+  const [did, fragment] = url.split('#');
+  const [host, ...path] = did.slice('did:web:'.length).split(':').map(decodeURIComponent);
+  const location = path.length ? `https://${host}/${path.join('/')}/did.json` : `https://${host}/.well-known/did.json`;
+  const document = await fetchJson(location);
+  if(document.id !== did) {
+    throw new Error(`${location} describes ${document.id}, not ${did}`);
+  }
+  if(!fragment) {
+    return document;
+  }
+  const method = (document.verificationMethod || []).find(m => m.id === url);
+  if(!method) {
+    throw new Error(`${url} is not in ${did}'s DID document`);
+  }
+  return {'@context': multikey.CONTEXT_URL, ...method};
+}
+
 async function documentLoader(url) {
   if(contexts.has(url)) {
     return {contextUrl: null, documentUrl: url, document: contexts.get(url)};
@@ -36,15 +76,10 @@ async function documentLoader(url) {
   if(url.startsWith('did:key:')) {
     return {contextUrl: null, documentUrl: url, document: await didKey.get({url})};
   }
-  const parsed = new URL(url);
-  if(parsed.protocol === 'http:' && parsed.hostname === '127.0.0.1') {
-    const response = await fetch(url);
-    if(!response.ok) {
-      throw new Error(`${url} answered ${response.status}`);
-    }
-    return {contextUrl: null, documentUrl: url, document: await response.json()};
+  if(url.startsWith('did:web:')) {
+    return {contextUrl: null, documentUrl: url, document: await resolveDidWeb(url)};
   }
-  throw new Error(`offline document loader: ${url} is not available`);
+  return {contextUrl: null, documentUrl: url, document: await fetchJson(url)};
 }
 
 function messages(result) {
@@ -71,7 +106,6 @@ function messages(result) {
   return errors;
 }
 
-const input = JSON.parse(await readFile(process.argv[2], 'utf8'));
 const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
 const output = [];
 for(const {name, credential, now} of input.credentials) {
