@@ -479,3 +479,33 @@ async fn an_initiative_launched_for_a_team_nudges_only_its_members_and_links_to_
     let form = browser.get(&format!("/console/impact?treated_rule={name}")).await.text().await.unwrap();
     assert!(form.contains(&format!("<option value=\"{name}\" selected>")), "the impact form is preset");
 }
+
+#[tokio::test]
+async fn talent_search_is_for_those_who_see_every_team_and_names_the_bad_skill() {
+    let app = TestApp::spawn().await;
+    for (key, scope) in [("analyst", fluency::auth::Scope::Analytics), ("reader", fluency::auth::Scope::Skills)] {
+        fluency::auth::create_credential(
+            app.statements.store(),
+            vec![scope],
+            key,
+            Some((key.into(), format!("{key}-secret"))),
+        )
+        .await
+        .unwrap();
+    }
+    let mut analyst = Browser::new(&app);
+    analyst.sign_in("analyst", "analyst-secret").await;
+    let mut reader = Browser::new(&app);
+    reader.sign_in("reader", "reader-secret").await;
+
+    let refused = analyst.get("/console/skills/search").await;
+    let form = reader.get("/console/skills/search").await;
+    let unknown = reader.get("/console/skills/search?skill=https%3A%2F%2Fno.example%2Fskill").await;
+    let demand = reader.get("/console/skills/demand?months=13").await;
+
+    assert_eq!(refused.status(), 403, "analytics alone reads no skills, as in the API");
+    assert_eq!(form.status(), 200);
+    assert_eq!(unknown.status(), 400);
+    assert!(unknown.text().await.unwrap().contains("is not a skill of the framework"));
+    assert_eq!(demand.status(), 400, "months outside the choices");
+}

@@ -237,6 +237,7 @@ test("a leader signs in through the provider and sees only their team", async ()
   await checkAccessibility("skills (leader)");
   const other = await open("/console/skills/teams/Team%202");
   assert.match(other, /only the teams you lead/);
+  assert.match(await open("/console/skills/search"), /for those who see them all/);
   const own = await open("/console/skills/teams/Team%201");
   assert.match(own, /Skills of Team 1/);
   await checkAccessibility("team (leader)");
@@ -396,6 +397,15 @@ test("the administrator sees every team's heat map, on a phone too", async () =>
   await driver.wait(until.elementLocated(By.css("table.heat")), 5000);
   await checkAccessibility("team (administrator)");
   await screenshot("skills-team");
+  await open("/console/skills/search");
+  await driver.findElement(By.css("#skill option[value='https://helpdesk.example.com/skills/de-escalation']")).click();
+  await driver.findElement(By.xpath("//button[text()='Search']")).click();
+  await driver.wait(until.elementLocated(By.css("table tbody tr")), 5000);
+  assert.match(await driver.findElement(By.css("main")).getText(), /Strongest in De-escalation/);
+  await checkAccessibility("talent search");
+  await open("/console/skills/demand");
+  assert.match(await driver.findElement(By.css("main")).getText(), /Evidence per skill/);
+  await checkAccessibility("skill demand");
   await driver.manage().window().setRect({ width: 390, height: 844 });
   await open("/console/skills/teams/Team%202");
   await checkAccessibility("team (phone width)");

@@ -9,6 +9,7 @@ mod rule_edit;
 mod rules;
 mod sign_in;
 mod skills;
+mod talent;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -43,6 +44,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/audit", web::get().to(audit::get_audit))
         .route("/skills", web::get().to(skills::get_skills))
         .route("/skills/teams/{team}", web::get().to(skills::get_team))
+        .route("/skills/search", web::get().to(talent::get_search))
+        .route("/skills/demand", web::get().to(talent::get_demand))
         .route("/assets/console.css", web::get().to(|| asset(STYLESHEET, "text/css; charset=utf-8")))
         .route("/assets/console.js", web::get().to(|| asset(SCRIPT, "text/javascript; charset=utf-8")))
         .default_service(web::to(not_found));

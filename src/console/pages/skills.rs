@@ -29,7 +29,12 @@ pub async fn get_skills(request: HttpRequest, console: web::Data<Console>, state
         }
     };
     let visible: Vec<_> = teams.iter().filter(|t| session.viewer.may_see_team(&t.team)).collect();
+    let everyone = session.viewer.admin || session.viewer.all_teams;
     let content = html! {
+        p {
+            @if everyone { a href="/console/skills/search" { "Talent search" } " · " }
+            a href="/console/skills/demand" { "Skill demand and emerging skills" }
+        }
         @if visible.is_empty() {
             p { "No team of yours is known yet (teams come from the people import, see docs/skills.md)." }
         } @else {
